@@ -1,0 +1,166 @@
+//! `baton-bench`: measures locks, hand-offs and lease keepalives on Baton, etcd or Redis with one workload shape.
+//!
+//! `baton-bench locks --target baton|etcd|redis --url URL --duration-secs N` runs the scenarios (see
+//! `workload.rs` for their exact definitions) and prints one JSON line per measurement on stdout:
+//! `{"target":..,"scenario":..,"clients":..,"ops_per_sec":..,"p50_ms":..,"p99_ms":..,"ops":..[,"note":..]}`.
+//! `baton-bench summary FILE...` turns such lines into a table with Baton/etcd and Baton/Redis ratios.
+//! `bench/run-locks.sh` starts every system and runs all of it.
+
+mod baton;
+mod etcd;
+mod redis_peer;
+mod report;
+mod target;
+mod workload;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::target::{Scenario, Target};
+use crate::workload::RunSpec;
+
+#[derive(Parser)]
+#[command(name = "baton-bench", about = "Lock and lease benchmarks: Baton against etcd and Redis")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run lock/lease scenarios against one target; one JSON line per measurement on stdout.
+    Locks(LocksArgs),
+    /// Print a table (medians over runs, ratios to etcd and Redis) from JSON lines in files, or stdin.
+    Summary { files: Vec<PathBuf> },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TargetKind {
+    Baton,
+    Etcd,
+    Redis,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ScenarioArg {
+    All,
+    Uncontended,
+    Contended,
+    Keepalive,
+}
+
+#[derive(clap::Args)]
+struct LocksArgs {
+    #[arg(long, value_enum)]
+    target: TargetKind,
+    /// Baton: http://127.0.0.1:18080, etcd: http://127.0.0.1:2379, redis: redis://127.0.0.1:6390 by default.
+    #[arg(long)]
+    url: Option<String>,
+    /// Name printed as "target" (e.g. baton-sqlite); the target kind by default.
+    #[arg(long)]
+    label: Option<String>,
+    #[arg(long, value_enum, default_value = "all")]
+    scenario: ScenarioArg,
+    /// Length of each measurement window.
+    #[arg(long, default_value_t = 5)]
+    duration_secs: u64,
+    /// Client count; by default uncontended runs with 1 and with 16, contended and keepalive with 16.
+    #[arg(long)]
+    clients: Option<usize>,
+    /// How long a contended acquire may wait before the target gives up (an error).
+    #[arg(long, default_value_t = 30)]
+    wait_secs: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Summary { files } => report::summarize(&files),
+        Command::Locks(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            runtime.block_on(locks(args))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("baton-bench: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn locks(args: LocksArgs) -> anyhow::Result<()> {
+    let url = args.url.clone();
+    match args.target {
+        TargetKind::Baton => {
+            let url = url.unwrap_or_else(|| "http://127.0.0.1:18080".into());
+            run_scenarios(baton::Baton { url }, "baton", &args).await
+        }
+        TargetKind::Etcd => {
+            let endpoint = url.unwrap_or_else(|| "http://127.0.0.1:2379".into());
+            run_scenarios(etcd::Etcd { endpoint }, "etcd", &args).await
+        }
+        TargetKind::Redis => {
+            let url = url.unwrap_or_else(|| "redis://127.0.0.1:6390".into());
+            run_scenarios(redis_peer::Redis { url }, "redis", &args).await
+        }
+    }
+}
+
+/// Runs the selected scenarios one after another; keeps going after a failed one and reports failure at the end.
+async fn run_scenarios<T: Target>(target: T, kind: &str, args: &LocksArgs) -> anyhow::Result<()> {
+    let target = Arc::new(target);
+    let label = args.label.as_deref().unwrap_or(kind);
+    let mut plan = Vec::new();
+    let wants = |s: ScenarioArg| args.scenario == ScenarioArg::All || args.scenario == s;
+    if wants(ScenarioArg::Uncontended) {
+        match args.clients {
+            Some(c) => plan.push((Scenario::Uncontended, c)),
+            None => plan.extend([(Scenario::Uncontended, 1), (Scenario::Uncontended, 16)]),
+        }
+    }
+    if wants(ScenarioArg::Contended) {
+        plan.push((Scenario::Contended, args.clients.unwrap_or(16)));
+    }
+    if wants(ScenarioArg::Keepalive) {
+        plan.push((Scenario::Keepalive, args.clients.unwrap_or(16)));
+    }
+
+    let mut failures = 0;
+    for (scenario, clients) in plan {
+        let spec = RunSpec {
+            scenario,
+            clients: clients.max(1),
+            duration: Duration::from_secs(args.duration_secs.max(1)),
+            run_id: run_id(),
+            wait_secs: args.wait_secs.max(1),
+        };
+        match workload::run(target.clone(), spec, label).await {
+            Ok(measurement) => {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{}", measurement.to_json())?;
+                out.flush()?;
+            }
+            Err(err) => {
+                failures += 1;
+                eprintln!("baton-bench: {label} {} with {clients} clients failed: {err:#}", scenario.as_str());
+            }
+        }
+    }
+    if failures > 0 {
+        anyhow::bail!("{failures} measurement(s) against {label} failed");
+    }
+    Ok(())
+}
+
+/// Unique enough per measurement: process id plus the current time in microseconds.
+fn run_id() -> String {
+    let micros = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
+    format!("{}-{micros}", std::process::id())
+}

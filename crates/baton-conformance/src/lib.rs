@@ -1,0 +1,46 @@
+//! One behavioural suite for every store backend. Each case is written once in [`cases`] against the store
+//! port and runs on SQLite and on PostgreSQL (a fresh schema per case) through [`conformance_suite!`].
+//!
+//! It deliberately tests only the store port; HTTP behaviour is tested end to end in `crates/baton`.
+
+pub mod cases;
+pub mod harness;
+
+/// Expands to one `#[tokio::test]` per case, each on a fresh store from `$harness` (an `async fn` returning
+/// `Option<Harness>`; `None` means the backend is not reachable outside CI).
+#[macro_export]
+macro_rules! conformance_suite {
+    ($harness:path) => {
+        $crate::conformance_suite!(@cases $harness;
+            grants_a_free_lock_and_reports_the_holder,
+            fencing_tokens_increase_across_release_and_expiry,
+            a_lapsed_holder_frees_the_lock,
+            release_is_refused_for_unknown_ids_and_other_owners,
+            renew_extends_a_live_lock_and_refuses_a_lapsed_one,
+            permits_make_a_semaphore,
+            waiters_are_granted_in_fifo_order_on_release,
+            a_waiter_whose_deadline_passes_is_gone,
+            cancel_wait_returns_a_grant_that_came_meanwhile,
+            expiry_pass_hands_a_lapsed_lock_to_the_next_waiter,
+            lease_bound_locks_live_and_die_with_their_lease,
+            revoking_a_lease_releases_its_locks_and_wakes_waiters,
+            unknown_and_lapsed_leases_are_refused,
+            list_filters_by_owner_and_prefix_and_pages,
+            status_counts_live_waiters,
+            namespaces_isolate_keys,
+            change_feed_reports_granted_waiters,
+            waiter_limit_is_enforced,
+            concurrent_acquires_never_exceed_permits
+        );
+    };
+    (@cases $harness:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(harness) = $harness().await else { return };
+                $crate::cases::$case(&harness).await;
+                harness.cleanup().await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,214 @@
+//! The error catalogue: every error a client can see has one stable [`ErrorCode`], and each code has one HTTP
+//! status and one gRPC status. Transports translate with these tables and nothing else.
+
+use serde_json::{Value, json};
+
+use crate::lock::Holder;
+
+/// A stable, client-visible error code. The string form (`LOCK_HELD`) is part of the public API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    MalformedJson,
+    InvalidBody,
+    UnsupportedMediaType,
+    InvalidArgument,
+    KeyTooLong,
+    PayloadTooLarge,
+    TtlOutOfRange,
+    BodyTooLarge,
+    NotFound,
+    MethodNotAllowed,
+    LockHeld,
+    LockWaitTimeout,
+    LockNotHeld,
+    LockOwnerMismatch,
+    LockLeaseBound,
+    PermitsMismatch,
+    TooManyWaiters,
+    LeaseNotFound,
+    StaleToken,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "MALFORMED_JSON",
+            Self::InvalidBody => "INVALID_BODY",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::InvalidArgument => "INVALID_ARGUMENT",
+            Self::KeyTooLong => "KEY_TOO_LONG",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::TtlOutOfRange => "TTL_OUT_OF_RANGE",
+            Self::BodyTooLarge => "BODY_TOO_LARGE",
+            Self::NotFound => "NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::LockHeld => "LOCK_HELD",
+            Self::LockWaitTimeout => "LOCK_WAIT_TIMEOUT",
+            Self::LockNotHeld => "LOCK_NOT_HELD",
+            Self::LockOwnerMismatch => "LOCK_OWNER_MISMATCH",
+            Self::LockLeaseBound => "LOCK_LEASE_BOUND",
+            Self::PermitsMismatch => "PERMITS_MISMATCH",
+            Self::TooManyWaiters => "TOO_MANY_WAITERS",
+            Self::LeaseNotFound => "LEASE_NOT_FOUND",
+            Self::StaleToken => "STALE_TOKEN",
+            Self::Unavailable => "UNAVAILABLE",
+            Self::Internal => "INTERNAL",
+        }
+    }
+
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::MalformedJson => 400,
+            Self::InvalidBody
+            | Self::InvalidArgument
+            | Self::KeyTooLong
+            | Self::PayloadTooLarge
+            | Self::TtlOutOfRange => 422,
+            Self::UnsupportedMediaType => 415,
+            Self::BodyTooLarge => 413,
+            Self::NotFound | Self::LeaseNotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::LockHeld
+            | Self::LockNotHeld
+            | Self::LockOwnerMismatch
+            | Self::LockLeaseBound
+            | Self::PermitsMismatch
+            | Self::StaleToken => 409,
+            Self::LockWaitTimeout => 408,
+            Self::TooManyWaiters => 429,
+            Self::Unavailable => 503,
+            Self::Internal => 500,
+        }
+    }
+
+    /// The gRPC status code number (as in `google.rpc.Code`), kept here so every transport agrees.
+    pub fn grpc_code(self) -> i32 {
+        match self {
+            Self::MalformedJson
+            | Self::InvalidBody
+            | Self::UnsupportedMediaType
+            | Self::InvalidArgument
+            | Self::KeyTooLong
+            | Self::PayloadTooLarge
+            | Self::TtlOutOfRange => 3, // INVALID_ARGUMENT
+            Self::BodyTooLarge | Self::TooManyWaiters => 8, // RESOURCE_EXHAUSTED
+            Self::NotFound | Self::LeaseNotFound => 5,      // NOT_FOUND
+            Self::MethodNotAllowed => 12,                   // UNIMPLEMENTED
+            Self::LockHeld => 6,                            // ALREADY_EXISTS
+            Self::LockWaitTimeout => 4,                     // DEADLINE_EXCEEDED
+            Self::LockNotHeld
+            | Self::LockOwnerMismatch
+            | Self::LockLeaseBound
+            | Self::PermitsMismatch
+            | Self::StaleToken => 9, // FAILED_PRECONDITION
+            Self::Unavailable => 14,
+            Self::Internal => 13,
+        }
+    }
+}
+
+/// A failure inside a backend. Its text is for logs only: transports never show it to clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+/// A domain error: what went wrong, in terms a client can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{message}")]
+    Invalid { code: ErrorCode, message: String },
+    #[error("lock '{key}' is held")]
+    LockHeld { key: String, holders: Vec<Holder> },
+    #[error("gave up waiting for lock '{key}' after {waited_ms} ms")]
+    LockWaitTimeout { key: String, waited_ms: u64 },
+    #[error("lock '{key}' is not held under lock_id {lock_id}")]
+    LockNotHeld { key: String, lock_id: String },
+    #[error("lock '{key}' (lock_id {lock_id}) is held by another owner")]
+    LockOwnerMismatch { key: String, lock_id: String },
+    #[error("lock '{key}' lives as long as lease {lease_id}: keep the lease alive instead")]
+    LockLeaseBound { key: String, lease_id: String },
+    #[error("lock '{key}' is held with {held_with} permits, not {requested}")]
+    PermitsMismatch {
+        key: String,
+        held_with: u32,
+        requested: u32,
+    },
+    #[error("lock '{key}' already has {limit} waiters")]
+    TooManyWaiters { key: String, limit: u32 },
+    #[error("lease {lease_id} does not exist or has expired")]
+    LeaseNotFound { lease_id: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Error {
+    pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Invalid { code, .. } => *code,
+            Self::LockHeld { .. } => ErrorCode::LockHeld,
+            Self::LockWaitTimeout { .. } => ErrorCode::LockWaitTimeout,
+            Self::LockNotHeld { .. } => ErrorCode::LockNotHeld,
+            Self::LockOwnerMismatch { .. } => ErrorCode::LockOwnerMismatch,
+            Self::LockLeaseBound { .. } => ErrorCode::LockLeaseBound,
+            Self::PermitsMismatch { .. } => ErrorCode::PermitsMismatch,
+            Self::TooManyWaiters { .. } => ErrorCode::TooManyWaiters,
+            Self::LeaseNotFound { .. } => ErrorCode::LeaseNotFound,
+            Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
+            Self::Store(StoreError::Internal(_)) => ErrorCode::Internal,
+        }
+    }
+
+    /// The message a client may see. Store failures are reduced to a generic sentence, since their text can
+    /// hold SQL or file paths.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Store(StoreError::Unavailable(_)) => {
+                "the store is not reachable right now".into()
+            }
+            Self::Store(StoreError::Internal(_)) => "internal error".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Structured facts a client can act on, such as who holds a lock.
+    pub fn details(&self) -> Value {
+        match self {
+            Self::LockHeld { key, holders } => json!({
+                "key": key,
+                "holders": holders,
+                "owner": holders.first().map(|h| h.owner.clone()),
+                "expires_at": holders.first().map(|h| h.expires_at),
+            }),
+            Self::LockWaitTimeout { key, waited_ms } => json!({"key": key, "waited_ms": waited_ms}),
+            Self::LockNotHeld { key, lock_id } | Self::LockOwnerMismatch { key, lock_id } => {
+                json!({"key": key, "lock_id": lock_id})
+            }
+            Self::LockLeaseBound { key, lease_id } => json!({"key": key, "lease_id": lease_id}),
+            Self::PermitsMismatch {
+                key,
+                held_with,
+                requested,
+            } => {
+                json!({"key": key, "held_with": held_with, "requested": requested})
+            }
+            Self::TooManyWaiters { key, limit } => json!({"key": key, "limit": limit}),
+            Self::LeaseNotFound { lease_id } => json!({"lease_id": lease_id}),
+            Self::Invalid { .. } | Self::Store(_) => json!({}),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

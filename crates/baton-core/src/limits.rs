@@ -1,0 +1,28 @@
+//! Size and range limits. Every one is configurable, and each breach has its own error code.
+
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_key_bytes: usize,
+    pub max_owner_bytes: usize,
+    pub max_metadata_bytes: usize,
+    pub max_ttl: Duration,
+    pub max_wait: Duration,
+    pub max_permits: u32,
+    pub max_waiters_per_key: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_key_bytes: 512,
+            max_owner_bytes: 256,
+            max_metadata_bytes: 64 * 1024,
+            max_ttl: Duration::from_secs(7 * 24 * 3600),
+            max_wait: Duration::from_secs(3600),
+            max_permits: 10_000,
+            max_waiters_per_key: 10_000,
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Cursor pagination shared by every list: the cursor is opaque to clients (hex of the last row's sort key).
+
+use crate::error::{Error, ErrorCode};
+
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// One page of a list, with the cursor that continues it (absent on the last page).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Encodes sort-key parts into an opaque cursor.
+pub fn encode_cursor(parts: &[&str]) -> String {
+    let joined = parts.join("\u{0}");
+    joined.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decodes a cursor made by [`encode_cursor`], refusing anything else with a clear error.
+pub fn decode_cursor(cursor: &str, expected_parts: usize) -> Result<Vec<String>, Error> {
+    let bad = || {
+        Error::invalid(
+            ErrorCode::InvalidArgument,
+            "cursor is not one this server issued",
+        )
+    };
+    if cursor.len() % 2 != 0 || cursor.len() > 4096 {
+        return Err(bad());
+    }
+    let bytes = (0..cursor.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&cursor[i..i + 2], 16).map_err(|_| bad()))
+        .collect::<Result<Vec<u8>, Error>>()?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let parts: Vec<String> = text.split('\u{0}').map(str::to_owned).collect();
+    if parts.len() != expected_parts {
+        return Err(bad());
+    }
+    Ok(parts)
+}
+
+/// Clamps a requested page size into `1..=MAX_PAGE_SIZE`.
+pub fn page_size(requested: Option<u32>) -> Result<u32, Error> {
+    match requested {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(0) => Err(Error::invalid(
+            ErrorCode::InvalidArgument,
+            "limit must be at least 1",
+        )),
+        Some(n) if n > MAX_PAGE_SIZE => Err(Error::invalid(
+            ErrorCode::InvalidArgument,
+            format!("limit must be at most {MAX_PAGE_SIZE}"),
+        )),
+        Some(n) => Ok(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_foreign_text() {
+        let cursor = encode_cursor(&["orders/1", "0190"]);
+        assert_eq!(decode_cursor(&cursor, 2).unwrap(), vec!["orders/1", "0190"]);
+        assert!(decode_cursor("zz", 2).is_err());
+        assert!(decode_cursor(&encode_cursor(&["one"]), 2).is_err());
+    }
+}

@@ -1,0 +1,1 @@
+SELECT expires_at FROM leases WHERE namespace = $1 AND lease_id = $2 AND expires_at > $3

@@ -1,0 +1,1 @@
+SELECT nextval('baton_fencing_token')

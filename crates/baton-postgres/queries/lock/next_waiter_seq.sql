@@ -1,0 +1,1 @@
+SELECT nextval('baton_waiter_seq')

@@ -1,0 +1,14 @@
+//! The cluster backend: any number of Baton nodes share one PostgreSQL database.
+//!
+//! Each operation is one transaction on a pooled connection; PostgreSQL flushes concurrent commits
+//! together. Per-key exclusion comes from transaction-scoped advisory locks, fencing tokens from a sequence,
+//! and cross-node wake-ups from `LISTEN/NOTIFY`. Expiry is decided by the database clock unless a test
+//! supplies its own. It deliberately holds no lock rules: those are in `baton_core::lock::engine`.
+
+mod listener;
+mod migrate;
+mod rows;
+mod store;
+mod tx;
+
+pub use store::{PgOptions, PgStore};

@@ -1,0 +1,24 @@
+//! The embedded migrations. Versions and names match the SQLite backend's one for one.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+pub(crate) fn migrator() -> Migrator {
+    let migration = |version: i64, name: &'static str, sql: &'static str| {
+        Migration::new(
+            version,
+            Cow::Borrowed(name),
+            MigrationType::Simple,
+            sql.into_sql_str(),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![migration(
+        1,
+        "locks",
+        include_str!("../migrations/0001_locks.sql"),
+    )])
+}
+
+use sqlx::SqlSafeStr as _;

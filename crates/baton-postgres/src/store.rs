@@ -1,0 +1,311 @@
+//! `PgStore`: connecting, migrating, and the store port over pooled transactions.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use baton_core::clock::{Clock, Timestamp};
+use baton_core::lease::{Lease, LeaseStore};
+use baton_core::lock::engine::{self, Applied};
+use baton_core::lock::{
+    AcquireOutcome, AcquireParams, ExpiryReport, Holder, LeaseId, ListLocksParams, LockId,
+    LockStatus, LockStore, ReleaseParams, RenewParams, WaiterState,
+};
+use baton_core::namespace::Namespace;
+use baton_core::page::{Page, encode_cursor};
+use baton_core::store::{Change, Store};
+use baton_core::{Error, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{PgConnection, Row, query};
+use tokio::sync::broadcast;
+
+use crate::listener;
+use crate::rows::{self, store_error};
+use crate::tx::PgTx;
+
+#[derive(Clone, Debug)]
+pub struct PgOptions {
+    pub url: String,
+    /// Use this schema instead of the connection's default (tests isolate themselves this way).
+    pub schema: Option<String>,
+    pub max_connections: u32,
+    /// Decide expiry with this clock instead of the database's (tests only: nodes must share one clock).
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+impl PgOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            schema: None,
+            max_connections: 32,
+            clock: None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    clock: Option<Arc<dyn Clock>>,
+    changes: broadcast::Sender<Change>,
+}
+
+impl PgStore {
+    pub async fn connect(options: PgOptions) -> Result<Self, StoreError> {
+        let mut connect = PgConnectOptions::from_str(&options.url).map_err(store_error)?;
+        if let Some(schema) = &options.schema {
+            connect = connect.options([("search_path", schema.as_str())]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(connect)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
+        crate::migrate::migrator()
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
+        let (changes, _) = broadcast::channel(1024);
+        tokio::spawn(listener::run(pool.clone(), changes.clone()));
+        Ok(Self {
+            pool,
+            clock: options.clock,
+            changes,
+        })
+    }
+
+    /// Closes the pool; the listener task ends with it.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn now(&self, conn: &mut PgConnection) -> Result<Timestamp, StoreError> {
+        if let Some(clock) = &self.clock {
+            return Ok(clock.now());
+        }
+        let row = query(include_str!("../queries/clock/now.sql"))
+            .fetch_one(conn)
+            .await
+            .map_err(store_error)?;
+        Ok(Timestamp(row.try_get(0).map_err(store_error)?))
+    }
+
+    /// Runs one write in its own transaction, then wakes the waiters it granted, here and on other nodes.
+    async fn write<T>(
+        &self,
+        operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<Applied<T>, Error>,
+    ) -> Result<T, Error> {
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let now = self.now(&mut transaction).await?;
+        let Applied { value, woken } = operation(&mut PgTx::new(&mut transaction, now)).await?;
+        for payload in listener::payloads(&woken) {
+            query(include_str!("../queries/lock/notify.sql"))
+                .bind(payload)
+                .execute(&mut *transaction)
+                .await
+                .map_err(store_error)?;
+        }
+        transaction.commit().await.map_err(store_error)?;
+        if !woken.is_empty() {
+            let _ = self.changes.send(Change::WaitersGranted(woken));
+        }
+        Ok(value)
+    }
+
+    async fn read<T>(
+        &self,
+        operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let now = self.now(&mut conn).await?;
+        operation(&mut PgTx::new(&mut conn, now)).await
+    }
+}
+
+fn lease_from_row(lease_id: LeaseId, row: &PgRow) -> Result<Lease, Error> {
+    let get = |name: &str| row.try_get::<i64, _>(name).map_err(store_error);
+    Ok(Lease {
+        lease_id,
+        ttl_ms: get("ttl_ms")?,
+        granted_at: Timestamp(get("granted_at")?),
+        expires_at: Timestamp(get("expires_at")?),
+    })
+}
+
+fn no_wakeups<T>(value: T) -> Applied<T> {
+    Applied {
+        value,
+        woken: Vec::new(),
+    }
+}
+
+#[async_trait]
+impl LockStore for PgStore {
+    async fn acquire(&self, params: AcquireParams) -> Result<AcquireOutcome, Error> {
+        self.write(async |tx| engine::acquire(tx, &params).await)
+            .await
+    }
+
+    async fn release(&self, params: ReleaseParams) -> Result<(), Error> {
+        self.write(async |tx| engine::release(tx, &params).await)
+            .await
+    }
+
+    async fn renew(&self, params: RenewParams) -> Result<Holder, Error> {
+        self.write(async |tx| engine::renew(tx, &params).await.map(no_wakeups))
+            .await
+    }
+
+    async fn waiter_state(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        lock_id: LockId,
+    ) -> Result<WaiterState, Error> {
+        self.read(async |tx| engine::waiter_state(tx, namespace, key, lock_id).await)
+            .await
+    }
+
+    async fn cancel_wait(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        lock_id: LockId,
+    ) -> Result<Option<Holder>, Error> {
+        self.write(async |tx| {
+            engine::cancel_wait(tx, namespace, key, lock_id)
+                .await
+                .map(no_wakeups)
+        })
+        .await
+    }
+
+    async fn status(&self, namespace: &Namespace, key: &str) -> Result<LockStatus, Error> {
+        self.read(async |tx| engine::status(tx, namespace, key).await)
+            .await
+    }
+
+    async fn list(&self, params: ListLocksParams) -> Result<Page<Holder>, Error> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let now = self.now(&mut conn).await?;
+        let (after_key, after_id) = params.after.clone().unzip();
+        let found = query(include_str!("../queries/lock/list.sql"))
+            .bind(params.namespace.as_str())
+            .bind(now.as_millis())
+            .bind(params.owner.as_deref())
+            .bind(params.prefix.as_deref())
+            .bind(after_key)
+            .bind(after_id)
+            .bind(i64::from(params.limit) + 1)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        let mut items = found
+            .iter()
+            .map(rows::holder)
+            .collect::<Result<Vec<_>, _>>()?;
+        let has_more = items.len() > params.limit as usize;
+        items.truncate(params.limit as usize);
+        let next_cursor = has_more
+            .then(|| {
+                items
+                    .last()
+                    .map(|h| encode_cursor(&[&h.key, &h.lock_id.to_string()]))
+            })
+            .flatten();
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn expire_due(&self, max_keys: u32) -> Result<ExpiryReport, Error> {
+        self.write(async |tx| engine::expire_due(tx, max_keys).await)
+            .await
+    }
+}
+
+#[async_trait]
+impl LeaseStore for PgStore {
+    async fn grant_lease(
+        &self,
+        namespace: &Namespace,
+        lease_id: LeaseId,
+        ttl_ms: i64,
+    ) -> Result<Lease, Error> {
+        self.write(async |tx| {
+            let row = query(include_str!("../queries/lease/grant.sql"))
+                .bind(namespace.as_str())
+                .bind(lease_id.to_string())
+                .bind(ttl_ms)
+                .bind(tx.now.as_millis())
+                .fetch_one(&mut *tx.conn)
+                .await
+                .map_err(store_error)?;
+            lease_from_row(lease_id, &row).map(no_wakeups)
+        })
+        .await
+    }
+
+    async fn keepalive_lease(
+        &self,
+        namespace: &Namespace,
+        lease_id: LeaseId,
+    ) -> Result<Lease, Error> {
+        self.write(async |tx| {
+            let row = query(include_str!("../queries/lease/keepalive.sql"))
+                .bind(namespace.as_str())
+                .bind(lease_id.to_string())
+                .bind(tx.now.as_millis())
+                .fetch_optional(&mut *tx.conn)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| Error::LeaseNotFound {
+                    lease_id: lease_id.to_string(),
+                })?;
+            lease_from_row(lease_id, &row).map(no_wakeups)
+        })
+        .await
+    }
+
+    async fn revoke_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<(), Error> {
+        self.write(async |tx| engine::revoke_lease(tx, namespace, lease_id).await)
+            .await
+    }
+
+    async fn get_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
+        self.read(async |tx| {
+            let row = query(include_str!("../queries/lease/get.sql"))
+                .bind(namespace.as_str())
+                .bind(lease_id.to_string())
+                .bind(tx.now.as_millis())
+                .fetch_optional(&mut *tx.conn)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| Error::LeaseNotFound {
+                    lease_id: lease_id.to_string(),
+                })?;
+            lease_from_row(lease_id, &row)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    fn changes(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+}

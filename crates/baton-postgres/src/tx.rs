@@ -1,0 +1,333 @@
+//! The statements the shared lock rules run, on one PostgreSQL connection, inside one transaction.
+//! `lock_key` takes a transaction-scoped advisory lock per key.
+
+use baton_core::StoreError;
+use baton_core::clock::Timestamp;
+use baton_core::lock::engine::{ExpiryTx, LockTx, NewHolder, Waiter};
+use baton_core::lock::{FencingToken, Holder, LeaseId, LockId};
+use baton_core::namespace::Namespace;
+use sqlx::{PgConnection, Row, query};
+
+use crate::rows::{self, store_error};
+
+pub(crate) struct PgTx<'c> {
+    pub(crate) conn: &'c mut PgConnection,
+    pub(crate) now: Timestamp,
+}
+
+impl<'c> PgTx<'c> {
+    pub(crate) fn new(conn: &'c mut PgConnection, now: Timestamp) -> Self {
+        Self { conn, now }
+    }
+
+    async fn next_counter(&mut self, sql: &'static str) -> Result<i64, StoreError> {
+        let row = query(sql)
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        row.try_get(0).map_err(store_error)
+    }
+}
+
+impl LockTx for PgTx<'_> {
+    fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    async fn lock_key(&mut self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
+        query(include_str!("../queries/lock/lock_key.sql"))
+            .bind(namespace.as_str())
+            .bind(key)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
+        for sql in [
+            include_str!("../queries/lock/purge_expired_holders.sql"),
+            include_str!("../queries/lock/purge_expired_waiters.sql"),
+        ] {
+            query(sql)
+                .bind(namespace.as_str())
+                .bind(key)
+                .bind(self.now.as_millis())
+                .execute(&mut *self.conn)
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    async fn holders(
+        &mut self,
+        namespace: &Namespace,
+        key: &str,
+    ) -> Result<Vec<Holder>, StoreError> {
+        let found = query(include_str!("../queries/lock/holders.sql"))
+            .bind(namespace.as_str())
+            .bind(key)
+            .bind(self.now.as_millis())
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        found.iter().map(rows::holder).collect()
+    }
+
+    async fn waiter_count(&mut self, namespace: &Namespace, key: &str) -> Result<u64, StoreError> {
+        let row = query(include_str!("../queries/lock/count_waiters.sql"))
+            .bind(namespace.as_str())
+            .bind(key)
+            .bind(self.now.as_millis())
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(u64::try_from(row.try_get::<i64, _>(0).map_err(store_error)?).unwrap_or(0))
+    }
+
+    async fn has_waiter(
+        &mut self,
+        namespace: &Namespace,
+        key: &str,
+        lock_id: LockId,
+    ) -> Result<bool, StoreError> {
+        let row = query(include_str!("../queries/lock/has_waiter.sql"))
+            .bind(namespace.as_str())
+            .bind(key)
+            .bind(lock_id.to_string())
+            .bind(self.now.as_millis())
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(row.try_get::<i64, _>(0).map_err(store_error)? > 0)
+    }
+
+    async fn oldest_waiter(
+        &mut self,
+        namespace: &Namespace,
+        key: &str,
+    ) -> Result<Option<Waiter>, StoreError> {
+        let found = query(include_str!("../queries/lock/oldest_waiter.sql"))
+            .bind(namespace.as_str())
+            .bind(key)
+            .bind(self.now.as_millis())
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        let Some(row) = found else { return Ok(None) };
+        let get = |name: &str| row.try_get::<i64, _>(name).map_err(store_error);
+        Ok(Some(Waiter {
+            namespace: namespace.clone(),
+            key: key.to_owned(),
+            lock_id: rows::lock_id(&row.try_get::<String, _>("waiter_id").map_err(store_error)?)?,
+            owner: row.try_get("owner").map_err(store_error)?,
+            ttl_ms: get("ttl_ms")?,
+            permits: rows::permits(get("permits")?)?,
+            lease_id: rows::lease_id(row.try_get("lease_id").map_err(store_error)?)?,
+            metadata: rows::metadata(row.try_get("metadata").map_err(store_error)?)?,
+            deadline: Timestamp(get("deadline")?),
+        }))
+    }
+
+    async fn insert_waiter(&mut self, waiter: &Waiter) -> Result<(), StoreError> {
+        let seq = self
+            .next_counter(include_str!("../queries/lock/next_waiter_seq.sql"))
+            .await?;
+        query(include_str!("../queries/lock/insert_waiter.sql"))
+            .bind(waiter.namespace.as_str())
+            .bind(&waiter.key)
+            .bind(waiter.lock_id.to_string())
+            .bind(seq)
+            .bind(&waiter.owner)
+            .bind(waiter.ttl_ms)
+            .bind(i64::from(waiter.permits))
+            .bind(waiter.lease_id.map(|id| id.to_string()))
+            .bind(waiter.metadata.as_ref().map(ToString::to_string))
+            .bind(waiter.deadline.as_millis())
+            .bind(self.now.as_millis())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn delete_waiter(
+        &mut self,
+        namespace: &Namespace,
+        key: &str,
+        lock_id: LockId,
+    ) -> Result<bool, StoreError> {
+        let done = query(include_str!("../queries/lock/delete_waiter.sql"))
+            .bind(namespace.as_str())
+            .bind(key)
+            .bind(lock_id.to_string())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_holder(&mut self, holder: &NewHolder<'_>) -> Result<FencingToken, StoreError> {
+        let token = self
+            .next_counter(include_str!("../queries/lock/next_fencing_token.sql"))
+            .await?;
+        query(include_str!("../queries/lock/insert_holder.sql"))
+            .bind(holder.namespace.as_str())
+            .bind(holder.key)
+            .bind(holder.lock_id.to_string())
+            .bind(holder.owner)
+            .bind(token)
+            .bind(i64::from(holder.permits))
+            .bind(holder.ttl_ms)
+            .bind(holder.acquired_at.as_millis())
+            .bind(holder.expires_at.map(Timestamp::as_millis))
+            .bind(holder.lease_id.map(|id| id.to_string()))
+            .bind(holder.metadata.map(ToString::to_string))
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(FencingToken(token))
+    }
+
+    async fn delete_holder(
+        &mut self,
+        namespace: &Namespace,
+        key: &str,
+        lock_id: LockId,
+    ) -> Result<(), StoreError> {
+        query(include_str!("../queries/lock/delete_holder.sql"))
+            .bind(namespace.as_str())
+            .bind(key)
+            .bind(lock_id.to_string())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn set_holder_expiry(
+        &mut self,
+        namespace: &Namespace,
+        key: &str,
+        lock_id: LockId,
+        ttl_ms: i64,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = query(include_str!("../queries/lock/set_holder_expiry.sql"))
+            .bind(namespace.as_str())
+            .bind(key)
+            .bind(lock_id.to_string())
+            .bind(ttl_ms)
+            .bind(expires_at.as_millis())
+            .bind(self.now.as_millis())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn lease_expiry(
+        &mut self,
+        namespace: &Namespace,
+        lease_id: LeaseId,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let found = query(include_str!("../queries/lease/live_expiry.sql"))
+            .bind(namespace.as_str())
+            .bind(lease_id.to_string())
+            .bind(self.now.as_millis())
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        found
+            .map(|row| row.try_get::<i64, _>(0).map(Timestamp).map_err(store_error))
+            .transpose()
+    }
+}
+
+impl ExpiryTx for PgTx<'_> {
+    async fn due_keys(&mut self, limit: u32) -> Result<Vec<(Namespace, String)>, StoreError> {
+        let found = query(include_str!("../queries/lock/due_keys.sql"))
+            .bind(self.now.as_millis())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        found
+            .iter()
+            .map(|row| {
+                let namespace: String = row.try_get(0).map_err(store_error)?;
+                let namespace = Namespace::parse(&namespace)
+                    .map_err(|_| StoreError::Internal("bad namespace".into()))?;
+                Ok((namespace, row.try_get(1).map_err(store_error)?))
+            })
+            .collect()
+    }
+
+    async fn lease_keys(
+        &mut self,
+        namespace: &Namespace,
+        lease_id: LeaseId,
+    ) -> Result<Vec<String>, StoreError> {
+        let found = query(include_str!("../queries/lease/keys.sql"))
+            .bind(namespace.as_str())
+            .bind(lease_id.to_string())
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        found
+            .iter()
+            .map(|row| row.try_get(0).map_err(store_error))
+            .collect()
+    }
+
+    async fn delete_lease_holders(
+        &mut self,
+        namespace: &Namespace,
+        key: &str,
+        lease_id: LeaseId,
+    ) -> Result<(), StoreError> {
+        query(include_str!("../queries/lease/delete_holders.sql"))
+            .bind(namespace.as_str())
+            .bind(key)
+            .bind(lease_id.to_string())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn delete_lease(
+        &mut self,
+        namespace: &Namespace,
+        lease_id: LeaseId,
+    ) -> Result<(), StoreError> {
+        query(include_str!("../queries/lease/delete.sql"))
+            .bind(namespace.as_str())
+            .bind(lease_id.to_string())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn delete_expired_leases(&mut self) -> Result<(), StoreError> {
+        query(include_str!("../queries/lease/delete_expired.sql"))
+            .bind(self.now.as_millis())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn next_due(&mut self) -> Result<Option<Timestamp>, StoreError> {
+        let row = query(include_str!("../queries/lock/next_due.sql"))
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(row
+            .try_get::<Option<i64>, _>(0)
+            .map_err(store_error)?
+            .map(Timestamp))
+    }
+}

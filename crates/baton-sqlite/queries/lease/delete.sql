@@ -1,0 +1,1 @@
+DELETE FROM leases WHERE namespace = ?1 AND lease_id = ?2

@@ -1,0 +1,1 @@
+DELETE FROM leases WHERE expires_at <= ?1

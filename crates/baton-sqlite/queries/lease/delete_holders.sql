@@ -1,0 +1,1 @@
+DELETE FROM locks WHERE namespace = ?1 AND key = ?2 AND lease_id = ?3

@@ -1,0 +1,55 @@
+//! Decoding of stored rows into domain types. Ids and JSON are stored as text.
+
+use baton_core::StoreError;
+use baton_core::clock::Timestamp;
+use baton_core::lock::{FencingToken, Holder, LeaseId, LockId};
+use serde_json::Value;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(error.to_string())
+        }
+        other => StoreError::Internal(other.to_string()),
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Internal(format!("stored {what} does not parse"))
+}
+
+pub(crate) fn lock_id(text: &str) -> Result<LockId, StoreError> {
+    LockId::parse(text).ok_or_else(|| corrupt("lock id"))
+}
+
+pub(crate) fn lease_id(text: Option<String>) -> Result<Option<LeaseId>, StoreError> {
+    text.map(|t| LeaseId::parse(&t).ok_or_else(|| corrupt("lease id")))
+        .transpose()
+}
+
+pub(crate) fn metadata(text: Option<String>) -> Result<Option<Value>, StoreError> {
+    text.map(|t| serde_json::from_str(&t).map_err(|_| corrupt("metadata")))
+        .transpose()
+}
+
+pub(crate) fn permits(value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| corrupt("permits"))
+}
+
+pub(crate) fn holder(row: &SqliteRow) -> Result<Holder, StoreError> {
+    let get_i64 = |name: &str| row.try_get::<i64, _>(name).map_err(store_error);
+    Ok(Holder {
+        lock_id: lock_id(&row.try_get::<String, _>("lock_id").map_err(store_error)?)?,
+        key: row.try_get("key").map_err(store_error)?,
+        owner: row.try_get("owner").map_err(store_error)?,
+        fencing_token: FencingToken(get_i64("fencing_token")?),
+        permits: permits(get_i64("permits")?)?,
+        ttl_ms: get_i64("ttl_ms")?,
+        acquired_at: Timestamp(get_i64("acquired_at")?),
+        expires_at: Timestamp(get_i64("expires_at")?),
+        lease_id: lease_id(row.try_get("lease_id").map_err(store_error)?)?,
+        metadata: metadata(row.try_get("metadata").map_err(store_error)?)?,
+    })
+}
