@@ -1,1 +1,6 @@
-//! placeholder
+//! Baton's wire types: the JSON bodies of the REST API, shared by the server (`baton-http`) and the Rust SDK
+//! (`baton-client`) so the two can never drift apart. It holds no behaviour.
+
+pub mod error;
+pub mod lease;
+pub mod lock;

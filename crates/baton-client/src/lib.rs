@@ -1,1 +1,246 @@
-//! placeholder
+//! The Rust SDK for Baton's REST API, and [`LockGuard`], a held lock that renews itself.
+//!
+//! It deliberately holds no coordination logic: every decision is the server's.
+
+mod guard;
+
+use std::time::Duration;
+
+pub use baton_api as api;
+use baton_api::error::ErrorBody;
+use baton_api::lease::{CreateLeaseRequest, LeaseResponse};
+use baton_api::lock::{
+    AcquireLockRequest, LockGrant, LockList, LockStatusResponse, ReleaseLockRequest,
+    ReleaseLockResponse, RenewLockRequest,
+};
+pub use guard::{LockGuard, LockOptions};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error envelope.
+    #[error("{code}: {message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+        details: Value,
+    },
+    #[error("cannot reach the Baton server: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("unexpected answer from the server (HTTP {status}): {body}")]
+    Unexpected { status: u16, body: String },
+}
+
+impl ClientError {
+    /// The stable error code (`LOCK_HELD`, …) when the server sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// A handle to one Baton server. Cheap to clone; clones share connections.
+#[derive(Clone, Debug)]
+pub struct BatonClient {
+    http: reqwest::Client,
+    base_url: String,
+    namespace: Option<String>,
+}
+
+/// Filters for [`BatonClient::list_locks`].
+#[derive(Clone, Debug, Default)]
+pub struct ListLocks {
+    pub owner: Option<String>,
+    pub prefix: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+impl BatonClient {
+    pub fn new(base_url: impl Into<String>) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Self {
+            http,
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            namespace: None,
+        })
+    }
+
+    /// Sends every request in this namespace (the `X-Baton-Namespace` header).
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let builder = self
+            .http
+            .request(method, format!("{}{path}", self.base_url));
+        match &self.namespace {
+            Some(namespace) => builder.header("x-baton-namespace", namespace),
+            None => builder,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T, ClientError> {
+        let response = builder.send().await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|_| unexpected(status, &bytes));
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => Err(ClientError::Api {
+                status: status.as_u16(),
+                code: body.error.code,
+                message: body.error.message,
+                details: body.error.details,
+            }),
+            Err(_) => Err(unexpected(status, &bytes)),
+        }
+    }
+
+    pub async fn health(&self) -> Result<Value, ClientError> {
+        self.send(self.request(Method::GET, "/health")).await
+    }
+
+    pub async fn acquire_lock(
+        &self,
+        request: AcquireLockRequest,
+    ) -> Result<LockGrant, ClientError> {
+        // A waiting acquire may legitimately take as long as its wait; give the transport that long plus slack.
+        let wait = request
+            .wait_timeout_ms
+            .map(|ms| Duration::from_millis(ms.max(0) as u64))
+            .or(request
+                .wait_timeout_seconds
+                .map(|s| Duration::from_secs(s.max(0) as u64)))
+            .unwrap_or_default();
+        let builder = self
+            .request(Method::POST, "/api/v1/locks")
+            .json(&request)
+            .timeout(wait + Duration::from_secs(30));
+        self.send(builder).await
+    }
+
+    pub async fn release_lock(
+        &self,
+        key: &str,
+        lock_id: &str,
+        owner: &str,
+    ) -> Result<ReleaseLockResponse, ClientError> {
+        let body = ReleaseLockRequest {
+            lock_id: lock_id.to_owned(),
+            owner: owner.to_owned(),
+            namespace: None,
+        };
+        self.send(
+            self.request(Method::DELETE, &lock_path(key, ""))
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn renew_lock(
+        &self,
+        key: &str,
+        lock_id: &str,
+        owner: &str,
+        ttl_seconds: Option<i64>,
+    ) -> Result<LockGrant, ClientError> {
+        let body = RenewLockRequest {
+            lock_id: lock_id.to_owned(),
+            owner: owner.to_owned(),
+            ttl_seconds,
+            namespace: None,
+        };
+        self.send(
+            self.request(Method::POST, &lock_path(key, "/renew"))
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn lock_status(&self, key: &str) -> Result<LockStatusResponse, ClientError> {
+        self.send(self.request(Method::GET, &lock_path(key, "/status")))
+            .await
+    }
+
+    pub async fn list_locks(&self, filter: &ListLocks) -> Result<LockList, ClientError> {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        query.extend(filter.owner.clone().map(|v| ("owner", v)));
+        query.extend(filter.prefix.clone().map(|v| ("prefix", v)));
+        query.extend(filter.cursor.clone().map(|v| ("cursor", v)));
+        query.extend(filter.limit.map(|v| ("limit", v.to_string())));
+        self.send(self.request(Method::GET, "/api/v1/locks").query(&query))
+            .await
+    }
+
+    pub async fn grant_lease(&self, ttl_seconds: i64) -> Result<LeaseResponse, ClientError> {
+        let body = CreateLeaseRequest {
+            ttl_seconds,
+            namespace: None,
+        };
+        self.send(self.request(Method::POST, "/api/v1/leases").json(&body))
+            .await
+    }
+
+    pub async fn keepalive_lease(&self, lease_id: &str) -> Result<LeaseResponse, ClientError> {
+        self.send(self.request(
+            Method::POST,
+            &format!("/api/v1/leases/{}/keepalive", encode(lease_id)),
+        ))
+        .await
+    }
+
+    pub async fn get_lease(&self, lease_id: &str) -> Result<LeaseResponse, ClientError> {
+        self.send(self.request(Method::GET, &format!("/api/v1/leases/{}", encode(lease_id))))
+            .await
+    }
+
+    pub async fn revoke_lease(&self, lease_id: &str) -> Result<(), ClientError> {
+        let _: Value = self
+            .send(self.request(
+                Method::DELETE,
+                &format!("/api/v1/leases/{}", encode(lease_id)),
+            ))
+            .await?;
+        Ok(())
+    }
+}
+
+fn lock_path(key: &str, suffix: &str) -> String {
+    format!("/api/v1/locks/{}{suffix}", encode(key))
+}
+
+/// Percent-encodes a path segment, so keys may hold `/`, spaces or any other character.
+fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn unexpected(status: StatusCode, body: &[u8]) -> ClientError {
+    ClientError::Unexpected {
+        status: status.as_u16(),
+        body: String::from_utf8_lossy(body).chars().take(500).collect(),
+    }
+}

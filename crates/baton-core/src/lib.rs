@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod health;
 pub mod lease;
 pub mod limits;
 pub mod lock;

@@ -26,7 +26,7 @@ pub fn decode_cursor(cursor: &str, expected_parts: usize) -> Result<Vec<String>,
             "cursor is not one this server issued",
         )
     };
-    if cursor.len() % 2 != 0 || cursor.len() > 4096 {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 4096 {
         return Err(bad());
     }
     let bytes = (0..cursor.len())

@@ -1,1 +1,58 @@
-//! placeholder
+//! The REST transport: parse, call one service method, map the error. It never touches a store.
+//!
+//! **API boundary:** [`router`] is everything the server mounts; [`openapi::ApiDoc`] is generated from the
+//! handlers' annotations and served at `/api/v1/openapi.json`.
+
+mod error;
+mod extract;
+mod middleware;
+pub mod openapi;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use baton_core::health::HealthService;
+use baton_core::lease::LeaseService;
+use baton_core::lock::LockService;
+
+pub use error::ApiError;
+pub use middleware::install_metrics_recorder;
+
+/// What the handlers need: the services, never a store.
+#[derive(Clone)]
+pub struct AppState {
+    pub locks: LockService,
+    pub leases: LeaseService,
+    pub health: HealthService,
+    pub metrics: Arc<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+pub fn router(state: AppState, options: &HttpOptions) -> Router {
+    let api = Router::new()
+        .merge(routes::lock::routes())
+        .merge(routes::lease::routes())
+        .layer(DefaultBodyLimit::max(options.max_body_bytes));
+    let app = Router::new()
+        .nest("/api/v1", api)
+        .merge(routes::system::routes())
+        .with_state(state)
+        .merge(openapi::docs())
+        .fallback(routes::system::not_found)
+        .method_not_allowed_fallback(routes::system::method_not_allowed);
+    middleware::apply(app)
+}

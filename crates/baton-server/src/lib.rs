@@ -1,1 +1,113 @@
-//! placeholder
+//! The composition root: reads the configuration, opens the store, builds the services, starts the
+//! background duties and the HTTP transport, and stops them all on shutdown.
+//!
+//! **API boundary:** [`Node::open`] opens the store; [`Node::serve`] (or [`run`], both at once) serves on a
+//! listener the caller bound (tests bind port 0) until the shutdown token fires.
+
+mod config;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use baton_core::clock::SystemClock;
+use baton_core::health::HealthService;
+use baton_core::lease::LeaseService;
+use baton_core::lock::reaper::ReaperOptions;
+use baton_core::lock::{ExpiryReaper, LockService};
+use baton_core::store::Store;
+use baton_http::{AppState, HttpOptions};
+use baton_postgres::{PgOptions, PgStore};
+use baton_sqlite::{SqliteOptions, SqliteStore};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Config, ConfigOverrides, LogFormat, StorageMode};
+
+/// How long in-flight requests (long waits included) get to finish after shutdown is requested.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Opens the store the configuration selects: PostgreSQL for a `postgres://` URL, else SQLite in the data dir.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match config.storage_mode()? {
+        StorageMode::Cluster { url } => {
+            let store = PgStore::connect(PgOptions::new(url))
+                .await
+                .context("opening PostgreSQL")?;
+            Ok(Arc::new(store))
+        }
+        StorageMode::Embedded { data_dir } => {
+            let options = SqliteOptions {
+                synchronous: config.sqlite_synchronous(),
+                ..SqliteOptions::new(data_dir)
+            };
+            let store = SqliteStore::open(options, Arc::new(SystemClock))
+                .await
+                .context("opening the data dir")?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// A Baton node with its store open and migrated, ready to serve.
+pub struct Node {
+    config: Config,
+    store: Arc<dyn Store>,
+}
+
+impl Node {
+    /// Opens the store (taking the data dir's lock in embedded mode) and runs migrations.
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        let store = open_store(&config).await?;
+        Ok(Self { config, store })
+    }
+
+    /// Serves on `listener` until `shutdown` is cancelled, then stops the background duties.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let Self { config, store } = self;
+        let limits = config.limits();
+        let reaper = ExpiryReaper::new(store.clone(), ReaperOptions::default());
+        let locks = LockService::new(store.clone(), limits.clone(), reaper.handle());
+        let state = AppState {
+            locks: locks.clone(),
+            leases: LeaseService::new(store.clone(), limits),
+            health: HealthService::new(store.clone()),
+            metrics: Arc::new(baton_http::install_metrics_recorder()),
+        };
+
+        let duties = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move { tokio::join!(reaper.run(shutdown.clone()), locks.run_wakeups(shutdown)) }
+        });
+        let app = baton_http::router(
+            state,
+            &HttpOptions {
+                max_body_bytes: config.max_body_bytes,
+            },
+        );
+        let serve =
+            axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        tokio::select! {
+            served = serve => served.context("HTTP server failed")?,
+            () = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+                tracing::warn!("requests still running after the shutdown grace period were cut off");
+            }
+        }
+        shutdown.cancel();
+        let _ = duties.await;
+        Ok(())
+    }
+}
+
+/// Opens the store and serves Baton on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    Node::open(config).await?.serve(listener, shutdown).await
+}

@@ -1,1 +1,85 @@
-fn main() {}
+//! `baton`: the server (`baton serve`) and a command-line client for it.
+
+mod lease_cmd;
+mod lock_cmd;
+mod output;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "baton",
+    version,
+    about = "Coordination service: locks, leases and more"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every client command shares.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ClientArgs {
+    /// The Baton server to talk to.
+    #[arg(
+        long,
+        env = "BATON_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub server: String,
+    /// Namespace of the resources.
+    #[arg(long, env = "BATON_NAMESPACE", global = true)]
+    pub namespace: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Baton server (embedded SQLite unless a PostgreSQL URL is given).
+    Serve(serve::ServeArgs),
+    /// Acquire, release and inspect locks, or run a command under one.
+    Lock {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: lock_cmd::LockCommand,
+    },
+    /// Grant, keep alive and revoke leases.
+    Lease {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: lease_cmd::LeaseCommand,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Lock { client, command } => lock_cmd::run(&client, command).await,
+            Command::Lease { client, command } => lease_cmd::run(&client, command).await,
+        }
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Configuration: defaults, then an optional TOML file, then `BATON_*` environment variables, then flags,
+//! each overriding the one before.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use baton_core::Limits;
+use baton_sqlite::Synchronous;
+use figment::Figment;
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub http_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub node_id: Option<String>,
+    pub log_format: LogFormat,
+    /// `full` (default: every acknowledged write survives power loss) or `normal`.
+    pub sqlite_synchronous: String,
+    pub max_body_bytes: usize,
+    pub max_key_bytes: usize,
+    pub max_ttl_seconds: u64,
+    pub max_wait_seconds: u64,
+    pub max_waiters_per_key: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let limits = Limits::default();
+        Self {
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./baton-data"),
+            database_url: None,
+            node_id: None,
+            log_format: LogFormat::Text,
+            sqlite_synchronous: "full".into(),
+            max_body_bytes: 1024 * 1024,
+            max_key_bytes: limits.max_key_bytes,
+            max_ttl_seconds: limits.max_ttl.as_secs(),
+            max_wait_seconds: limits.max_wait.as_secs(),
+            max_waiters_per_key: limits.max_waiters_per_key,
+        }
+    }
+}
+
+/// Values given as flags; `None` leaves the layer below in force.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ConfigOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_addr: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Where the state lives.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StorageMode {
+    Embedded { data_dir: PathBuf },
+    Cluster { url: String },
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>, overrides: &ConfigOverrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                bail!("config file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment
+            .merge(Env::prefixed("BATON_").only(&Self::ENV_KEYS))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .context("invalid configuration")
+    }
+
+    /// The settings the environment may set, so that client variables such as `BATON_URL` are not read as
+    /// server settings.
+    const ENV_KEYS: [&'static str; 11] = [
+        "http_addr",
+        "data_dir",
+        "database_url",
+        "node_id",
+        "log_format",
+        "sqlite_synchronous",
+        "max_body_bytes",
+        "max_key_bytes",
+        "max_ttl_seconds",
+        "max_wait_seconds",
+        "max_waiters_per_key",
+    ];
+
+    pub fn storage_mode(&self) -> anyhow::Result<StorageMode> {
+        match self.database_url.as_deref().filter(|url| !url.is_empty()) {
+            None => Ok(StorageMode::Embedded {
+                data_dir: self.data_dir.clone(),
+            }),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(StorageMode::Cluster {
+                    url: url.to_owned(),
+                })
+            }
+            Some(_) => {
+                bail!("database_url must be a postgres:// URL; leave it unset for embedded SQLite")
+            }
+        }
+    }
+
+    pub fn sqlite_synchronous(&self) -> Synchronous {
+        if self.sqlite_synchronous.eq_ignore_ascii_case("normal") {
+            Synchronous::Normal
+        } else {
+            Synchronous::Full
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_key_bytes: self.max_key_bytes,
+            max_ttl: std::time::Duration::from_secs(self.max_ttl_seconds),
+            max_wait: std::time::Duration::from_secs(self.max_wait_seconds),
+            max_waiters_per_key: self.max_waiters_per_key,
+            ..Limits::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type.
+    fn flags_beat_environment_which_beats_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "baton.toml",
+                "http_addr = \"127.0.0.1:1111\"\ndata_dir = \"/from/file\"\nnode_id = \"file\"",
+            )?;
+            jail.set_env("BATON_DATA_DIR", "/from/env");
+            jail.set_env("BATON_NODE_ID", "env");
+            jail.set_env("BATON_URL", "http://client-only");
+            let overrides = ConfigOverrides {
+                node_id: Some("flag".into()),
+                ..ConfigOverrides::default()
+            };
+            let config = Config::load(Some(Path::new("baton.toml")), &overrides).expect("loads");
+            assert_eq!(config.http_addr, SocketAddr::from(([127, 0, 0, 1], 1111)));
+            assert_eq!(config.data_dir, PathBuf::from("/from/env"));
+            assert_eq!(config.node_id.as_deref(), Some("flag"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_postgres_url_selects_cluster_mode() {
+        let config = Config {
+            database_url: Some("postgres://h/db".into()),
+            ..Config::default()
+        };
+        assert_eq!(
+            config.storage_mode().unwrap(),
+            StorageMode::Cluster {
+                url: "postgres://h/db".into()
+            }
+        );
+        let bad = Config {
+            database_url: Some("mysql://h/db".into()),
+            ..Config::default()
+        };
+        assert!(bad.storage_mode().is_err());
+        assert_eq!(
+            Config::default().storage_mode().unwrap(),
+            StorageMode::Embedded {
+                data_dir: "./baton-data".into()
+            }
+        );
+    }
+}

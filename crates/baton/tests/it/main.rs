@@ -1,0 +1,8 @@
+//! End-to-end tests: a real `baton serve` process on port 0, driven over HTTP by `baton-client` and by the
+//! `baton` CLI.
+
+mod cli;
+mod cluster;
+mod http_locks;
+mod lifecycle;
+mod server;
