@@ -51,13 +51,7 @@ impl BatonClient {
             lost.clone(),
             stop_renewing.clone(),
         ));
-        Ok(LockGuard {
-            client: self.clone(),
-            grant,
-            lost,
-            stop_renewing,
-            released: false,
-        })
+        Ok(LockGuard { client: self.clone(), grant, lost, stop_renewing, released: false })
     }
 }
 
@@ -82,10 +76,7 @@ impl LockGuard {
     pub async fn release(mut self) -> Result<(), ClientError> {
         self.released = true;
         self.stop_renewing.cancel();
-        self.client
-            .release_lock(&self.grant.key, &self.grant.lock_id, &self.grant.owner)
-            .await
-            .map(|_| ())
+        self.client.release_lock(&self.grant.key, &self.grant.lock_id, &self.grant.owner).await.map(|_| ())
     }
 }
 
@@ -98,9 +89,7 @@ impl Drop for LockGuard {
         let (client, grant) = (self.client.clone(), self.grant.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = client
-                    .release_lock(&grant.key, &grant.lock_id, &grant.owner)
-                    .await;
+                let _ = client.release_lock(&grant.key, &grant.lock_id, &grant.owner).await;
             });
         }
     }
@@ -120,10 +109,7 @@ async fn renew_until_stopped(
             () = stop.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
-        match client
-            .renew_lock(&grant.key, &grant.lock_id, &grant.owner, None)
-            .await
-        {
+        match client.renew_lock(&grant.key, &grant.lock_id, &grant.owner, None).await {
             Ok(_) => valid_until = tokio::time::Instant::now() + ttl,
             Err(ClientError::Api { code, message, .. }) => {
                 tracing::warn!(key = %grant.key, %code, %message, "lock lost: renewal refused");

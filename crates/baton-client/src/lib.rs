@@ -10,8 +10,8 @@ pub use baton_api as api;
 use baton_api::error::ErrorBody;
 use baton_api::lease::{CreateLeaseRequest, LeaseResponse};
 use baton_api::lock::{
-    AcquireLockRequest, LockGrant, LockList, LockStatusResponse, ReleaseLockRequest,
-    ReleaseLockResponse, RenewLockRequest,
+    AcquireLockRequest, LockGrant, LockList, LockStatusResponse, ReleaseLockRequest, ReleaseLockResponse,
+    RenewLockRequest,
 };
 pub use guard::{LockGuard, LockOptions};
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -22,12 +22,7 @@ use serde_json::Value;
 pub enum ClientError {
     /// The server answered with an error envelope.
     #[error("{code}: {message}")]
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-        details: Value,
-    },
+    Api { status: u16, code: String, message: String, details: Value },
     #[error("cannot reach the Baton server: {0}")]
     Transport(#[from] reqwest::Error),
     #[error("unexpected answer from the server (HTTP {status}): {body}")]
@@ -63,15 +58,8 @@ pub struct ListLocks {
 
 impl BatonClient {
     pub fn new(base_url: impl Into<String>) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            .tcp_nodelay(true)
-            .build()?;
-        Ok(Self {
-            http,
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
-            namespace: None,
-        })
+        let http = reqwest::Client::builder().pool_max_idle_per_host(256).tcp_nodelay(true).build()?;
+        Ok(Self { http, base_url: base_url.into().trim_end_matches('/').to_owned(), namespace: None })
     }
 
     /// Sends every request in this namespace (the `X-Baton-Namespace` header).
@@ -85,9 +73,7 @@ impl BatonClient {
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let builder = self
-            .http
-            .request(method, format!("{}{path}", self.base_url));
+        let builder = self.http.request(method, format!("{}{path}", self.base_url));
         match &self.namespace {
             Some(namespace) => builder.header("x-baton-namespace", namespace),
             None => builder,
@@ -116,22 +102,15 @@ impl BatonClient {
         self.send(self.request(Method::GET, "/health")).await
     }
 
-    pub async fn acquire_lock(
-        &self,
-        request: AcquireLockRequest,
-    ) -> Result<LockGrant, ClientError> {
+    pub async fn acquire_lock(&self, request: AcquireLockRequest) -> Result<LockGrant, ClientError> {
         // A waiting acquire may legitimately take as long as its wait; give the transport that long plus slack.
         let wait = request
             .wait_timeout_ms
             .map(|ms| Duration::from_millis(ms.max(0) as u64))
-            .or(request
-                .wait_timeout_seconds
-                .map(|s| Duration::from_secs(s.max(0) as u64)))
+            .or(request.wait_timeout_seconds.map(|s| Duration::from_secs(s.max(0) as u64)))
             .unwrap_or_default();
-        let builder = self
-            .request(Method::POST, "/api/v1/locks")
-            .json(&request)
-            .timeout(wait + Duration::from_secs(30));
+        let builder =
+            self.request(Method::POST, "/api/v1/locks").json(&request).timeout(wait + Duration::from_secs(30));
         self.send(builder).await
     }
 
@@ -141,16 +120,8 @@ impl BatonClient {
         lock_id: &str,
         owner: &str,
     ) -> Result<ReleaseLockResponse, ClientError> {
-        let body = ReleaseLockRequest {
-            lock_id: lock_id.to_owned(),
-            owner: owner.to_owned(),
-            namespace: None,
-        };
-        self.send(
-            self.request(Method::DELETE, &lock_path(key, ""))
-                .json(&body),
-        )
-        .await
+        let body = ReleaseLockRequest { lock_id: lock_id.to_owned(), owner: owner.to_owned(), namespace: None };
+        self.send(self.request(Method::DELETE, &lock_path(key, "")).json(&body)).await
     }
 
     pub async fn renew_lock(
@@ -160,22 +131,13 @@ impl BatonClient {
         owner: &str,
         ttl_seconds: Option<i64>,
     ) -> Result<LockGrant, ClientError> {
-        let body = RenewLockRequest {
-            lock_id: lock_id.to_owned(),
-            owner: owner.to_owned(),
-            ttl_seconds,
-            namespace: None,
-        };
-        self.send(
-            self.request(Method::POST, &lock_path(key, "/renew"))
-                .json(&body),
-        )
-        .await
+        let body =
+            RenewLockRequest { lock_id: lock_id.to_owned(), owner: owner.to_owned(), ttl_seconds, namespace: None };
+        self.send(self.request(Method::POST, &lock_path(key, "/renew")).json(&body)).await
     }
 
     pub async fn lock_status(&self, key: &str) -> Result<LockStatusResponse, ClientError> {
-        self.send(self.request(Method::GET, &lock_path(key, "/status")))
-            .await
+        self.send(self.request(Method::GET, &lock_path(key, "/status"))).await
     }
 
     pub async fn list_locks(&self, filter: &ListLocks) -> Result<LockList, ClientError> {
@@ -184,39 +146,24 @@ impl BatonClient {
         query.extend(filter.prefix.clone().map(|v| ("prefix", v)));
         query.extend(filter.cursor.clone().map(|v| ("cursor", v)));
         query.extend(filter.limit.map(|v| ("limit", v.to_string())));
-        self.send(self.request(Method::GET, "/api/v1/locks").query(&query))
-            .await
+        self.send(self.request(Method::GET, "/api/v1/locks").query(&query)).await
     }
 
     pub async fn grant_lease(&self, ttl_seconds: i64) -> Result<LeaseResponse, ClientError> {
-        let body = CreateLeaseRequest {
-            ttl_seconds,
-            namespace: None,
-        };
-        self.send(self.request(Method::POST, "/api/v1/leases").json(&body))
-            .await
+        let body = CreateLeaseRequest { ttl_seconds, namespace: None };
+        self.send(self.request(Method::POST, "/api/v1/leases").json(&body)).await
     }
 
     pub async fn keepalive_lease(&self, lease_id: &str) -> Result<LeaseResponse, ClientError> {
-        self.send(self.request(
-            Method::POST,
-            &format!("/api/v1/leases/{}/keepalive", encode(lease_id)),
-        ))
-        .await
+        self.send(self.request(Method::POST, &format!("/api/v1/leases/{}/keepalive", encode(lease_id)))).await
     }
 
     pub async fn get_lease(&self, lease_id: &str) -> Result<LeaseResponse, ClientError> {
-        self.send(self.request(Method::GET, &format!("/api/v1/leases/{}", encode(lease_id))))
-            .await
+        self.send(self.request(Method::GET, &format!("/api/v1/leases/{}", encode(lease_id)))).await
     }
 
     pub async fn revoke_lease(&self, lease_id: &str) -> Result<(), ClientError> {
-        let _: Value = self
-            .send(self.request(
-                Method::DELETE,
-                &format!("/api/v1/leases/{}", encode(lease_id)),
-            ))
-            .await?;
+        let _: Value = self.send(self.request(Method::DELETE, &format!("/api/v1/leases/{}", encode(lease_id)))).await?;
         Ok(())
     }
 }
@@ -239,8 +186,5 @@ fn encode(segment: &str) -> String {
 }
 
 fn unexpected(status: StatusCode, body: &[u8]) -> ClientError {
-    ClientError::Unexpected {
-        status: status.as_u16(),
-        body: String::from_utf8_lossy(body).chars().take(500).collect(),
-    }
+    ClientError::Unexpected { status: status.as_u16(), body: String::from_utf8_lossy(body).chars().take(500).collect() }
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use baton_core::Error;
 use baton_core::lock::{
-    AcquireOutcome, AcquireParams, FencingToken, Holder, LeaseId, ListLocksParams, LockId,
-    ReleaseParams, RenewParams, WaiterState,
+    AcquireOutcome, AcquireParams, FencingToken, Holder, LeaseId, ListLocksParams, LockId, ReleaseParams, RenewParams,
+    WaiterState,
 };
 use baton_core::namespace::Namespace;
 use baton_core::store::Change;
@@ -36,10 +36,7 @@ fn params(key: &str, owner: &str) -> AcquireParams {
 }
 
 fn waiting(key: &str, owner: &str, wait_ms: i64) -> AcquireParams {
-    AcquireParams {
-        wait_ms: Some(wait_ms),
-        ..params(key, owner)
-    }
+    AcquireParams { wait_ms: Some(wait_ms), ..params(key, owner) }
 }
 
 async fn granted(h: &Harness, p: AcquireParams) -> Holder {
@@ -58,10 +55,7 @@ async fn held_by(h: &Harness, p: AcquireParams) -> Vec<String> {
 
 async fn queued(h: &Harness, p: AcquireParams) -> LockId {
     let lock_id = p.lock_id;
-    assert_eq!(
-        h.store.acquire(p).await.expect("acquire"),
-        AcquireOutcome::Queued
-    );
+    assert_eq!(h.store.acquire(p).await.expect("acquire"), AcquireOutcome::Queued);
     lock_id
 }
 
@@ -77,10 +71,7 @@ async fn release(h: &Harness, holder: &Holder) -> Result<(), Error> {
 }
 
 async fn state(h: &Harness, key: &str, lock_id: LockId) -> WaiterState {
-    h.store
-        .waiter_state(&ns(), key, lock_id)
-        .await
-        .expect("waiter state")
+    h.store.waiter_state(&ns(), key, lock_id).await.expect("waiter state")
 }
 
 fn owner_of(state: WaiterState) -> String {
@@ -91,19 +82,9 @@ fn owner_of(state: WaiterState) -> String {
 }
 
 pub async fn grants_a_free_lock_and_reports_the_holder(h: &Harness) {
-    let holder = granted(
-        h,
-        AcquireParams {
-            metadata: Some(json!({"job": 7})),
-            ..params("k", "a")
-        },
-    )
-    .await;
+    let holder = granted(h, AcquireParams { metadata: Some(json!({"job": 7})), ..params("k", "a") }).await;
     assert_eq!((holder.key.as_str(), holder.owner.as_str()), ("k", "a"));
-    assert_eq!(
-        holder.expires_at,
-        h.clock_now().plus(Duration::from_millis(10_000))
-    );
+    assert_eq!(holder.expires_at, h.clock_now().plus(Duration::from_millis(10_000)));
     assert_eq!(held_by(h, params("k", "b")).await, vec!["a"]);
 
     let status = h.store.status(&ns(), "k").await.unwrap();
@@ -117,14 +98,8 @@ pub async fn fencing_tokens_increase_across_release_and_expiry(h: &Harness) {
     let second = granted(h, params("k", "b")).await;
     h.advance(11 * SECOND);
     let third = granted(h, params("k", "c")).await;
-    assert!(
-        first.fencing_token < second.fencing_token,
-        "{first:?} then {second:?}"
-    );
-    assert!(
-        second.fencing_token < third.fencing_token,
-        "{second:?} then {third:?}"
-    );
+    assert!(first.fencing_token < second.fencing_token, "{first:?} then {second:?}");
+    assert!(second.fencing_token < third.fencing_token, "{second:?} then {third:?}");
 }
 
 pub async fn a_lapsed_holder_frees_the_lock(h: &Harness) {
@@ -133,88 +108,43 @@ pub async fn a_lapsed_holder_frees_the_lock(h: &Harness) {
     assert_eq!(held_by(h, params("k", "b")).await, vec!["a"]);
     h.advance(SECOND);
     assert_eq!(granted(h, params("k", "b")).await.owner, "b");
-    assert!(
-        h.store
-            .status(&ns(), "k")
-            .await
-            .unwrap()
-            .holders
-            .iter()
-            .all(|x| x.owner == "b")
-    );
+    assert!(h.store.status(&ns(), "k").await.unwrap().holders.iter().all(|x| x.owner == "b"));
 }
 
 pub async fn release_is_refused_for_unknown_ids_and_other_owners(h: &Harness) {
     let holder = granted(h, params("k", "a")).await;
-    let stranger = Holder {
-        lock_id: LockId::new(),
-        ..holder.clone()
-    };
-    assert!(matches!(
-        release(h, &stranger).await,
-        Err(Error::LockNotHeld { .. })
-    ));
-    let impostor = Holder {
-        owner: "b".into(),
-        ..holder.clone()
-    };
-    assert!(matches!(
-        release(h, &impostor).await,
-        Err(Error::LockOwnerMismatch { .. })
-    ));
-    assert_eq!(
-        held_by(h, params("k", "b")).await,
-        vec!["a"],
-        "refused releases change nothing"
-    );
+    let stranger = Holder { lock_id: LockId::new(), ..holder.clone() };
+    assert!(matches!(release(h, &stranger).await, Err(Error::LockNotHeld { .. })));
+    let impostor = Holder { owner: "b".into(), ..holder.clone() };
+    assert!(matches!(release(h, &impostor).await, Err(Error::LockOwnerMismatch { .. })));
+    assert_eq!(held_by(h, params("k", "b")).await, vec!["a"], "refused releases change nothing");
     release(h, &holder).await.unwrap();
-    assert!(
-        matches!(release(h, &holder).await, Err(Error::LockNotHeld { .. })),
-        "twice is refused"
-    );
+    assert!(matches!(release(h, &holder).await, Err(Error::LockNotHeld { .. })), "twice is refused");
 }
 
 pub async fn renew_extends_a_live_lock_and_refuses_a_lapsed_one(h: &Harness) {
     let holder = granted(h, params("k", "a")).await;
-    let renew = |ttl_ms| RenewParams {
-        namespace: ns(),
-        key: "k".into(),
-        lock_id: holder.lock_id,
-        owner: "a".into(),
-        ttl_ms,
-    };
+    let renew =
+        |ttl_ms| RenewParams { namespace: ns(), key: "k".into(), lock_id: holder.lock_id, owner: "a".into(), ttl_ms };
     h.advance(8 * SECOND);
     let renewed = h.store.renew(renew(Some(30_000))).await.unwrap();
     assert_eq!(renewed.expires_at, h.clock_now().plus(30 * SECOND));
-    assert_eq!(
-        renewed.fencing_token, holder.fencing_token,
-        "renewal keeps the token"
-    );
+    assert_eq!(renewed.fencing_token, holder.fencing_token, "renewal keeps the token");
     h.advance(29 * SECOND);
     assert_eq!(held_by(h, params("k", "b")).await, vec!["a"]);
     h.advance(SECOND);
-    assert!(matches!(
-        h.store.renew(renew(None)).await,
-        Err(Error::LockNotHeld { .. })
-    ));
+    assert!(matches!(h.store.renew(renew(None)).await, Err(Error::LockNotHeld { .. })));
 }
 
 pub async fn permits_make_a_semaphore(h: &Harness) {
-    let three = |owner: &str| AcquireParams {
-        permits: 3,
-        ..params("pool", owner)
-    };
+    let three = |owner: &str| AcquireParams { permits: 3, ..params("pool", owner) };
     let a = granted(h, three("a")).await;
     granted(h, three("b")).await;
     granted(h, three("c")).await;
     assert_eq!(held_by(h, three("d")).await, vec!["a", "b", "c"]);
     assert!(matches!(
         h.store.acquire(params("pool", "e")).await,
-        Err(Error::PermitsMismatch {
-            held_with: 3,
-            requested: 1,
-            ..
-        })
+        Err(Error::PermitsMismatch { held_with: 3, requested: 1, .. })
     ));
     release(h, &a).await.unwrap();
     assert_eq!(granted(h, three("d")).await.permits, 3);
@@ -225,11 +155,7 @@ pub async fn waiters_are_granted_in_fifo_order_on_release(h: &Harness) {
     let b = queued(h, waiting("k", "b", 60_000)).await;
     let c = queued(h, waiting("k", "c", 60_000)).await;
     assert_eq!(state(h, "k", b).await, WaiterState::Waiting);
-    assert_eq!(
-        held_by(h, params("k", "d")).await,
-        vec!["a"],
-        "a newcomer does not jump the queue"
-    );
+    assert_eq!(held_by(h, params("k", "d")).await, vec!["a"], "a newcomer does not jump the queue");
 
     release(h, &a).await.unwrap();
     let b_holder = match state(h, "k", b).await {
@@ -245,14 +171,7 @@ pub async fn waiters_are_granted_in_fifo_order_on_release(h: &Harness) {
 }
 
 pub async fn a_waiter_whose_deadline_passes_is_gone(h: &Harness) {
-    granted(
-        h,
-        AcquireParams {
-            ttl_ms: 60_000,
-            ..params("k", "a")
-        },
-    )
-    .await;
+    granted(h, AcquireParams { ttl_ms: 60_000, ..params("k", "a") }).await;
     let b = queued(h, waiting("k", "b", 2_000)).await;
     h.advance(2 * SECOND);
     assert_eq!(state(h, "k", b).await, WaiterState::Gone);
@@ -264,37 +183,18 @@ pub async fn cancel_wait_returns_a_grant_that_came_meanwhile(h: &Harness) {
     let a = granted(h, params("k", "a")).await;
     let b = queued(h, waiting("k", "b", 60_000)).await;
     let c = queued(h, waiting("k", "c", 60_000)).await;
-    assert_eq!(
-        h.store.cancel_wait(&ns(), "k", c).await.unwrap(),
-        None,
-        "c withdraws while waiting"
-    );
+    assert_eq!(h.store.cancel_wait(&ns(), "k", c).await.unwrap(), None, "c withdraws while waiting");
     release(h, &a).await.unwrap();
-    let kept = h
-        .store
-        .cancel_wait(&ns(), "k", b)
-        .await
-        .unwrap()
-        .expect("b was granted meanwhile");
+    let kept = h.store.cancel_wait(&ns(), "k", b).await.unwrap().expect("b was granted meanwhile");
     assert_eq!(kept.owner, "b");
     assert_eq!(h.store.status(&ns(), "k").await.unwrap().waiters, 0);
 }
 
 pub async fn expiry_pass_hands_a_lapsed_lock_to_the_next_waiter(h: &Harness) {
-    granted(
-        h,
-        AcquireParams {
-            ttl_ms: 5_000,
-            ..params("k", "a")
-        },
-    )
-    .await;
+    granted(h, AcquireParams { ttl_ms: 5_000, ..params("k", "a") }).await;
     let b = queued(h, waiting("k", "b", 60_000)).await;
     let report = h.store.expire_due(100).await.unwrap();
-    assert_eq!(
-        (report.keys_processed, report.next_due_in_ms),
-        (0, Some(5_000))
-    );
+    assert_eq!((report.keys_processed, report.next_due_in_ms), (0, Some(5_000)));
 
     h.advance(5 * SECOND);
     let report = h.store.expire_due(100).await.unwrap();
@@ -305,16 +205,10 @@ pub async fn expiry_pass_hands_a_lapsed_lock_to_the_next_waiter(h: &Harness) {
 pub async fn lease_bound_locks_live_and_die_with_their_lease(h: &Harness) {
     let lease_id = LeaseId::new();
     let lease = h.store.grant_lease(&ns(), lease_id, 10_000).await.unwrap();
-    let on_lease = |key: &str| AcquireParams {
-        lease_id: Some(lease_id),
-        ..params(key, "a")
-    };
+    let on_lease = |key: &str| AcquireParams { lease_id: Some(lease_id), ..params(key, "a") };
     let x = granted(h, on_lease("x")).await;
     granted(h, on_lease("y")).await;
-    assert_eq!(
-        x.expires_at, lease.expires_at,
-        "a lease-bound lock expires with its lease"
-    );
+    assert_eq!(x.expires_at, lease.expires_at, "a lease-bound lock expires with its lease");
     assert!(matches!(
         h.store
             .renew(RenewParams {
@@ -332,102 +226,53 @@ pub async fn lease_bound_locks_live_and_die_with_their_lease(h: &Harness) {
     let kept = h.store.keepalive_lease(&ns(), lease_id).await.unwrap();
     assert_eq!(kept.expires_at, h.clock_now().plus(10 * SECOND));
     h.advance(9 * SECOND);
-    assert_eq!(
-        held_by(h, params("x", "b")).await,
-        vec!["a"],
-        "keepalive kept the lock"
-    );
+    assert_eq!(held_by(h, params("x", "b")).await, vec!["a"], "keepalive kept the lock");
     h.advance(SECOND);
-    assert_eq!(
-        granted(h, params("y", "b")).await.owner,
-        "b",
-        "the lapsed lease freed y"
-    );
-    assert!(matches!(
-        h.store.get_lease(&ns(), lease_id).await,
-        Err(Error::LeaseNotFound { .. })
-    ));
+    assert_eq!(granted(h, params("y", "b")).await.owner, "b", "the lapsed lease freed y");
+    assert!(matches!(h.store.get_lease(&ns(), lease_id).await, Err(Error::LeaseNotFound { .. })));
 }
 
 pub async fn revoking_a_lease_releases_its_locks_and_wakes_waiters(h: &Harness) {
     let lease_id = LeaseId::new();
     h.store.grant_lease(&ns(), lease_id, 60_000).await.unwrap();
     for key in ["x", "y"] {
-        granted(
-            h,
-            AcquireParams {
-                lease_id: Some(lease_id),
-                ..params(key, "a")
-            },
-        )
-        .await;
+        granted(h, AcquireParams { lease_id: Some(lease_id), ..params(key, "a") }).await;
     }
     let b = queued(h, waiting("x", "b", 60_000)).await;
     h.store.revoke_lease(&ns(), lease_id).await.unwrap();
     assert_eq!(owner_of(state(h, "x", b).await), "b");
     assert_eq!(granted(h, params("y", "c")).await.owner, "c");
-    assert!(matches!(
-        h.store.revoke_lease(&ns(), lease_id).await,
-        Err(Error::LeaseNotFound { .. })
-    ));
+    assert!(matches!(h.store.revoke_lease(&ns(), lease_id).await, Err(Error::LeaseNotFound { .. })));
 }
 
 pub async fn unknown_and_lapsed_leases_are_refused(h: &Harness) {
     let unknown = LeaseId::new();
+    assert!(matches!(h.store.keepalive_lease(&ns(), unknown).await, Err(Error::LeaseNotFound { .. })));
     assert!(matches!(
-        h.store.keepalive_lease(&ns(), unknown).await,
-        Err(Error::LeaseNotFound { .. })
-    ));
-    assert!(matches!(
-        h.store
-            .acquire(AcquireParams {
-                lease_id: Some(unknown),
-                ..params("k", "a")
-            })
-            .await,
+        h.store.acquire(AcquireParams { lease_id: Some(unknown), ..params("k", "a") }).await,
         Err(Error::LeaseNotFound { .. })
     ));
     let lapsing = LeaseId::new();
     h.store.grant_lease(&ns(), lapsing, 1_000).await.unwrap();
     h.advance(SECOND);
-    assert!(matches!(
-        h.store.keepalive_lease(&ns(), lapsing).await,
-        Err(Error::LeaseNotFound { .. })
-    ));
-    assert!(
-        h.store.status(&ns(), "k").await.unwrap().holders.is_empty(),
-        "refused acquire left nothing"
-    );
+    assert!(matches!(h.store.keepalive_lease(&ns(), lapsing).await, Err(Error::LeaseNotFound { .. })));
+    assert!(h.store.status(&ns(), "k").await.unwrap().holders.is_empty(), "refused acquire left nothing");
 }
 
 pub async fn list_filters_by_owner_and_prefix_and_pages(h: &Harness) {
-    for (key, owner) in [
-        ("orders/1", "a"),
-        ("orders/2", "b"),
-        ("orders/3", "a"),
-        ("users/1", "a"),
-    ] {
+    for (key, owner) in [("orders/1", "a"), ("orders/2", "b"), ("orders/3", "a"), ("users/1", "a")] {
         granted(h, params(key, owner)).await;
     }
-    let list = |owner: Option<&str>,
-                prefix: Option<&str>,
-                after: Option<(String, String)>,
-                limit| ListLocksParams {
+    let list = |owner: Option<&str>, prefix: Option<&str>, after: Option<(String, String)>, limit| ListLocksParams {
         namespace: ns(),
         owner: owner.map(str::to_owned),
         prefix: prefix.map(str::to_owned),
         after,
         limit,
     };
-    let keys = |page: &baton_core::page::Page<Holder>| {
-        page.items.iter().map(|h| h.key.clone()).collect::<Vec<_>>()
-    };
+    let keys = |page: &baton_core::page::Page<Holder>| page.items.iter().map(|h| h.key.clone()).collect::<Vec<_>>();
 
-    let by_owner = h
-        .store
-        .list(list(Some("a"), Some("orders/"), None, 10))
-        .await
-        .unwrap();
+    let by_owner = h.store.list(list(Some("a"), Some("orders/"), None, 10)).await.unwrap();
     assert_eq!(keys(&by_owner), vec!["orders/1", "orders/3"]);
     assert_eq!(by_owner.next_cursor, None);
 
@@ -435,40 +280,16 @@ pub async fn list_filters_by_owner_and_prefix_and_pages(h: &Harness) {
     assert_eq!(keys(&first), vec!["orders/1", "orders/2", "orders/3"]);
     assert!(first.next_cursor.is_some());
     let last = first.items.last().unwrap();
-    let rest = h
-        .store
-        .list(list(
-            None,
-            None,
-            Some((last.key.clone(), last.lock_id.to_string())),
-            3,
-        ))
-        .await
-        .unwrap();
+    let rest = h.store.list(list(None, None, Some((last.key.clone(), last.lock_id.to_string())), 3)).await.unwrap();
     assert_eq!(keys(&rest), vec!["users/1"]);
     assert_eq!(rest.next_cursor, None);
 
     h.advance(10 * SECOND);
-    assert!(
-        h.store
-            .list(list(None, None, None, 10))
-            .await
-            .unwrap()
-            .items
-            .is_empty(),
-        "lapsed locks are not listed"
-    );
+    assert!(h.store.list(list(None, None, None, 10)).await.unwrap().items.is_empty(), "lapsed locks are not listed");
 }
 
 pub async fn status_counts_live_waiters(h: &Harness) {
-    granted(
-        h,
-        AcquireParams {
-            ttl_ms: 60_000,
-            ..params("k", "a")
-        },
-    )
-    .await;
+    granted(h, AcquireParams { ttl_ms: 60_000, ..params("k", "a") }).await;
     queued(h, waiting("k", "b", 5_000)).await;
     queued(h, waiting("k", "c", 60_000)).await;
     assert_eq!(h.store.status(&ns(), "k").await.unwrap().waiters, 2);
@@ -481,14 +302,7 @@ pub async fn status_counts_live_waiters(h: &Harness) {
 pub async fn namespaces_isolate_keys(h: &Harness) {
     let other = Namespace::parse("billing").unwrap();
     granted(h, params("k", "a")).await;
-    let in_other = granted(
-        h,
-        AcquireParams {
-            namespace: other.clone(),
-            ..params("k", "b")
-        },
-    )
-    .await;
+    let in_other = granted(h, AcquireParams { namespace: other.clone(), ..params("k", "b") }).await;
     assert_eq!(in_other.owner, "b");
     assert_eq!(h.store.status(&other, "k").await.unwrap().holders.len(), 1);
 }
@@ -513,21 +327,9 @@ pub async fn change_feed_reports_granted_waiters(h: &Harness) {
 
 pub async fn waiter_limit_is_enforced(h: &Harness) {
     granted(h, params("k", "a")).await;
-    queued(
-        h,
-        AcquireParams {
-            max_waiters: 1,
-            ..waiting("k", "b", 60_000)
-        },
-    )
-    .await;
+    queued(h, AcquireParams { max_waiters: 1, ..waiting("k", "b", 60_000) }).await;
     assert!(matches!(
-        h.store
-            .acquire(AcquireParams {
-                max_waiters: 1,
-                ..waiting("k", "c", 60_000)
-            })
-            .await,
+        h.store.acquire(AcquireParams { max_waiters: 1, ..waiting("k", "c", 60_000) }).await,
         Err(Error::TooManyWaiters { limit: 1, .. })
     ));
 }
@@ -537,10 +339,7 @@ pub async fn concurrent_acquires_never_exceed_permits(h: &Harness) {
     let attempts = (0..40).map(|i| {
         let store = h.store.clone();
         async move {
-            let p = AcquireParams {
-                permits: 2,
-                ..params("hot", &format!("w{i}"))
-            };
+            let p = AcquireParams { permits: 2, ..params("hot", &format!("w{i}")) };
             store.acquire(p).await.expect("acquire")
         }
     });
@@ -552,11 +351,7 @@ pub async fn concurrent_acquires_never_exceed_permits(h: &Harness) {
             _ => None,
         })
         .collect();
-    assert_eq!(
-        grants.len(),
-        2,
-        "exactly the permits are granted: {outcomes:?}"
-    );
+    assert_eq!(grants.len(), 2, "exactly the permits are granted: {outcomes:?}");
     assert_eq!(grants.iter().collect::<HashSet<_>>().len(), 2);
 }
 

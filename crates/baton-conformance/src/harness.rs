@@ -36,11 +36,7 @@ impl Harness {
         if let Cleanup::PgSchema { store, schema } = self.cleanup {
             store.close().await;
             if let Some(mut conn) = admin_connection().await {
-                let _ = conn
-                    .execute(AssertSqlSafe(format!(
-                        "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                    )))
-                    .await;
+                let _ = conn.execute(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).await;
             }
         }
     }
@@ -54,23 +50,14 @@ fn start_clock() -> Arc<ManualClock> {
 pub async fn sqlite() -> Option<Harness> {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = start_clock();
-    let store = SqliteStore::open(SqliteOptions::new(dir.path()), clock.clone())
-        .await
-        .expect("open sqlite");
-    Some(Harness {
-        store: Arc::new(store),
-        clock,
-        cleanup: Cleanup::TempDir(dir),
-    })
+    let store = SqliteStore::open(SqliteOptions::new(dir.path()), clock.clone()).await.expect("open sqlite");
+    Some(Harness { store: Arc::new(store), clock, cleanup: Cleanup::TempDir(dir) })
 }
 
 pub async fn postgres() -> Option<Harness> {
     let mut admin = admin_connection().await?;
     let schema = format!("conformance_{}", uuid::Uuid::now_v7().simple());
-    admin
-        .execute(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .await
-        .expect("create schema");
+    admin.execute(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).await.expect("create schema");
     let clock = start_clock();
     let options = PgOptions {
         schema: Some(schema.clone()),
@@ -79,16 +66,11 @@ pub async fn postgres() -> Option<Harness> {
         ..PgOptions::new(test_database_url())
     };
     let store = PgStore::connect(options).await.expect("connect postgres");
-    Some(Harness {
-        store: Arc::new(store.clone()),
-        clock,
-        cleanup: Cleanup::PgSchema { store, schema },
-    })
+    Some(Harness { store: Arc::new(store.clone()), clock, cleanup: Cleanup::PgSchema { store, schema } })
 }
 
 pub fn test_database_url() -> String {
-    std::env::var("BATON_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned())
+    std::env::var("BATON_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned())
 }
 
 fn running_in_ci() -> bool {
@@ -104,9 +86,7 @@ pub async fn admin_connection() -> Option<PgConnection> {
             panic!("CI=true but PostgreSQL at {url} is unreachable: {error}")
         }
         Err(error) => {
-            eprintln!(
-                "SKIPPED: PostgreSQL at {url} is unreachable ({error}); set BATON_TEST_DATABASE_URL"
-            );
+            eprintln!("SKIPPED: PostgreSQL at {url} is unreachable ({error}); set BATON_TEST_DATABASE_URL");
             None
         }
     }
@@ -116,10 +96,7 @@ pub async fn admin_connection() -> Option<PgConnection> {
 pub async fn fresh_database() -> Option<String> {
     let mut admin = admin_connection().await?;
     let name = format!("baton_test_{}", uuid::Uuid::now_v7().simple());
-    admin
-        .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("create database");
+    admin.execute(AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create database");
     let base = test_database_url();
     let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
     Some(format!("{prefix}/{name}"))

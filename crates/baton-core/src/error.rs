@@ -134,11 +134,7 @@ pub enum Error {
     #[error("lock '{key}' lives as long as lease {lease_id}: keep the lease alive instead")]
     LockLeaseBound { key: String, lease_id: String },
     #[error("lock '{key}' is held with {held_with} permits, not {requested}")]
-    PermitsMismatch {
-        key: String,
-        held_with: u32,
-        requested: u32,
-    },
+    PermitsMismatch { key: String, held_with: u32, requested: u32 },
     #[error("lock '{key}' already has {limit} waiters")]
     TooManyWaiters { key: String, limit: u32 },
     #[error("lease {lease_id} does not exist or has expired")]
@@ -149,10 +145,7 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            code,
-            message: message.into(),
-        }
+        Self::Invalid { code, message: message.into() }
     }
 
     pub fn code(&self) -> ErrorCode {
@@ -175,9 +168,7 @@ impl Error {
     /// hold SQL or file paths.
     pub fn public_message(&self) -> String {
         match self {
-            Self::Store(StoreError::Unavailable(_)) => {
-                "the store is not reachable right now".into()
-            }
+            Self::Store(StoreError::Unavailable(_)) => "the store is not reachable right now".into(),
             Self::Store(StoreError::Internal(_)) => "internal error".into(),
             other => other.to_string(),
         }
@@ -197,11 +188,7 @@ impl Error {
                 json!({"key": key, "lock_id": lock_id})
             }
             Self::LockLeaseBound { key, lease_id } => json!({"key": key, "lease_id": lease_id}),
-            Self::PermitsMismatch {
-                key,
-                held_with,
-                requested,
-            } => {
+            Self::PermitsMismatch { key, held_with, requested } => {
                 json!({"key": key, "held_with": held_with, "requested": requested})
             }
             Self::TooManyWaiters { key, limit } => json!({"key": key, "limit": limit}),

@@ -20,12 +20,7 @@ pub fn encode_cursor(parts: &[&str]) -> String {
 
 /// Decodes a cursor made by [`encode_cursor`], refusing anything else with a clear error.
 pub fn decode_cursor(cursor: &str, expected_parts: usize) -> Result<Vec<String>, Error> {
-    let bad = || {
-        Error::invalid(
-            ErrorCode::InvalidArgument,
-            "cursor is not one this server issued",
-        )
-    };
+    let bad = || Error::invalid(ErrorCode::InvalidArgument, "cursor is not one this server issued");
     if !cursor.len().is_multiple_of(2) || cursor.len() > 4096 {
         return Err(bad());
     }
@@ -45,14 +40,10 @@ pub fn decode_cursor(cursor: &str, expected_parts: usize) -> Result<Vec<String>,
 pub fn page_size(requested: Option<u32>) -> Result<u32, Error> {
     match requested {
         None => Ok(DEFAULT_PAGE_SIZE),
-        Some(0) => Err(Error::invalid(
-            ErrorCode::InvalidArgument,
-            "limit must be at least 1",
-        )),
-        Some(n) if n > MAX_PAGE_SIZE => Err(Error::invalid(
-            ErrorCode::InvalidArgument,
-            format!("limit must be at most {MAX_PAGE_SIZE}"),
-        )),
+        Some(0) => Err(Error::invalid(ErrorCode::InvalidArgument, "limit must be at least 1")),
+        Some(n) if n > MAX_PAGE_SIZE => {
+            Err(Error::invalid(ErrorCode::InvalidArgument, format!("limit must be at most {MAX_PAGE_SIZE}")))
+        }
         Some(n) => Ok(n),
     }
 }

@@ -17,11 +17,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            details: json!({}),
-        }
+        Self { code, message: message.into(), details: json!({}) }
     }
 }
 
@@ -31,11 +27,7 @@ impl From<Error> for ApiError {
             // The full text can hold SQL or paths: it goes to the log, never to the client.
             tracing::error!(%error, "store failure");
         }
-        Self {
-            code: error.code(),
-            message: error.public_message(),
-            details: error.details(),
-        }
+        Self { code: error.code(), message: error.public_message(), details: error.details() }
     }
 }
 
@@ -60,14 +52,9 @@ impl From<QueryRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.as_str().to_owned(),
-                message: self.message,
-                details: self.details,
-            },
+            error: ErrorDetail { code: self.code.as_str().to_owned(), message: self.message, details: self.details },
         };
         (status, Json(body)).into_response()
     }

@@ -47,11 +47,7 @@ impl<S: Send + Sync> FromRequestParts<S> for NamespaceSelector {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let ApiQuery(query) = ApiQuery::<NamespaceQuery>::from_request_parts(parts, state).await?;
-        let header = parts
-            .headers
-            .get(NAMESPACE_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let header = parts.headers.get(NAMESPACE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         Ok(Self(query.namespace.or(header)))
     }
 }

@@ -36,9 +36,7 @@ pub struct HttpOptions {
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        Self {
-            max_body_bytes: 1024 * 1024,
-        }
+        Self { max_body_bytes: 1024 * 1024 }
     }
 }
 

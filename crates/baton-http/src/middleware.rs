@@ -20,10 +20,7 @@ pub fn install_metrics_recorder() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let buckets = [
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                10.0, 30.0,
-            ];
+            let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
             PrometheusBuilder::new()
                 .set_buckets(&buckets)
                 .expect("static buckets are valid")
@@ -44,11 +41,7 @@ pub(crate) fn apply(router: Router) -> Router {
 }
 
 fn request_span(request: &Request) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
+    let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
 }
 
@@ -57,10 +50,8 @@ async fn record_metrics(request: Request, next: Next) -> Response {
         let started = Instant::now();
         let method = request.method().to_string();
         // The route template, not the raw path, so keys do not explode the label set.
-        let route = request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        let route =
+            request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
         let response = next.run(request).await;
         let status = response.status().as_u16().to_string();
         let labels = [("method", method), ("route", route), ("status", status)];

@@ -20,7 +20,5 @@ pub struct ApiDoc;
 
 /// `/docs` (Swagger UI, assets embedded at build time) and `/api/v1/openapi.json`.
 pub(crate) fn docs() -> Router {
-    SwaggerUi::new("/docs")
-        .url("/api/v1/openapi.json", ApiDoc::openapi())
-        .into()
+    SwaggerUi::new("/docs").url("/api/v1/openapi.json", ApiDoc::openapi()).into()
 }

@@ -15,16 +15,7 @@ pub(crate) const CHANNEL: &str = "baton_changes";
 
 /// Encodes granted waiter ids as a notification payload (PostgreSQL caps payloads below 8000 bytes).
 pub(crate) fn payloads(woken: &[LockId]) -> Vec<String> {
-    woken
-        .chunks(150)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect()
+    woken.chunks(150).map(|chunk| chunk.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")).collect()
 }
 
 fn parse(payload: &str) -> Vec<LockId> {
@@ -51,10 +42,7 @@ pub(crate) async fn run(pool: PgPool, changes: broadcast::Sender<Change>) {
             match listener.recv().await {
                 Ok(notification) => {
                     let woken = parse(notification.payload());
-                    if !woken.is_empty()
-                        && changes.send(Change::WaitersGranted(woken)).is_err()
-                        && pool.is_closed()
-                    {
+                    if !woken.is_empty() && changes.send(Change::WaitersGranted(woken)).is_err() && pool.is_closed() {
                         return;
                     }
                 }

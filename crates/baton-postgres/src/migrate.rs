@@ -6,19 +6,9 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 pub(crate) fn migrator() -> Migrator {
     let migration = |version: i64, name: &'static str, sql: &'static str| {
-        Migration::new(
-            version,
-            Cow::Borrowed(name),
-            MigrationType::Simple,
-            sql.into_sql_str(),
-            false,
-        )
+        Migration::new(version, Cow::Borrowed(name), MigrationType::Simple, sql.into_sql_str(), false)
     };
-    Migrator::with_migrations(vec![migration(
-        1,
-        "locks",
-        include_str!("../migrations/0001_locks.sql"),
-    )])
+    Migrator::with_migrations(vec![migration(1, "locks", include_str!("../migrations/0001_locks.sql"))])
 }
 
 use sqlx::SqlSafeStr as _;

@@ -9,8 +9,8 @@ use baton_core::clock::{Clock, Timestamp};
 use baton_core::lease::{Lease, LeaseStore};
 use baton_core::lock::engine::{self, Applied};
 use baton_core::lock::{
-    AcquireOutcome, AcquireParams, ExpiryReport, Holder, LeaseId, ListLocksParams, LockId,
-    LockStatus, LockStore, ReleaseParams, RenewParams, WaiterState,
+    AcquireOutcome, AcquireParams, ExpiryReport, Holder, LeaseId, ListLocksParams, LockId, LockStatus, LockStore,
+    ReleaseParams, RenewParams, WaiterState,
 };
 use baton_core::namespace::Namespace;
 use baton_core::page::{Page, encode_cursor};
@@ -36,12 +36,7 @@ pub struct PgOptions {
 
 impl PgOptions {
     pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            schema: None,
-            max_connections: 32,
-            clock: None,
-        }
+        Self { url: url.into(), schema: None, max_connections: 32, clock: None }
     }
 }
 
@@ -70,11 +65,7 @@ impl PgStore {
             .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
         let (changes, _) = broadcast::channel(1024);
         tokio::spawn(listener::run(pool.clone(), changes.clone()));
-        Ok(Self {
-            pool,
-            clock: options.clock,
-            changes,
-        })
+        Ok(Self { pool, clock: options.clock, changes })
     }
 
     /// Closes the pool; the listener task ends with it.
@@ -86,10 +77,7 @@ impl PgStore {
         if let Some(clock) = &self.clock {
             return Ok(clock.now());
         }
-        let row = query(include_str!("../queries/clock/now.sql"))
-            .fetch_one(conn)
-            .await
-            .map_err(store_error)?;
+        let row = query(include_str!("../queries/clock/now.sql")).fetch_one(conn).await.map_err(store_error)?;
         Ok(Timestamp(row.try_get(0).map_err(store_error)?))
     }
 
@@ -115,10 +103,7 @@ impl PgStore {
         Ok(value)
     }
 
-    async fn read<T>(
-        &self,
-        operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<T, Error>,
-    ) -> Result<T, Error> {
+    async fn read<T>(&self, operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<T, Error>) -> Result<T, Error> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         let now = self.now(&mut conn).await?;
         operation(&mut PgTx::new(&mut conn, now)).await
@@ -136,56 +121,33 @@ fn lease_from_row(lease_id: LeaseId, row: &PgRow) -> Result<Lease, Error> {
 }
 
 fn no_wakeups<T>(value: T) -> Applied<T> {
-    Applied {
-        value,
-        woken: Vec::new(),
-    }
+    Applied { value, woken: Vec::new() }
 }
 
 #[async_trait]
 impl LockStore for PgStore {
     async fn acquire(&self, params: AcquireParams) -> Result<AcquireOutcome, Error> {
-        self.write(async |tx| engine::acquire(tx, &params).await)
-            .await
+        self.write(async |tx| engine::acquire(tx, &params).await).await
     }
 
     async fn release(&self, params: ReleaseParams) -> Result<(), Error> {
-        self.write(async |tx| engine::release(tx, &params).await)
-            .await
+        self.write(async |tx| engine::release(tx, &params).await).await
     }
 
     async fn renew(&self, params: RenewParams) -> Result<Holder, Error> {
-        self.write(async |tx| engine::renew(tx, &params).await.map(no_wakeups))
-            .await
+        self.write(async |tx| engine::renew(tx, &params).await.map(no_wakeups)).await
     }
 
-    async fn waiter_state(
-        &self,
-        namespace: &Namespace,
-        key: &str,
-        lock_id: LockId,
-    ) -> Result<WaiterState, Error> {
-        self.read(async |tx| engine::waiter_state(tx, namespace, key, lock_id).await)
-            .await
+    async fn waiter_state(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<WaiterState, Error> {
+        self.read(async |tx| engine::waiter_state(tx, namespace, key, lock_id).await).await
     }
 
-    async fn cancel_wait(
-        &self,
-        namespace: &Namespace,
-        key: &str,
-        lock_id: LockId,
-    ) -> Result<Option<Holder>, Error> {
-        self.write(async |tx| {
-            engine::cancel_wait(tx, namespace, key, lock_id)
-                .await
-                .map(no_wakeups)
-        })
-        .await
+    async fn cancel_wait(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<Option<Holder>, Error> {
+        self.write(async |tx| engine::cancel_wait(tx, namespace, key, lock_id).await.map(no_wakeups)).await
     }
 
     async fn status(&self, namespace: &Namespace, key: &str) -> Result<LockStatus, Error> {
-        self.read(async |tx| engine::status(tx, namespace, key).await)
-            .await
+        self.read(async |tx| engine::status(tx, namespace, key).await).await
     }
 
     async fn list(&self, params: ListLocksParams) -> Result<Page<Holder>, Error> {
@@ -203,36 +165,22 @@ impl LockStore for PgStore {
             .fetch_all(&mut *conn)
             .await
             .map_err(store_error)?;
-        let mut items = found
-            .iter()
-            .map(rows::holder)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut items = found.iter().map(rows::holder).collect::<Result<Vec<_>, _>>()?;
         let has_more = items.len() > params.limit as usize;
         items.truncate(params.limit as usize);
-        let next_cursor = has_more
-            .then(|| {
-                items
-                    .last()
-                    .map(|h| encode_cursor(&[&h.key, &h.lock_id.to_string()]))
-            })
-            .flatten();
+        let next_cursor =
+            has_more.then(|| items.last().map(|h| encode_cursor(&[&h.key, &h.lock_id.to_string()]))).flatten();
         Ok(Page { items, next_cursor })
     }
 
     async fn expire_due(&self, max_keys: u32) -> Result<ExpiryReport, Error> {
-        self.write(async |tx| engine::expire_due(tx, max_keys).await)
-            .await
+        self.write(async |tx| engine::expire_due(tx, max_keys).await).await
     }
 }
 
 #[async_trait]
 impl LeaseStore for PgStore {
-    async fn grant_lease(
-        &self,
-        namespace: &Namespace,
-        lease_id: LeaseId,
-        ttl_ms: i64,
-    ) -> Result<Lease, Error> {
+    async fn grant_lease(&self, namespace: &Namespace, lease_id: LeaseId, ttl_ms: i64) -> Result<Lease, Error> {
         self.write(async |tx| {
             let row = query(include_str!("../queries/lease/grant.sql"))
                 .bind(namespace.as_str())
@@ -247,11 +195,7 @@ impl LeaseStore for PgStore {
         .await
     }
 
-    async fn keepalive_lease(
-        &self,
-        namespace: &Namespace,
-        lease_id: LeaseId,
-    ) -> Result<Lease, Error> {
+    async fn keepalive_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
         self.write(async |tx| {
             let row = query(include_str!("../queries/lease/keepalive.sql"))
                 .bind(namespace.as_str())
@@ -260,17 +204,14 @@ impl LeaseStore for PgStore {
                 .fetch_optional(&mut *tx.conn)
                 .await
                 .map_err(store_error)?
-                .ok_or_else(|| Error::LeaseNotFound {
-                    lease_id: lease_id.to_string(),
-                })?;
+                .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
             lease_from_row(lease_id, &row).map(no_wakeups)
         })
         .await
     }
 
     async fn revoke_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<(), Error> {
-        self.write(async |tx| engine::revoke_lease(tx, namespace, lease_id).await)
-            .await
+        self.write(async |tx| engine::revoke_lease(tx, namespace, lease_id).await).await
     }
 
     async fn get_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
@@ -282,9 +223,7 @@ impl LeaseStore for PgStore {
                 .fetch_optional(&mut *tx.conn)
                 .await
                 .map_err(store_error)?
-                .ok_or_else(|| Error::LeaseNotFound {
-                    lease_id: lease_id.to_string(),
-                })?;
+                .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
             lease_from_row(lease_id, &row)
         })
         .await
@@ -298,10 +237,7 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+        query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
         Ok(())
     }
 

@@ -3,8 +3,8 @@
 
 use baton_core::StoreError;
 use baton_core::clock::Timestamp;
-use baton_core::lock::engine::{ExpiryTx, LockTx, NewHolder, Waiter};
-use baton_core::lock::{FencingToken, Holder, LeaseId, LockId};
+use baton_core::lock::engine::{ExpiryTx, KeySnapshot, LockTx, NewHolder, Waiter};
+use baton_core::lock::{FencingToken, LeaseId, LockId};
 use baton_core::namespace::Namespace;
 use sqlx::{PgConnection, Row, query};
 
@@ -21,10 +21,7 @@ impl<'c> PgTx<'c> {
     }
 
     async fn next_counter(&mut self, sql: &'static str) -> Result<i64, StoreError> {
-        let row = query(sql)
-            .fetch_one(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
+        let row = query(sql).fetch_one(&mut *self.conn).await.map_err(store_error)?;
         row.try_get(0).map_err(store_error)
     }
 }
@@ -60,38 +57,18 @@ impl LockTx for PgTx<'_> {
         Ok(())
     }
 
-    async fn holders(
-        &mut self,
-        namespace: &Namespace,
-        key: &str,
-    ) -> Result<Vec<Holder>, StoreError> {
-        let found = query(include_str!("../queries/lock/holders.sql"))
+    async fn key_snapshot(&mut self, namespace: &Namespace, key: &str) -> Result<KeySnapshot, StoreError> {
+        let found = query(include_str!("../queries/lock/key_snapshot.sql"))
             .bind(namespace.as_str())
             .bind(key)
             .bind(self.now.as_millis())
             .fetch_all(&mut *self.conn)
             .await
             .map_err(store_error)?;
-        found.iter().map(rows::holder).collect()
+        rows::key_snapshot(&found)
     }
 
-    async fn waiter_count(&mut self, namespace: &Namespace, key: &str) -> Result<u64, StoreError> {
-        let row = query(include_str!("../queries/lock/count_waiters.sql"))
-            .bind(namespace.as_str())
-            .bind(key)
-            .bind(self.now.as_millis())
-            .fetch_one(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
-        Ok(u64::try_from(row.try_get::<i64, _>(0).map_err(store_error)?).unwrap_or(0))
-    }
-
-    async fn has_waiter(
-        &mut self,
-        namespace: &Namespace,
-        key: &str,
-        lock_id: LockId,
-    ) -> Result<bool, StoreError> {
+    async fn has_waiter(&mut self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<bool, StoreError> {
         let row = query(include_str!("../queries/lock/has_waiter.sql"))
             .bind(namespace.as_str())
             .bind(key)
@@ -103,11 +80,7 @@ impl LockTx for PgTx<'_> {
         Ok(row.try_get::<i64, _>(0).map_err(store_error)? > 0)
     }
 
-    async fn oldest_waiter(
-        &mut self,
-        namespace: &Namespace,
-        key: &str,
-    ) -> Result<Option<Waiter>, StoreError> {
+    async fn oldest_waiter(&mut self, namespace: &Namespace, key: &str) -> Result<Option<Waiter>, StoreError> {
         let found = query(include_str!("../queries/lock/oldest_waiter.sql"))
             .bind(namespace.as_str())
             .bind(key)
@@ -131,9 +104,7 @@ impl LockTx for PgTx<'_> {
     }
 
     async fn insert_waiter(&mut self, waiter: &Waiter) -> Result<(), StoreError> {
-        let seq = self
-            .next_counter(include_str!("../queries/lock/next_waiter_seq.sql"))
-            .await?;
+        let seq = self.next_counter(include_str!("../queries/lock/next_waiter_seq.sql")).await?;
         query(include_str!("../queries/lock/insert_waiter.sql"))
             .bind(waiter.namespace.as_str())
             .bind(&waiter.key)
@@ -152,12 +123,7 @@ impl LockTx for PgTx<'_> {
         Ok(())
     }
 
-    async fn delete_waiter(
-        &mut self,
-        namespace: &Namespace,
-        key: &str,
-        lock_id: LockId,
-    ) -> Result<bool, StoreError> {
+    async fn delete_waiter(&mut self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<bool, StoreError> {
         let done = query(include_str!("../queries/lock/delete_waiter.sql"))
             .bind(namespace.as_str())
             .bind(key)
@@ -169,9 +135,7 @@ impl LockTx for PgTx<'_> {
     }
 
     async fn insert_holder(&mut self, holder: &NewHolder<'_>) -> Result<FencingToken, StoreError> {
-        let token = self
-            .next_counter(include_str!("../queries/lock/next_fencing_token.sql"))
-            .await?;
+        let token = self.next_counter(include_str!("../queries/lock/next_fencing_token.sql")).await?;
         query(include_str!("../queries/lock/insert_holder.sql"))
             .bind(holder.namespace.as_str())
             .bind(holder.key)
@@ -190,12 +154,7 @@ impl LockTx for PgTx<'_> {
         Ok(FencingToken(token))
     }
 
-    async fn delete_holder(
-        &mut self,
-        namespace: &Namespace,
-        key: &str,
-        lock_id: LockId,
-    ) -> Result<(), StoreError> {
+    async fn delete_holder(&mut self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<(), StoreError> {
         query(include_str!("../queries/lock/delete_holder.sql"))
             .bind(namespace.as_str())
             .bind(key)
@@ -239,9 +198,7 @@ impl LockTx for PgTx<'_> {
             .fetch_optional(&mut *self.conn)
             .await
             .map_err(store_error)?;
-        found
-            .map(|row| row.try_get::<i64, _>(0).map(Timestamp).map_err(store_error))
-            .transpose()
+        found.map(|row| row.try_get::<i64, _>(0).map(Timestamp).map_err(store_error)).transpose()
     }
 }
 
@@ -257,28 +214,21 @@ impl ExpiryTx for PgTx<'_> {
             .iter()
             .map(|row| {
                 let namespace: String = row.try_get(0).map_err(store_error)?;
-                let namespace = Namespace::parse(&namespace)
-                    .map_err(|_| StoreError::Internal("bad namespace".into()))?;
+                let namespace =
+                    Namespace::parse(&namespace).map_err(|_| StoreError::Internal("bad namespace".into()))?;
                 Ok((namespace, row.try_get(1).map_err(store_error)?))
             })
             .collect()
     }
 
-    async fn lease_keys(
-        &mut self,
-        namespace: &Namespace,
-        lease_id: LeaseId,
-    ) -> Result<Vec<String>, StoreError> {
+    async fn lease_keys(&mut self, namespace: &Namespace, lease_id: LeaseId) -> Result<Vec<String>, StoreError> {
         let found = query(include_str!("../queries/lease/keys.sql"))
             .bind(namespace.as_str())
             .bind(lease_id.to_string())
             .fetch_all(&mut *self.conn)
             .await
             .map_err(store_error)?;
-        found
-            .iter()
-            .map(|row| row.try_get(0).map_err(store_error))
-            .collect()
+        found.iter().map(|row| row.try_get(0).map_err(store_error)).collect()
     }
 
     async fn delete_lease_holders(
@@ -297,11 +247,7 @@ impl ExpiryTx for PgTx<'_> {
         Ok(())
     }
 
-    async fn delete_lease(
-        &mut self,
-        namespace: &Namespace,
-        lease_id: LeaseId,
-    ) -> Result<(), StoreError> {
+    async fn delete_lease(&mut self, namespace: &Namespace, lease_id: LeaseId) -> Result<(), StoreError> {
         query(include_str!("../queries/lease/delete.sql"))
             .bind(namespace.as_str())
             .bind(lease_id.to_string())
@@ -325,9 +271,6 @@ impl ExpiryTx for PgTx<'_> {
             .fetch_one(&mut *self.conn)
             .await
             .map_err(store_error)?;
-        Ok(row
-            .try_get::<Option<i64>, _>(0)
-            .map_err(store_error)?
-            .map(Timestamp))
+        Ok(row.try_get::<Option<i64>, _>(0).map_err(store_error)?.map(Timestamp))
     }
 }

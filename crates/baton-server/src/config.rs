@@ -111,13 +111,9 @@ impl Config {
 
     pub fn storage_mode(&self) -> anyhow::Result<StorageMode> {
         match self.database_url.as_deref().filter(|url| !url.is_empty()) {
-            None => Ok(StorageMode::Embedded {
-                data_dir: self.data_dir.clone(),
-            }),
+            None => Ok(StorageMode::Embedded { data_dir: self.data_dir.clone() }),
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Ok(StorageMode::Cluster {
-                    url: url.to_owned(),
-                })
+                Ok(StorageMode::Cluster { url: url.to_owned() })
             }
             Some(_) => {
                 bail!("database_url must be a postgres:// URL; leave it unset for embedded SQLite")
@@ -126,11 +122,7 @@ impl Config {
     }
 
     pub fn sqlite_synchronous(&self) -> Synchronous {
-        if self.sqlite_synchronous.eq_ignore_ascii_case("normal") {
-            Synchronous::Normal
-        } else {
-            Synchronous::Full
-        }
+        if self.sqlite_synchronous.eq_ignore_ascii_case("normal") { Synchronous::Normal } else { Synchronous::Full }
     }
 
     pub fn limits(&self) -> Limits {
@@ -159,10 +151,7 @@ mod tests {
             jail.set_env("BATON_DATA_DIR", "/from/env");
             jail.set_env("BATON_NODE_ID", "env");
             jail.set_env("BATON_URL", "http://client-only");
-            let overrides = ConfigOverrides {
-                node_id: Some("flag".into()),
-                ..ConfigOverrides::default()
-            };
+            let overrides = ConfigOverrides { node_id: Some("flag".into()), ..ConfigOverrides::default() };
             let config = Config::load(Some(Path::new("baton.toml")), &overrides).expect("loads");
             assert_eq!(config.http_addr, SocketAddr::from(([127, 0, 0, 1], 1111)));
             assert_eq!(config.data_dir, PathBuf::from("/from/env"));
@@ -173,26 +162,13 @@ mod tests {
 
     #[test]
     fn a_postgres_url_selects_cluster_mode() {
-        let config = Config {
-            database_url: Some("postgres://h/db".into()),
-            ..Config::default()
-        };
-        assert_eq!(
-            config.storage_mode().unwrap(),
-            StorageMode::Cluster {
-                url: "postgres://h/db".into()
-            }
-        );
-        let bad = Config {
-            database_url: Some("mysql://h/db".into()),
-            ..Config::default()
-        };
+        let config = Config { database_url: Some("postgres://h/db".into()), ..Config::default() };
+        assert_eq!(config.storage_mode().unwrap(), StorageMode::Cluster { url: "postgres://h/db".into() });
+        let bad = Config { database_url: Some("mysql://h/db".into()), ..Config::default() };
         assert!(bad.storage_mode().is_err());
         assert_eq!(
             Config::default().storage_mode().unwrap(),
-            StorageMode::Embedded {
-                data_dir: "./baton-data".into()
-            }
+            StorageMode::Embedded { data_dir: "./baton-data".into() }
         );
     }
 }

@@ -31,19 +31,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match config.storage_mode()? {
         StorageMode::Cluster { url } => {
-            let store = PgStore::connect(PgOptions::new(url))
-                .await
-                .context("opening PostgreSQL")?;
+            let store = PgStore::connect(PgOptions::new(url)).await.context("opening PostgreSQL")?;
             Ok(Arc::new(store))
         }
         StorageMode::Embedded { data_dir } => {
-            let options = SqliteOptions {
-                synchronous: config.sqlite_synchronous(),
-                ..SqliteOptions::new(data_dir)
-            };
-            let store = SqliteStore::open(options, Arc::new(SystemClock))
-                .await
-                .context("opening the data dir")?;
+            let options = SqliteOptions { synchronous: config.sqlite_synchronous(), ..SqliteOptions::new(data_dir) };
+            let store = SqliteStore::open(options, Arc::new(SystemClock)).await.context("opening the data dir")?;
             Ok(Arc::new(store))
         }
     }
@@ -63,11 +56,7 @@ impl Node {
     }
 
     /// Serves on `listener` until `shutdown` is cancelled, then stops the background duties.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<()> {
+    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self { config, store } = self;
         let limits = config.limits();
         let reaper = ExpiryReaper::new(store.clone(), ReaperOptions::default());
@@ -83,14 +72,8 @@ impl Node {
             let shutdown = shutdown.clone();
             async move { tokio::join!(reaper.run(shutdown.clone()), locks.run_wakeups(shutdown)) }
         });
-        let app = baton_http::router(
-            state,
-            &HttpOptions {
-                max_body_bytes: config.max_body_bytes,
-            },
-        );
-        let serve =
-            axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let app = baton_http::router(state, &HttpOptions { max_body_bytes: config.max_body_bytes });
+        let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
         tokio::select! {
             served = serve => served.context("HTTP server failed")?,
             () = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
@@ -104,10 +87,6 @@ impl Node {
 }
 
 /// Opens the store and serves Baton on `listener` until `shutdown` is cancelled.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
     Node::open(config).await?.serve(listener, shutdown).await
 }

@@ -2,6 +2,7 @@
 
 use baton_core::StoreError;
 use baton_core::clock::Timestamp;
+use baton_core::lock::engine::KeySnapshot;
 use baton_core::lock::{FencingToken, Holder, LeaseId, LockId};
 use serde_json::Value;
 use sqlx::Row;
@@ -25,13 +26,11 @@ pub(crate) fn lock_id(text: &str) -> Result<LockId, StoreError> {
 }
 
 pub(crate) fn lease_id(text: Option<String>) -> Result<Option<LeaseId>, StoreError> {
-    text.map(|t| LeaseId::parse(&t).ok_or_else(|| corrupt("lease id")))
-        .transpose()
+    text.map(|t| LeaseId::parse(&t).ok_or_else(|| corrupt("lease id"))).transpose()
 }
 
 pub(crate) fn metadata(text: Option<String>) -> Result<Option<Value>, StoreError> {
-    text.map(|t| serde_json::from_str(&t).map_err(|_| corrupt("metadata")))
-        .transpose()
+    text.map(|t| serde_json::from_str(&t).map_err(|_| corrupt("metadata"))).transpose()
 }
 
 pub(crate) fn permits(value: i64) -> Result<u32, StoreError> {
@@ -52,4 +51,22 @@ pub(crate) fn holder(row: &SqliteRow) -> Result<Holder, StoreError> {
         lease_id: lease_id(row.try_get("lease_id").map_err(store_error)?)?,
         metadata: metadata(row.try_get("metadata").map_err(store_error)?)?,
     })
+}
+
+/// Decodes [`KeySnapshot`] rows: waiter counts on every row, holder columns NULL when the key has none.
+pub(crate) fn key_snapshot(found: &[SqliteRow]) -> Result<KeySnapshot, StoreError> {
+    let count = |row: &SqliteRow, name: &str| -> Result<u64, StoreError> {
+        Ok(u64::try_from(row.try_get::<i64, _>(name).map_err(store_error)?).unwrap_or(0))
+    };
+    let mut snapshot = KeySnapshot::default();
+    if let Some(first) = found.first() {
+        snapshot.live_waiters = count(first, "live_waiters")?;
+        snapshot.lapsed_waiters = count(first, "lapsed_waiters")?;
+    }
+    for row in found {
+        if row.try_get::<Option<String>, _>("lock_id").map_err(store_error)?.is_some() {
+            snapshot.holders.push(holder(row)?);
+        }
+    }
+    Ok(snapshot)
 }

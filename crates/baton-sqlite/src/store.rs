@@ -11,16 +11,14 @@ use baton_core::clock::{Clock, Timestamp};
 use baton_core::lease::{Lease, LeaseStore};
 use baton_core::lock::engine::{self, Applied};
 use baton_core::lock::{
-    AcquireOutcome, AcquireParams, ExpiryReport, Holder, LeaseId, ListLocksParams, LockId,
-    LockStatus, LockStore, ReleaseParams, RenewParams, WaiterState,
+    AcquireOutcome, AcquireParams, ExpiryReport, Holder, LeaseId, ListLocksParams, LockId, LockStatus, LockStore,
+    ReleaseParams, RenewParams, WaiterState,
 };
 use baton_core::namespace::Namespace;
 use baton_core::page::{Page, encode_cursor};
 use baton_core::store::{Change, Store};
 use baton_core::{Error, StoreError};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection as _, Row, SqliteConnection, query};
 use tokio::sync::broadcast;
 
@@ -49,11 +47,7 @@ pub struct SqliteOptions {
 
 impl SqliteOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            data_dir: data_dir.into(),
-            synchronous: Synchronous::Full,
-            read_connections: 4,
-        }
+        Self { data_dir: data_dir.into(), synchronous: Synchronous::Full, read_connections: 4 }
     }
 }
 
@@ -70,15 +64,12 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the data dir, locks it against a second server, and migrates the schema.
     pub async fn open(options: SqliteOptions, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(&options.data_dir).map_err(|e| {
-            StoreError::Unavailable(format!("cannot create {}: {e}", options.data_dir.display()))
-        })?;
+        std::fs::create_dir_all(&options.data_dir)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", options.data_dir.display())))?;
         let data_dir_lock = lock_data_dir(&options.data_dir)?;
         let connect = connect_options(&options.data_dir.join(DATABASE_FILE), options.synchronous)?;
 
-        let mut writer_conn = SqliteConnection::connect_with(&connect)
-            .await
-            .map_err(store_error)?;
+        let mut writer_conn = SqliteConnection::connect_with(&connect).await.map_err(store_error)?;
         crate::migrate::migrator()
             .run(&mut writer_conn)
             .await
@@ -102,10 +93,7 @@ impl SqliteStore {
         data_dir.join(DATABASE_FILE)
     }
 
-    async fn read<T>(
-        &self,
-        operation: impl AsyncFnOnce(&mut SqliteTx<'_>) -> Result<T, Error>,
-    ) -> Result<T, Error> {
+    async fn read<T>(&self, operation: impl AsyncFnOnce(&mut SqliteTx<'_>) -> Result<T, Error>) -> Result<T, Error> {
         let mut conn = self.readers.acquire().await.map_err(store_error)?;
         let mut tx = SqliteTx::new(&mut conn, self.clock.now());
         operation(&mut tx).await
@@ -120,19 +108,12 @@ fn lock_data_dir(data_dir: &Path) -> Result<File, StoreError> {
         .write(true)
         .open(&path)
         .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
-    file.try_lock().map_err(|_| {
-        StoreError::Unavailable(format!(
-            "{} is in use by another Baton server",
-            data_dir.display()
-        ))
-    })?;
+    file.try_lock()
+        .map_err(|_| StoreError::Unavailable(format!("{} is in use by another Baton server", data_dir.display())))?;
     Ok(file)
 }
 
-fn connect_options(
-    path: &Path,
-    synchronous: Synchronous,
-) -> Result<SqliteConnectOptions, StoreError> {
+fn connect_options(path: &Path, synchronous: Synchronous) -> Result<SqliteConnectOptions, StoreError> {
     let url = format!("sqlite://{}", path.display());
     let options = SqliteConnectOptions::from_str(&url).map_err(store_error)?;
     Ok(options
@@ -150,9 +131,7 @@ impl LockStore for SqliteStore {
     async fn acquire(&self, params: AcquireParams) -> Result<AcquireOutcome, Error> {
         self.writer
             .write(move |conn, now| {
-                Box::pin(
-                    async move { engine::acquire(&mut SqliteTx::new(conn, now), &params).await },
-                )
+                Box::pin(async move { engine::acquire(&mut SqliteTx::new(conn, now), &params).await })
             })
             .await
     }
@@ -160,9 +139,7 @@ impl LockStore for SqliteStore {
     async fn release(&self, params: ReleaseParams) -> Result<(), Error> {
         self.writer
             .write(move |conn, now| {
-                Box::pin(
-                    async move { engine::release(&mut SqliteTx::new(conn, now), &params).await },
-                )
+                Box::pin(async move { engine::release(&mut SqliteTx::new(conn, now), &params).await })
             })
             .await
     }
@@ -172,54 +149,30 @@ impl LockStore for SqliteStore {
             .write(move |conn, now| {
                 Box::pin(async move {
                     let holder = engine::renew(&mut SqliteTx::new(conn, now), &params).await?;
-                    Ok(Applied {
-                        value: holder,
-                        woken: Vec::new(),
-                    })
+                    Ok(Applied { value: holder, woken: Vec::new() })
                 })
             })
             .await
     }
 
-    async fn waiter_state(
-        &self,
-        namespace: &Namespace,
-        key: &str,
-        lock_id: LockId,
-    ) -> Result<WaiterState, Error> {
-        self.read(async |tx| engine::waiter_state(tx, namespace, key, lock_id).await)
-            .await
+    async fn waiter_state(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<WaiterState, Error> {
+        self.read(async |tx| engine::waiter_state(tx, namespace, key, lock_id).await).await
     }
 
-    async fn cancel_wait(
-        &self,
-        namespace: &Namespace,
-        key: &str,
-        lock_id: LockId,
-    ) -> Result<Option<Holder>, Error> {
+    async fn cancel_wait(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<Option<Holder>, Error> {
         let (namespace, key) = (namespace.clone(), key.to_owned());
         self.writer
             .write(move |conn, now| {
                 Box::pin(async move {
-                    let granted = engine::cancel_wait(
-                        &mut SqliteTx::new(conn, now),
-                        &namespace,
-                        &key,
-                        lock_id,
-                    )
-                    .await?;
-                    Ok(Applied {
-                        value: granted,
-                        woken: Vec::new(),
-                    })
+                    let granted = engine::cancel_wait(&mut SqliteTx::new(conn, now), &namespace, &key, lock_id).await?;
+                    Ok(Applied { value: granted, woken: Vec::new() })
                 })
             })
             .await
     }
 
     async fn status(&self, namespace: &Namespace, key: &str) -> Result<LockStatus, Error> {
-        self.read(async |tx| engine::status(tx, namespace, key).await)
-            .await
+        self.read(async |tx| engine::status(tx, namespace, key).await).await
     }
 
     async fn list(&self, params: ListLocksParams) -> Result<Page<Holder>, Error> {
@@ -235,19 +188,14 @@ impl LockStore for SqliteStore {
             .fetch_all(&self.readers)
             .await
             .map_err(store_error)?;
-        let mut items = found
-            .iter()
-            .map(rows::holder)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut items = found.iter().map(rows::holder).collect::<Result<Vec<_>, _>>()?;
         Ok(page_of(&mut items, params.limit))
     }
 
     async fn expire_due(&self, max_keys: u32) -> Result<ExpiryReport, Error> {
         self.writer
             .write(move |conn, now| {
-                Box::pin(async move {
-                    engine::expire_due(&mut SqliteTx::new(conn, now), max_keys).await
-                })
+                Box::pin(async move { engine::expire_due(&mut SqliteTx::new(conn, now), max_keys).await })
             })
             .await
     }
@@ -257,17 +205,9 @@ impl LockStore for SqliteStore {
 fn page_of(items: &mut Vec<Holder>, limit: u32) -> Page<Holder> {
     let has_more = items.len() > limit as usize;
     items.truncate(limit as usize);
-    let next_cursor = has_more
-        .then(|| {
-            items
-                .last()
-                .map(|h| encode_cursor(&[&h.key, &h.lock_id.to_string()]))
-        })
-        .flatten();
-    Page {
-        items: std::mem::take(items),
-        next_cursor,
-    }
+    let next_cursor =
+        has_more.then(|| items.last().map(|h| encode_cursor(&[&h.key, &h.lock_id.to_string()]))).flatten();
+    Page { items: std::mem::take(items), next_cursor }
 }
 
 fn lease_from_row(lease_id: LeaseId, row: &sqlx::sqlite::SqliteRow) -> Result<Lease, Error> {
@@ -282,12 +222,7 @@ fn lease_from_row(lease_id: LeaseId, row: &sqlx::sqlite::SqliteRow) -> Result<Le
 
 #[async_trait]
 impl LeaseStore for SqliteStore {
-    async fn grant_lease(
-        &self,
-        namespace: &Namespace,
-        lease_id: LeaseId,
-        ttl_ms: i64,
-    ) -> Result<Lease, Error> {
+    async fn grant_lease(&self, namespace: &Namespace, lease_id: LeaseId, ttl_ms: i64) -> Result<Lease, Error> {
         let namespace = namespace.clone();
         self.writer
             .write(move |conn, now| {
@@ -300,20 +235,13 @@ impl LeaseStore for SqliteStore {
                         .fetch_one(&mut *conn)
                         .await
                         .map_err(store_error)?;
-                    Ok(Applied {
-                        value: lease_from_row(lease_id, &row)?,
-                        woken: Vec::new(),
-                    })
+                    Ok(Applied { value: lease_from_row(lease_id, &row)?, woken: Vec::new() })
                 })
             })
             .await
     }
 
-    async fn keepalive_lease(
-        &self,
-        namespace: &Namespace,
-        lease_id: LeaseId,
-    ) -> Result<Lease, Error> {
+    async fn keepalive_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
         let namespace = namespace.clone();
         self.writer
             .write(move |conn, now| {
@@ -325,13 +253,8 @@ impl LeaseStore for SqliteStore {
                         .fetch_optional(&mut *conn)
                         .await
                         .map_err(store_error)?
-                        .ok_or_else(|| Error::LeaseNotFound {
-                            lease_id: lease_id.to_string(),
-                        })?;
-                    Ok(Applied {
-                        value: lease_from_row(lease_id, &row)?,
-                        woken: Vec::new(),
-                    })
+                        .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
+                    Ok(Applied { value: lease_from_row(lease_id, &row)?, woken: Vec::new() })
                 })
             })
             .await
@@ -341,9 +264,7 @@ impl LeaseStore for SqliteStore {
         let namespace = namespace.clone();
         self.writer
             .write(move |conn, now| {
-                Box::pin(async move {
-                    engine::revoke_lease(&mut SqliteTx::new(conn, now), &namespace, lease_id).await
-                })
+                Box::pin(async move { engine::revoke_lease(&mut SqliteTx::new(conn, now), &namespace, lease_id).await })
             })
             .await
     }
@@ -356,9 +277,7 @@ impl LeaseStore for SqliteStore {
             .fetch_optional(&self.readers)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| Error::LeaseNotFound {
-                lease_id: lease_id.to_string(),
-            })?;
+            .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
         lease_from_row(lease_id, &row)
     }
 }
@@ -370,10 +289,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        query("SELECT 1")
-            .execute(&self.readers)
-            .await
-            .map_err(store_error)?;
+        query("SELECT 1").execute(&self.readers).await.map_err(store_error)?;
         Ok(())
     }
 

@@ -29,9 +29,7 @@ struct JobOutcome {
     answer: Box<dyn FnOnce(Result<(), StoreError>) + Send>,
 }
 
-type Job = Box<
-    dyn for<'c> FnOnce(&'c mut SqliteConnection, Timestamp) -> BoxFuture<'c, JobOutcome> + Send,
->;
+type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection, Timestamp) -> BoxFuture<'c, JobOutcome> + Send>;
 
 #[derive(Clone)]
 pub(crate) struct Writer {
@@ -40,11 +38,7 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the writer task on `conn`. It stops when every `Writer` handle is dropped.
-    pub(crate) fn start(
-        conn: SqliteConnection,
-        clock: Arc<dyn Clock>,
-        changes: broadcast::Sender<Change>,
-    ) -> Self {
+    pub(crate) fn start(conn: SqliteConnection, clock: Arc<dyn Clock>, changes: broadcast::Sender<Change>) -> Self {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(run(conn, queue, clock, changes));
         Self { jobs }
@@ -54,10 +48,7 @@ impl Writer {
     pub(crate) async fn write<T, F>(&self, operation: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(
-                &'c mut SqliteConnection,
-                Timestamp,
-            ) -> BoxFuture<'c, Result<Applied<T>, Error>>
+        F: for<'c> FnOnce(&'c mut SqliteConnection, Timestamp) -> BoxFuture<'c, Result<Applied<T>, Error>>
             + Send
             + 'static,
     {
@@ -82,11 +73,7 @@ impl Writer {
                 }
             })
         });
-        let stopped = || {
-            Error::Store(StoreError::Unavailable(
-                "the SQLite writer has stopped".into(),
-            ))
-        };
+        let stopped = || Error::Store(StoreError::Unavailable("the SQLite writer has stopped".into()));
         self.jobs.send(job).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -136,11 +123,7 @@ async fn commit_batch(
         let step = async {
             sqlx::query("SAVEPOINT op").execute(&mut *conn).await?;
             let outcome = job(&mut *conn, now).await;
-            let end = if outcome.succeeded {
-                "RELEASE op"
-            } else {
-                "ROLLBACK TO op"
-            };
+            let end = if outcome.succeeded { "RELEASE op" } else { "ROLLBACK TO op" };
             sqlx::query(end).execute(&mut *conn).await?;
             if !outcome.succeeded {
                 sqlx::query("RELEASE op").execute(&mut *conn).await?;

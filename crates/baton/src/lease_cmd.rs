@@ -24,32 +24,17 @@ pub enum LeaseCommand {
 }
 
 fn describe(lease: &LeaseResponse) -> String {
-    format!(
-        "lease {} (ttl {}s) expires at {}",
-        lease.lease_id, lease.ttl_seconds, lease.expires_at
-    )
+    format!("lease {} (ttl {}s) expires at {}", lease.lease_id, lease.ttl_seconds, lease.expires_at)
 }
 
 pub async fn run(args: &ClientArgs, command: LeaseCommand) -> anyhow::Result<ExitCode> {
     let client = client(args)?;
     match command {
-        LeaseCommand::Grant { ttl } => print(
-            args.json,
-            &client.grant_lease(ttl.as_secs() as i64).await?,
-            describe,
-        ),
-        LeaseCommand::Keepalive { lease_id } => print(
-            args.json,
-            &client.keepalive_lease(&lease_id).await?,
-            describe,
-        ),
+        LeaseCommand::Grant { ttl } => print(args.json, &client.grant_lease(ttl.as_secs() as i64).await?, describe),
+        LeaseCommand::Keepalive { lease_id } => print(args.json, &client.keepalive_lease(&lease_id).await?, describe),
         LeaseCommand::Revoke { lease_id } => {
             client.revoke_lease(&lease_id).await?;
-            print(
-                args.json,
-                &serde_json::json!({"success": true, "lease_id": lease_id}),
-                |_| "revoked".into(),
-            );
+            print(args.json, &serde_json::json!({"success": true, "lease_id": lease_id}), |_| "revoked".into());
         }
     }
     Ok(ExitCode::SUCCESS)

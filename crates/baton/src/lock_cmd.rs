@@ -103,52 +103,25 @@ fn describe_status(status: &LockStatusResponse) -> String {
         .holders
         .iter()
         .map(|h| {
-            format!(
-                "  {} lock_id={} fencing_token={} expires_at={}",
-                h.owner, h.lock_id, h.fencing_token, h.expires_at
-            )
+            format!("  {} lock_id={} fencing_token={} expires_at={}", h.owner, h.lock_id, h.fencing_token, h.expires_at)
         })
         .collect();
-    format!(
-        "{} is held ({} waiting):\n{}",
-        status.key,
-        status.waiters,
-        holders.join("\n")
-    )
+    format!("{} is held ({} waiting):\n{}", status.key, status.waiters, holders.join("\n"))
 }
 
 fn describe_list(list: &LockList) -> String {
-    let mut lines: Vec<String> = list
-        .items
-        .iter()
-        .map(|h| {
-            format!(
-                "{}\t{}\t{}\t{}",
-                h.key, h.owner, h.fencing_token, h.expires_at
-            )
-        })
-        .collect();
+    let mut lines: Vec<String> =
+        list.items.iter().map(|h| format!("{}\t{}\t{}\t{}", h.key, h.owner, h.fencing_token, h.expires_at)).collect();
     if let Some(cursor) = &list.next_cursor {
         lines.push(format!("(more: --cursor {cursor})"));
     }
-    if lines.is_empty() {
-        "no locks".into()
-    } else {
-        lines.join("\n")
-    }
+    if lines.is_empty() { "no locks".into() } else { lines.join("\n") }
 }
 
 pub async fn run(args: &ClientArgs, command: LockCommand) -> anyhow::Result<ExitCode> {
     let client = client(args)?;
     match command {
-        LockCommand::Acquire {
-            key,
-            owner,
-            ttl,
-            wait,
-            permits,
-            lease,
-        } => {
+        LockCommand::Acquire { key, owner, ttl, wait, permits, lease } => {
             let grant = client
                 .acquire_lock(AcquireLockRequest {
                     key,
@@ -162,53 +135,20 @@ pub async fn run(args: &ClientArgs, command: LockCommand) -> anyhow::Result<Exit
                 .await?;
             print(args.json, &grant, describe_grant);
         }
-        LockCommand::Release {
-            key,
-            lock_id,
-            owner,
-        } => {
+        LockCommand::Release { key, lock_id, owner } => {
             let released = client.release_lock(&key, &lock_id, &owner).await?;
-            print(args.json, &released, |r| {
-                format!("released {} lock_id={}", r.key, r.lock_id)
-            });
+            print(args.json, &released, |r| format!("released {} lock_id={}", r.key, r.lock_id));
         }
-        LockCommand::Renew {
-            key,
-            lock_id,
-            owner,
-            ttl,
-        } => {
-            let grant = client
-                .renew_lock(&key, &lock_id, &owner, ttl.map(|t| t.as_secs() as i64))
-                .await?;
+        LockCommand::Renew { key, lock_id, owner, ttl } => {
+            let grant = client.renew_lock(&key, &lock_id, &owner, ttl.map(|t| t.as_secs() as i64)).await?;
             print(args.json, &grant, describe_grant);
         }
-        LockCommand::Status { key } => {
-            print(args.json, &client.lock_status(&key).await?, describe_status)
-        }
-        LockCommand::List {
-            owner,
-            prefix,
-            limit,
-            cursor,
-        } => {
-            let list = client
-                .list_locks(&ListLocks {
-                    owner,
-                    prefix,
-                    cursor,
-                    limit,
-                })
-                .await?;
+        LockCommand::Status { key } => print(args.json, &client.lock_status(&key).await?, describe_status),
+        LockCommand::List { owner, prefix, limit, cursor } => {
+            let list = client.list_locks(&ListLocks { owner, prefix, cursor, limit }).await?;
             print(args.json, &list, describe_list);
         }
-        LockCommand::Run {
-            key,
-            owner,
-            ttl,
-            wait,
-            command,
-        } => {
+        LockCommand::Run { key, owner, ttl, wait, command } => {
             return run_under_lock(&client, key, owner, ttl, wait, command).await;
         }
     }
@@ -224,15 +164,7 @@ async fn run_under_lock(
     command: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
     let owner = owner.unwrap_or_else(default_owner);
-    let guard = client
-        .lock(LockOptions {
-            key: key.clone(),
-            owner,
-            ttl,
-            wait,
-            metadata: None,
-        })
-        .await?;
+    let guard = client.lock(LockOptions { key: key.clone(), owner, ttl, wait, metadata: None }).await?;
     let grant = guard.grant().clone();
     let (program, arguments) = command.split_first().context("no command given")?;
     let mut child = tokio::process::Command::new(program)

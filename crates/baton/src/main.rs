@@ -10,11 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "baton",
-    version,
-    about = "Coordination service: locks, leases and more"
-)]
+#[command(name = "baton", version, about = "Coordination service: locks, leases and more")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,12 +20,7 @@ struct Cli {
 #[derive(clap::Args, Clone, Debug)]
 pub struct ClientArgs {
     /// The Baton server to talk to.
-    #[arg(
-        long,
-        env = "BATON_URL",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
+    #[arg(long, env = "BATON_URL", default_value = "http://127.0.0.1:8080", global = true)]
     pub server: String,
     /// Namespace of the resources.
     #[arg(long, env = "BATON_NAMESPACE", global = true)]

@@ -50,14 +50,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(config.log_format);
 
     let node = baton_server::Node::open(config.clone()).await?;
-    let listener = TcpListener::bind(config.http_addr)
-        .await
-        .with_context(|| format!("cannot bind {}", config.http_addr))?;
+    let listener =
+        TcpListener::bind(config.http_addr).await.with_context(|| format!("cannot bind {}", config.http_addr))?;
     let local = listener.local_addr()?;
-    let node_name = config
-        .node_id
-        .clone()
-        .unwrap_or_else(|| format!("node-{}", std::process::id()));
+    let node_name = config.node_id.clone().unwrap_or_else(|| format!("node-{}", std::process::id()));
     let storage = match config.storage_mode()? {
         StorageMode::Embedded { data_dir } => {
             let path = std::path::absolute(baton_sqlite::SqliteStore::database_path(&data_dir))?;
@@ -79,11 +75,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -94,15 +87,14 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    shutdown.cancel();
-                    return;
-                }
-            };
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                shutdown.cancel();
+                return;
+            }
+        };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

@@ -13,8 +13,8 @@ use serde_json::Value;
 use crate::clock::Timestamp;
 use crate::error::{Error, StoreError};
 use crate::lock::model::{
-    AcquireOutcome, AcquireParams, FencingToken, Holder, LeaseId, LockId, LockStatus,
-    ReleaseParams, RenewParams, WaiterState,
+    AcquireOutcome, AcquireParams, FencingToken, Holder, LeaseId, LockId, LockStatus, ReleaseParams, RenewParams,
+    WaiterState,
 };
 use crate::namespace::Namespace;
 
@@ -57,42 +57,17 @@ pub trait LockTx {
     async fn lock_key(&mut self, namespace: &Namespace, key: &str) -> Result<(), StoreError>;
     /// Deletes the key's lapsed holders and waiters.
     async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<(), StoreError>;
-    /// Live holders of the key, oldest grant first.
-    async fn holders(
-        &mut self,
-        namespace: &Namespace,
-        key: &str,
-    ) -> Result<Vec<Holder>, StoreError>;
-    /// Live waiters of the key.
-    async fn waiter_count(&mut self, namespace: &Namespace, key: &str) -> Result<u64, StoreError>;
-    async fn has_waiter(
-        &mut self,
-        namespace: &Namespace,
-        key: &str,
-        lock_id: LockId,
-    ) -> Result<bool, StoreError>;
+    /// The key's holders and waiter counts, read in one statement: the hot paths' only read.
+    async fn key_snapshot(&mut self, namespace: &Namespace, key: &str) -> Result<KeySnapshot, StoreError>;
+    async fn has_waiter(&mut self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<bool, StoreError>;
     /// The live waiter queued first.
-    async fn oldest_waiter(
-        &mut self,
-        namespace: &Namespace,
-        key: &str,
-    ) -> Result<Option<Waiter>, StoreError>;
+    async fn oldest_waiter(&mut self, namespace: &Namespace, key: &str) -> Result<Option<Waiter>, StoreError>;
     async fn insert_waiter(&mut self, waiter: &Waiter) -> Result<(), StoreError>;
     /// Returns whether a waiter was deleted.
-    async fn delete_waiter(
-        &mut self,
-        namespace: &Namespace,
-        key: &str,
-        lock_id: LockId,
-    ) -> Result<bool, StoreError>;
+    async fn delete_waiter(&mut self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<bool, StoreError>;
     /// Inserts a holder with a freshly drawn fencing token, and returns the token.
     async fn insert_holder(&mut self, holder: &NewHolder<'_>) -> Result<FencingToken, StoreError>;
-    async fn delete_holder(
-        &mut self,
-        namespace: &Namespace,
-        key: &str,
-        lock_id: LockId,
-    ) -> Result<(), StoreError>;
+    async fn delete_holder(&mut self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<(), StoreError>;
     /// Moves a live holder's expiry. Returns false if the holder is no longer live.
     async fn set_holder_expiry(
         &mut self,
@@ -103,11 +78,29 @@ pub trait LockTx {
         expires_at: Timestamp,
     ) -> Result<bool, StoreError>;
     /// The lease's expiry, if it is live.
-    async fn lease_expiry(
-        &mut self,
-        namespace: &Namespace,
-        lease_id: LeaseId,
-    ) -> Result<Option<Timestamp>, StoreError>;
+    async fn lease_expiry(&mut self, namespace: &Namespace, lease_id: LeaseId)
+    -> Result<Option<Timestamp>, StoreError>;
+}
+
+/// One key at a glance, as [`LockTx::key_snapshot`] reads it.
+#[derive(Clone, Debug, Default)]
+pub struct KeySnapshot {
+    /// Every stored holder, lapsed or not, oldest grant first.
+    pub holders: Vec<Holder>,
+    pub live_waiters: u64,
+    pub lapsed_waiters: u64,
+}
+
+impl KeySnapshot {
+    /// The holders still live at `now`.
+    pub fn live_holders(&self, now: Timestamp) -> Vec<Holder> {
+        self.holders.iter().filter(|h| h.expires_at > now).cloned().collect()
+    }
+
+    /// Whether anything on the key lapsed and should be purged before the key is acted on.
+    pub fn has_lapsed(&self, now: Timestamp) -> bool {
+        self.lapsed_waiters > 0 || self.holders.iter().any(|h| h.expires_at <= now)
+    }
 }
 
 /// The statements expiry and lease revocation need on top of [`LockTx`].
@@ -116,22 +109,14 @@ pub trait ExpiryTx: LockTx {
     /// Keys with a lapsed holder or waiter, in `(namespace, key)` order so concurrent passes never deadlock.
     async fn due_keys(&mut self, limit: u32) -> Result<Vec<(Namespace, String)>, StoreError>;
     /// Keys with holders bound to the lease, sorted.
-    async fn lease_keys(
-        &mut self,
-        namespace: &Namespace,
-        lease_id: LeaseId,
-    ) -> Result<Vec<String>, StoreError>;
+    async fn lease_keys(&mut self, namespace: &Namespace, lease_id: LeaseId) -> Result<Vec<String>, StoreError>;
     async fn delete_lease_holders(
         &mut self,
         namespace: &Namespace,
         key: &str,
         lease_id: LeaseId,
     ) -> Result<(), StoreError>;
-    async fn delete_lease(
-        &mut self,
-        namespace: &Namespace,
-        lease_id: LeaseId,
-    ) -> Result<(), StoreError>;
+    async fn delete_lease(&mut self, namespace: &Namespace, lease_id: LeaseId) -> Result<(), StoreError>;
     async fn delete_expired_leases(&mut self) -> Result<(), StoreError>;
     /// The earliest instant at which a holder, lease or waiter lapses.
     async fn next_due(&mut self) -> Result<Option<Timestamp>, StoreError>;
@@ -150,22 +135,18 @@ impl<T> Applied<T> {
     }
 }
 
-pub async fn acquire<T: LockTx>(
-    tx: &mut T,
-    params: &AcquireParams,
-) -> Result<Applied<AcquireOutcome>, Error> {
+pub async fn acquire<T: LockTx>(tx: &mut T, params: &AcquireParams) -> Result<Applied<AcquireOutcome>, Error> {
     let (namespace, key) = (&params.namespace, params.key.as_str());
     tx.lock_key(namespace, key).await?;
-    tx.purge_expired(namespace, key).await?;
     let lease_expiry = match params.lease_id {
-        Some(lease_id) => Some(tx.lease_expiry(namespace, lease_id).await?.ok_or_else(|| {
-            Error::LeaseNotFound {
-                lease_id: lease_id.to_string(),
-            }
-        })?),
+        Some(lease_id) => Some(
+            tx.lease_expiry(namespace, lease_id)
+                .await?
+                .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?,
+        ),
         None => None,
     };
-    let mut holders = tx.holders(namespace, key).await?;
+    let (mut holders, mut waiting) = settled_snapshot(tx, namespace, key).await?;
     if let Some(current) = holders.first()
         && current.permits != params.permits
     {
@@ -176,11 +157,12 @@ pub async fn acquire<T: LockTx>(
         });
     }
     // Permits freed by a lapse the reaper has not handled yet belong to the waiters, not to this newcomer.
-    let woken = grant_waiters(tx, namespace, key, &holders).await?;
-    if !woken.is_empty() {
-        holders = tx.holders(namespace, key).await?;
+    let mut woken = Vec::new();
+    let capacity = holders.first().map_or(params.permits, |h| h.permits);
+    if waiting > 0 && (holders.len() as u64) < u64::from(capacity) {
+        woken = grant_waiters(tx, namespace, key, &holders).await?;
+        (holders, waiting) = settled_snapshot(tx, namespace, key).await?;
     }
-    let waiting = tx.waiter_count(namespace, key).await?;
     let now = tx.now();
 
     if waiting == 0 && (holders.len() as u64) < u64::from(params.permits) {
@@ -205,10 +187,7 @@ pub async fn acquire<T: LockTx>(
         return Ok(Applied::new(AcquireOutcome::Held(holders), woken));
     };
     if waiting >= u64::from(params.max_waiters) {
-        return Err(Error::TooManyWaiters {
-            key: key.to_owned(),
-            limit: params.max_waiters,
-        });
+        return Err(Error::TooManyWaiters { key: key.to_owned(), limit: params.max_waiters });
     }
     let waiter = Waiter {
         namespace: namespace.clone(),
@@ -228,56 +207,34 @@ pub async fn acquire<T: LockTx>(
 pub async fn release<T: LockTx>(tx: &mut T, params: &ReleaseParams) -> Result<Applied<()>, Error> {
     let (namespace, key) = (&params.namespace, params.key.as_str());
     tx.lock_key(namespace, key).await?;
-    tx.purge_expired(namespace, key).await?;
-    let mut holders = tx.holders(namespace, key).await?;
+    let (mut holders, waiting) = settled_snapshot(tx, namespace, key).await?;
     let position = holders
         .iter()
         .position(|h| h.lock_id == params.lock_id)
-        .ok_or_else(|| Error::LockNotHeld {
-            key: key.to_owned(),
-            lock_id: params.lock_id.to_string(),
-        })?;
+        .ok_or_else(|| Error::LockNotHeld { key: key.to_owned(), lock_id: params.lock_id.to_string() })?;
     if holders[position].owner != params.owner {
-        return Err(Error::LockOwnerMismatch {
-            key: key.to_owned(),
-            lock_id: params.lock_id.to_string(),
-        });
+        return Err(Error::LockOwnerMismatch { key: key.to_owned(), lock_id: params.lock_id.to_string() });
     }
     tx.delete_holder(namespace, key, params.lock_id).await?;
     holders.remove(position);
-    let woken = grant_waiters(tx, namespace, key, &holders).await?;
+    let woken = if waiting > 0 { grant_waiters(tx, namespace, key, &holders).await? } else { Vec::new() };
     Ok(Applied::new((), woken))
 }
 
 pub async fn renew<T: LockTx>(tx: &mut T, params: &RenewParams) -> Result<Holder, Error> {
     let (namespace, key) = (&params.namespace, params.key.as_str());
-    let not_held = || Error::LockNotHeld {
-        key: key.to_owned(),
-        lock_id: params.lock_id.to_string(),
-    };
-    let holders = tx.holders(namespace, key).await?;
-    let mut holder = holders
-        .into_iter()
-        .find(|h| h.lock_id == params.lock_id)
-        .ok_or_else(not_held)?;
+    let not_held = || Error::LockNotHeld { key: key.to_owned(), lock_id: params.lock_id.to_string() };
+    let holders = tx.key_snapshot(namespace, key).await?.live_holders(tx.now());
+    let mut holder = holders.into_iter().find(|h| h.lock_id == params.lock_id).ok_or_else(not_held)?;
     if holder.owner != params.owner {
-        return Err(Error::LockOwnerMismatch {
-            key: key.to_owned(),
-            lock_id: params.lock_id.to_string(),
-        });
+        return Err(Error::LockOwnerMismatch { key: key.to_owned(), lock_id: params.lock_id.to_string() });
     }
     if let Some(lease_id) = holder.lease_id {
-        return Err(Error::LockLeaseBound {
-            key: key.to_owned(),
-            lease_id: lease_id.to_string(),
-        });
+        return Err(Error::LockLeaseBound { key: key.to_owned(), lease_id: lease_id.to_string() });
     }
     let ttl_ms = params.ttl_ms.unwrap_or(holder.ttl_ms);
     let expires_at = Timestamp(tx.now().as_millis().saturating_add(ttl_ms));
-    if !tx
-        .set_holder_expiry(namespace, key, params.lock_id, ttl_ms, expires_at)
-        .await?
-    {
+    if !tx.set_holder_expiry(namespace, key, params.lock_id, ttl_ms, expires_at).await? {
         return Err(not_held());
     }
     holder.ttl_ms = ttl_ms;
@@ -291,12 +248,8 @@ pub async fn waiter_state<T: LockTx>(
     key: &str,
     lock_id: LockId,
 ) -> Result<WaiterState, Error> {
-    if let Some(holder) = tx
-        .holders(namespace, key)
-        .await?
-        .into_iter()
-        .find(|h| h.lock_id == lock_id)
-    {
+    let holders = tx.key_snapshot(namespace, key).await?.live_holders(tx.now());
+    if let Some(holder) = holders.into_iter().find(|h| h.lock_id == lock_id) {
         return Ok(WaiterState::Granted(holder));
     }
     if tx.has_waiter(namespace, key, lock_id).await? {
@@ -315,25 +268,13 @@ pub async fn cancel_wait<T: LockTx>(
     if tx.delete_waiter(namespace, key, lock_id).await? {
         return Ok(None);
     }
-    Ok(tx
-        .holders(namespace, key)
-        .await?
-        .into_iter()
-        .find(|h| h.lock_id == lock_id))
+    let holders = tx.key_snapshot(namespace, key).await?.live_holders(tx.now());
+    Ok(holders.into_iter().find(|h| h.lock_id == lock_id))
 }
 
-pub async fn status<T: LockTx>(
-    tx: &mut T,
-    namespace: &Namespace,
-    key: &str,
-) -> Result<LockStatus, Error> {
-    let holders = tx.holders(namespace, key).await?;
-    let waiters = tx.waiter_count(namespace, key).await?;
-    Ok(LockStatus {
-        key: key.to_owned(),
-        holders,
-        waiters,
-    })
+pub async fn status<T: LockTx>(tx: &mut T, namespace: &Namespace, key: &str) -> Result<LockStatus, Error> {
+    let snapshot = tx.key_snapshot(namespace, key).await?;
+    Ok(LockStatus { key: key.to_owned(), holders: snapshot.live_holders(tx.now()), waiters: snapshot.live_waiters })
 }
 
 /// Revokes a live lease: its locks are released and their waiters granted.
@@ -343,9 +284,7 @@ pub async fn revoke_lease<T: ExpiryTx>(
     lease_id: LeaseId,
 ) -> Result<Applied<()>, Error> {
     if tx.lease_expiry(namespace, lease_id).await?.is_none() {
-        return Err(Error::LeaseNotFound {
-            lease_id: lease_id.to_string(),
-        });
+        return Err(Error::LeaseNotFound { lease_id: lease_id.to_string() });
     }
     let mut woken = Vec::new();
     for key in tx.lease_keys(namespace, lease_id).await? {
@@ -358,10 +297,7 @@ pub async fn revoke_lease<T: ExpiryTx>(
 }
 
 /// One expiry pass: settles up to `max_keys` keys with something lapsed, then drops lapsed leases.
-pub async fn expire_due<T: ExpiryTx>(
-    tx: &mut T,
-    max_keys: u32,
-) -> Result<Applied<crate::lock::ExpiryReport>, Error> {
+pub async fn expire_due<T: ExpiryTx>(tx: &mut T, max_keys: u32) -> Result<Applied<crate::lock::ExpiryReport>, Error> {
     let keys = tx.due_keys(max_keys).await?;
     let mut woken = Vec::new();
     for (namespace, key) in &keys {
@@ -370,27 +306,32 @@ pub async fn expire_due<T: ExpiryTx>(
     }
     tx.delete_expired_leases().await?;
     let now = tx.now();
-    let next_due_in_ms = tx
-        .next_due()
-        .await?
-        .map(|due| (due.as_millis() - now.as_millis()).max(0));
-    let report = crate::lock::ExpiryReport {
-        keys_processed: keys.len(),
-        waiters_granted: woken.len(),
-        next_due_in_ms,
-    };
+    let next_due_in_ms = tx.next_due().await?.map(|due| (due.as_millis() - now.as_millis()).max(0));
+    let report = crate::lock::ExpiryReport { keys_processed: keys.len(), waiters_granted: woken.len(), next_due_in_ms };
     Ok(Applied::new(report, woken))
 }
 
 /// Purges what lapsed on a locked key and hands the freed permits to its waiters.
-async fn settle_key<T: LockTx>(
+async fn settle_key<T: LockTx>(tx: &mut T, namespace: &Namespace, key: &str) -> Result<Vec<LockId>, Error> {
+    let (holders, waiting) = settled_snapshot(tx, namespace, key).await?;
+    if waiting == 0 {
+        return Ok(Vec::new());
+    }
+    grant_waiters(tx, namespace, key, &holders).await
+}
+
+/// Reads a locked key and purges what lapsed on it; returns its live holders and live waiter count.
+async fn settled_snapshot<T: LockTx>(
     tx: &mut T,
     namespace: &Namespace,
     key: &str,
-) -> Result<Vec<LockId>, Error> {
-    tx.purge_expired(namespace, key).await?;
-    let holders = tx.holders(namespace, key).await?;
-    grant_waiters(tx, namespace, key, &holders).await
+) -> Result<(Vec<Holder>, u64), Error> {
+    let snapshot = tx.key_snapshot(namespace, key).await?;
+    let now = tx.now();
+    if snapshot.has_lapsed(now) {
+        tx.purge_expired(namespace, key).await?;
+    }
+    Ok((snapshot.live_holders(now), snapshot.live_waiters))
 }
 
 /// Grants free permits to the oldest live waiters, FIFO. The key must be locked.

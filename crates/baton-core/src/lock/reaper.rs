@@ -23,10 +23,7 @@ pub struct ReaperOptions {
 
 impl Default for ReaperOptions {
     fn default() -> Self {
-        Self {
-            max_idle: Duration::from_secs(1),
-            keys_per_pass: 500,
-        }
+        Self { max_idle: Duration::from_secs(1), keys_per_pass: 500 }
     }
 }
 
@@ -51,11 +48,7 @@ pub struct ExpiryReaper {
 
 impl ExpiryReaper {
     pub fn new(store: Arc<dyn Store>, options: ReaperOptions) -> Self {
-        Self {
-            store,
-            options,
-            handle: ReaperHandle::default(),
-        }
+        Self { store, options, handle: ReaperHandle::default() }
     }
 
     pub fn handle(&self) -> ReaperHandle {
@@ -65,9 +58,7 @@ impl ExpiryReaper {
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
             let pause = match self.store.expire_due(self.options.keys_per_pass).await {
-                Ok(report) if report.keys_processed as u32 >= self.options.keys_per_pass => {
-                    Duration::ZERO
-                }
+                Ok(report) if report.keys_processed as u32 >= self.options.keys_per_pass => Duration::ZERO,
                 Ok(report) => report
                     .next_due_in_ms
                     .map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0)))

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, ErrorCode};
 use crate::limits::Limits;
 use crate::lock::model::{
-    AcquireOutcome, AcquireParams, Holder, LeaseId, ListLocksParams, LockId, LockStatus,
-    ReleaseParams, RenewParams, WaiterState,
+    AcquireOutcome, AcquireParams, Holder, LeaseId, ListLocksParams, LockId, LockStatus, ReleaseParams, RenewParams,
+    WaiterState,
 };
 use crate::lock::reaper::ReaperHandle;
 use crate::lock::waiters::WaiterRegistry;
@@ -54,20 +54,12 @@ pub struct LockService {
 
 impl LockService {
     pub fn new(store: Arc<dyn Store>, limits: Limits, reaper: ReaperHandle) -> Self {
-        Self {
-            store,
-            limits,
-            waiters: Arc::default(),
-            reaper,
-        }
+        Self { store, limits, waiters: Arc::default(), reaper }
     }
 
     /// Forwards the store's wake-ups to this node's waiters until shutdown. Run it once per service.
     pub async fn run_wakeups(&self, shutdown: CancellationToken) {
-        self.waiters
-            .clone()
-            .dispatch(self.store.changes(), shutdown)
-            .await;
+        self.waiters.clone().dispatch(self.store.changes(), shutdown).await;
     }
 
     pub async fn acquire(&self, request: AcquireRequest) -> Result<Holder, Error> {
@@ -80,10 +72,7 @@ impl LockService {
         {
             return Err(Error::invalid(
                 ErrorCode::InvalidArgument,
-                format!(
-                    "wait timeout must be at most {} seconds",
-                    self.limits.max_wait.as_secs()
-                ),
+                format!("wait timeout must be at most {} seconds", self.limits.max_wait.as_secs()),
             ));
         }
         let permits = request.permits.unwrap_or(1);
@@ -114,22 +103,14 @@ impl LockService {
                 metrics::counter!("baton_lock_grants_total", "path" => "immediate").increment(1);
                 Ok(holder)
             }
-            AcquireOutcome::Held(holders) => Err(Error::LockHeld {
-                key: params.key,
-                holders,
-            }),
+            AcquireOutcome::Held(holders) => Err(Error::LockHeld { key: params.key, holders }),
             AcquireOutcome::Queued => {
                 let (Some(registration), Some(wait)) = (registration, wait) else {
-                    return Err(Error::Store(crate::StoreError::Internal(
-                        "queued without a wait".into(),
-                    )));
+                    return Err(Error::Store(crate::StoreError::Internal("queued without a wait".into())));
                 };
                 self.reaper.poke();
-                let outcome = self
-                    .wait_for_grant(&params, registration.wake.clone(), started + wait)
-                    .await;
-                metrics::histogram!("baton_lock_wait_seconds")
-                    .record(started.elapsed().as_secs_f64());
+                let outcome = self.wait_for_grant(&params, registration.wake.clone(), started + wait).await;
+                metrics::histogram!("baton_lock_wait_seconds").record(started.elapsed().as_secs_f64());
                 outcome
             }
         }
@@ -163,16 +144,11 @@ impl LockService {
                     };
                 }
             }
-            match self
-                .store
-                .waiter_state(&params.namespace, &params.key, params.lock_id)
-                .await?
-            {
+            match self.store.waiter_state(&params.namespace, &params.key, params.lock_id).await? {
                 WaiterState::Waiting => continue,
                 WaiterState::Granted(holder) => {
                     abandoned.disarm();
-                    metrics::counter!("baton_lock_grants_total", "path" => "after_wait")
-                        .increment(1);
+                    metrics::counter!("baton_lock_grants_total", "path" => "after_wait").increment(1);
                     return Ok(holder);
                 }
                 WaiterState::Gone => {
@@ -183,23 +159,10 @@ impl LockService {
         }
     }
 
-    pub async fn release(
-        &self,
-        namespace: Namespace,
-        key: String,
-        lock_id: &str,
-        owner: String,
-    ) -> Result<(), Error> {
+    pub async fn release(&self, namespace: Namespace, key: String, lock_id: &str, owner: String) -> Result<(), Error> {
         self.check_key(&key)?;
         let lock_id = parse_lock_id(&key, lock_id)?;
-        self.store
-            .release(ReleaseParams {
-                namespace,
-                key,
-                lock_id,
-                owner,
-            })
-            .await
+        self.store.release(ReleaseParams { namespace, key, lock_id, owner }).await
     }
 
     pub async fn renew(
@@ -213,15 +176,7 @@ impl LockService {
         self.check_key(&key)?;
         let lock_id = parse_lock_id(&key, lock_id)?;
         let ttl_ms = ttl.map(|ttl| self.check_ttl(ttl)).transpose()?;
-        self.store
-            .renew(RenewParams {
-                namespace,
-                key,
-                lock_id,
-                owner,
-                ttl_ms,
-            })
-            .await
+        self.store.renew(RenewParams { namespace, key, lock_id, owner, ttl_ms }).await
     }
 
     pub async fn status(&self, namespace: &Namespace, key: &str) -> Result<LockStatus, Error> {
@@ -242,10 +197,7 @@ impl LockService {
         if let Some(prefix) = &request.prefix
             && prefix.len() > self.limits.max_key_bytes
         {
-            return Err(Error::invalid(
-                ErrorCode::KeyTooLong,
-                "prefix is longer than the longest key",
-            ));
+            return Err(Error::invalid(ErrorCode::KeyTooLong, "prefix is longer than the longest key"));
         }
         let params = ListLocksParams {
             namespace: request.namespace,
@@ -259,26 +211,16 @@ impl LockService {
 
     fn check_key(&self, key: &str) -> Result<(), Error> {
         if key.is_empty() {
-            return Err(Error::invalid(
-                ErrorCode::InvalidArgument,
-                "key must not be empty",
-            ));
+            return Err(Error::invalid(ErrorCode::InvalidArgument, "key must not be empty"));
         }
         if key.len() > self.limits.max_key_bytes {
             return Err(Error::invalid(
                 ErrorCode::KeyTooLong,
-                format!(
-                    "key is {} bytes; the limit is {}",
-                    key.len(),
-                    self.limits.max_key_bytes
-                ),
+                format!("key is {} bytes; the limit is {}", key.len(), self.limits.max_key_bytes),
             ));
         }
         if key.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                ErrorCode::InvalidArgument,
-                "key must not contain control characters",
-            ));
+            return Err(Error::invalid(ErrorCode::InvalidArgument, "key must not contain control characters"));
         }
         Ok(())
     }
@@ -302,10 +244,7 @@ impl LockService {
         if size > self.limits.max_metadata_bytes {
             return Err(Error::invalid(
                 ErrorCode::PayloadTooLarge,
-                format!(
-                    "metadata is {size} bytes; the limit is {}",
-                    self.limits.max_metadata_bytes
-                ),
+                format!("metadata is {size} bytes; the limit is {}", self.limits.max_metadata_bytes),
             ));
         }
         Ok(())
@@ -328,10 +267,7 @@ fn duration_ms(duration: Duration) -> i64 {
 }
 
 fn parse_lock_id(key: &str, raw: &str) -> Result<LockId, Error> {
-    LockId::parse(raw).ok_or_else(|| Error::LockNotHeld {
-        key: key.to_owned(),
-        lock_id: raw.to_owned(),
-    })
+    LockId::parse(raw).ok_or_else(|| Error::LockNotHeld { key: key.to_owned(), lock_id: raw.to_owned() })
 }
 
 /// Withdraws a wait whose caller went away (a dropped request): if the grant came meanwhile it is released,
@@ -343,16 +279,8 @@ struct AbandonedWait {
 
 impl AbandonedWait {
     fn new(store: Arc<dyn Store>, params: &AcquireParams) -> Self {
-        let identity = (
-            params.namespace.clone(),
-            params.key.clone(),
-            params.lock_id,
-            params.owner.clone(),
-        );
-        Self {
-            store,
-            params: Some(identity),
-        }
+        let identity = (params.namespace.clone(), params.key.clone(), params.lock_id, params.owner.clone());
+        Self { store, params: Some(identity) }
     }
 
     fn disarm(&mut self) {
@@ -371,12 +299,7 @@ impl Drop for AbandonedWait {
         };
         runtime.spawn(async move {
             if let Ok(Some(_granted)) = store.cancel_wait(&namespace, &key, lock_id).await {
-                let release = ReleaseParams {
-                    namespace,
-                    key,
-                    lock_id,
-                    owner,
-                };
+                let release = ReleaseParams { namespace, key, lock_id, owner };
                 if let Err(error) = store.release(release).await {
                     tracing::warn!(%error, "could not release a grant whose waiter went away");
                 }

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 
 use crate::error::Error;
 use crate::lock::model::{
-    AcquireOutcome, AcquireParams, ExpiryReport, Holder, ListLocksParams, LockId, LockStatus,
-    ReleaseParams, RenewParams, WaiterState,
+    AcquireOutcome, AcquireParams, ExpiryReport, Holder, ListLocksParams, LockId, LockStatus, ReleaseParams,
+    RenewParams, WaiterState,
 };
 use crate::namespace::Namespace;
 use crate::page::Page;
@@ -21,20 +21,10 @@ pub trait LockStore: Send + Sync {
 
     async fn renew(&self, params: RenewParams) -> Result<Holder, Error>;
 
-    async fn waiter_state(
-        &self,
-        namespace: &Namespace,
-        key: &str,
-        lock_id: LockId,
-    ) -> Result<WaiterState, Error>;
+    async fn waiter_state(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<WaiterState, Error>;
 
     /// Withdraws a waiter. Returns its grant if it was granted meanwhile, so the caller can keep or release it.
-    async fn cancel_wait(
-        &self,
-        namespace: &Namespace,
-        key: &str,
-        lock_id: LockId,
-    ) -> Result<Option<Holder>, Error>;
+    async fn cancel_wait(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<Option<Holder>, Error>;
 
     async fn status(&self, namespace: &Namespace, key: &str) -> Result<LockStatus, Error>;
 

@@ -31,9 +31,7 @@ impl Drop for Registration {
 impl WaiterRegistry {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LockId, Arc<Notify>>> {
         // A panic while holding this map cannot leave it inconsistent (single inserts and removes).
-        self.waiting
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Registers before the store call that may queue the caller, so a grant committed right after the queueing
@@ -41,11 +39,7 @@ impl WaiterRegistry {
     pub(crate) fn register(self: &Arc<Self>, lock_id: LockId) -> Registration {
         let wake = Arc::new(Notify::new());
         self.lock().insert(lock_id, wake.clone());
-        Registration {
-            registry: self.clone(),
-            lock_id,
-            wake,
-        }
+        Registration { registry: self.clone(), lock_id, wake }
     }
 
     fn wake(&self, ids: &[LockId]) {

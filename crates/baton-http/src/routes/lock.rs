@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use baton_api::error::ErrorBody;
 use baton_api::lock::{
-    AcquireLockRequest, LockGrant, LockList, LockStatusResponse, ReleaseLockRequest,
-    ReleaseLockResponse, RenewLockRequest,
+    AcquireLockRequest, LockGrant, LockList, LockStatusResponse, ReleaseLockRequest, ReleaseLockResponse,
+    RenewLockRequest,
 };
 use baton_core::lease::service::parse_lease_id;
 use baton_core::lock::Holder;
@@ -24,10 +24,7 @@ use crate::extract::{ApiJson, ApiQuery, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/locks",
-            post(acquire).get(list).delete(release_without_key),
-        )
+        .route("/locks", post(acquire).get(list).delete(release_without_key))
         .route("/locks/{key}", axum::routing::delete(release))
         .route("/locks/{key}/renew", post(renew))
         .route("/locks/{key}/extend", put(renew))
@@ -53,11 +50,7 @@ pub(crate) fn grant(namespace: &Namespace, holder: Holder) -> LockGrant {
 
 /// A duration from the wire, refused when negative (a zero or too-long TTL is the service's call).
 fn non_negative(value: i64, field: &str) -> Result<u64, ApiError> {
-    let code = if field == "ttl_seconds" {
-        ErrorCode::TtlOutOfRange
-    } else {
-        ErrorCode::InvalidArgument
-    };
+    let code = if field == "ttl_seconds" { ErrorCode::TtlOutOfRange } else { ErrorCode::InvalidArgument };
     u64::try_from(value).map_err(|_| ApiError::new(code, format!("{field} must not be negative")))
 }
 
@@ -113,23 +106,13 @@ pub(crate) async fn release(
     ApiJson(body): ApiJson<ReleaseLockRequest>,
 ) -> Result<axum::Json<ReleaseLockResponse>, ApiError> {
     let namespace = selector.resolve(body.namespace.as_deref())?;
-    state
-        .locks
-        .release(namespace, key.clone(), &body.lock_id, body.owner)
-        .await?;
-    Ok(axum::Json(ReleaseLockResponse {
-        success: true,
-        key,
-        lock_id: body.lock_id,
-    }))
+    state.locks.release(namespace, key.clone(), &body.lock_id, body.owner).await?;
+    Ok(axum::Json(ReleaseLockResponse { success: true, key, lock_id: body.lock_id }))
 }
 
 /// `DELETE /locks` without a key names nothing to release.
 async fn release_without_key() -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidArgument,
-        "name the lock to release: DELETE /api/v1/locks/{key}",
-    )
+    ApiError::new(ErrorCode::InvalidArgument, "name the lock to release: DELETE /api/v1/locks/{key}")
 }
 
 /// Renew (extend) a lock you hold. Also served as `PUT /api/v1/locks/{key}/extend`.
@@ -146,14 +129,8 @@ pub(crate) async fn renew(
     ApiJson(body): ApiJson<RenewLockRequest>,
 ) -> Result<axum::Json<LockGrant>, ApiError> {
     let namespace = selector.resolve(body.namespace.as_deref())?;
-    let ttl = body
-        .ttl_seconds
-        .map(|s| seconds(s, "ttl_seconds"))
-        .transpose()?;
-    let holder = state
-        .locks
-        .renew(namespace.clone(), key, &body.lock_id, body.owner, ttl)
-        .await?;
+    let ttl = body.ttl_seconds.map(|s| seconds(s, "ttl_seconds")).transpose()?;
+    let holder = state.locks.renew(namespace.clone(), key, &body.lock_id, body.owner, ttl).await?;
     Ok(axum::Json(grant(&namespace, holder)))
 }
 
@@ -168,11 +145,7 @@ pub(crate) async fn status(
 ) -> Result<axum::Json<LockStatusResponse>, ApiError> {
     let namespace = selector.resolve(None)?;
     let status = state.locks.status(&namespace, &key).await?;
-    let holders: Vec<LockGrant> = status
-        .holders
-        .into_iter()
-        .map(|h| grant(&namespace, h))
-        .collect();
+    let holders: Vec<LockGrant> = status.holders.into_iter().map(|h| grant(&namespace, h)).collect();
     let first = holders.first();
     Ok(axum::Json(LockStatusResponse {
         namespace: namespace.to_string(),
@@ -217,11 +190,7 @@ pub(crate) async fn list(
         })
         .await?;
     Ok(axum::Json(LockList {
-        items: page
-            .items
-            .into_iter()
-            .map(|h| grant(&namespace, h))
-            .collect(),
+        items: page.items.into_iter().map(|h| grant(&namespace, h)).collect(),
         next_cursor: page.next_cursor,
     }))
 }

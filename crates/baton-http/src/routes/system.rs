@@ -11,10 +11,7 @@ use crate::AppState;
 use crate::error::ApiError;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
+    Router::new().route("/health", get(health)).route("/ready", get(ready)).route("/metrics", get(metrics))
 }
 
 /// Live: the process answers.
@@ -34,10 +31,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Result<impl IntoResp
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus metrics")))]
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    ([("content-type", "text/plain; version=0.0.4")], state.metrics.render())
 }
 
 pub(crate) async fn not_found() -> ApiError {
@@ -45,8 +39,5 @@ pub(crate) async fn not_found() -> ApiError {
 }
 
 pub(crate) async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        ErrorCode::MethodNotAllowed,
-        "this route does not take that method",
-    )
+    ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
 }

@@ -9,19 +9,11 @@ use serde_json::Value;
 use crate::server::{BATON, Server, data_dir, temp_dir};
 
 fn baton(server: &Server, args: &[&str]) -> Output {
-    Command::new(BATON)
-        .args(args)
-        .env("BATON_URL", &server.url)
-        .output()
-        .expect("run baton")
+    Command::new(BATON).args(args).env("BATON_URL", &server.url).output().expect("run baton")
 }
 
 fn json_of(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).expect("JSON output")
 }
 
@@ -29,54 +21,20 @@ fn json_of(output: &Output) -> Value {
 async fn lock_commands_acquire_show_list_and_release() {
     let temp = temp_dir();
     let server = Server::embedded(&data_dir(&temp));
-    let grant = json_of(&baton(
-        &server,
-        &[
-            "lock", "acquire", "deploy", "--owner", "ci", "--ttl", "30s", "--json",
-        ],
-    ));
+    let grant = json_of(&baton(&server, &["lock", "acquire", "deploy", "--owner", "ci", "--ttl", "30s", "--json"]));
     let lock_id = grant["lock_id"].as_str().unwrap().to_owned();
 
-    let held = baton(
-        &server,
-        &[
-            "lock", "acquire", "deploy", "--owner", "other", "--ttl", "30s",
-        ],
-    );
+    let held = baton(&server, &["lock", "acquire", "deploy", "--owner", "other", "--ttl", "30s"]);
     assert!(!held.status.success());
     assert!(String::from_utf8_lossy(&held.stderr).contains("LOCK_HELD"));
 
     let status = baton(&server, &["lock", "status", "deploy"]);
-    assert!(
-        String::from_utf8_lossy(&status.stdout).contains("deploy is held"),
-        "human-readable by default"
-    );
-    let listed = json_of(&baton(
-        &server,
-        &["lock", "list", "--owner", "ci", "--json"],
-    ));
-    assert_eq!(
-        listed["items"][0]["lock_id"].as_str(),
-        Some(lock_id.as_str())
-    );
+    assert!(String::from_utf8_lossy(&status.stdout).contains("deploy is held"), "human-readable by default");
+    let listed = json_of(&baton(&server, &["lock", "list", "--owner", "ci", "--json"]));
+    assert_eq!(listed["items"][0]["lock_id"].as_str(), Some(lock_id.as_str()));
 
-    json_of(&baton(
-        &server,
-        &[
-            "lock",
-            "release",
-            "deploy",
-            "--lock-id",
-            &lock_id,
-            "--owner",
-            "ci",
-            "--json",
-        ],
-    ));
-    assert_eq!(
-        json_of(&baton(&server, &["lock", "status", "deploy", "--json"]))["is_locked"],
-        Value::Bool(false)
-    );
+    json_of(&baton(&server, &["lock", "release", "deploy", "--lock-id", &lock_id, "--owner", "ci", "--json"]));
+    assert_eq!(json_of(&baton(&server, &["lock", "status", "deploy", "--json"]))["is_locked"], Value::Bool(false));
 }
 
 #[tokio::test]
@@ -88,33 +46,11 @@ async fn lock_run_passes_the_fencing_token_and_exits_with_the_command_status() {
         r#"test -n "$BATON_FENCING_TOKEN" && test "$BATON_LOCK_KEY" = nightly && echo "$BATON_FENCING_TOKEN" > {} && exit 7"#,
         token_file.display()
     );
-    let output = baton(
-        &server,
-        &[
-            "lock", "run", "nightly", "--ttl", "5s", "--", "sh", "-c", &script,
-        ],
-    );
-    assert_eq!(
-        output.status.code(),
-        Some(7),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let token: i64 = std::fs::read_to_string(&token_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let output = baton(&server, &["lock", "run", "nightly", "--ttl", "5s", "--", "sh", "-c", &script]);
+    assert_eq!(output.status.code(), Some(7), "{}", String::from_utf8_lossy(&output.stderr));
+    let token: i64 = std::fs::read_to_string(&token_file).unwrap().trim().parse().unwrap();
     assert!(token > 0);
-    assert!(
-        !server
-            .client()
-            .lock_status("nightly")
-            .await
-            .unwrap()
-            .is_locked,
-        "released after the command"
-    );
+    assert!(!server.client().lock_status("nightly").await.unwrap().is_locked, "released after the command");
 }
 
 #[tokio::test]
@@ -131,29 +67,9 @@ async fn lock_run_waits_for_a_held_lock_then_runs() {
         })
         .await
         .unwrap();
-    let output = baton(
-        &server,
-        &[
-            "lock",
-            "run",
-            "k",
-            "--wait",
-            "10s",
-            "--",
-            "sh",
-            "-c",
-            "echo $BATON_FENCING_TOKEN",
-        ],
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let token: i64 = String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .unwrap();
+    let output = baton(&server, &["lock", "run", "k", "--wait", "10s", "--", "sh", "-c", "echo $BATON_FENCING_TOKEN"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let token: i64 = String::from_utf8_lossy(&output.stdout).trim().parse().unwrap();
     assert!(token > first.fencing_token);
 }
 
@@ -174,9 +90,7 @@ async fn a_lock_guard_reports_the_lock_lost_when_the_server_is_gone() {
         .unwrap();
     assert!(!guard.is_lost());
     server.kill_hard();
-    tokio::time::timeout(Duration::from_secs(10), guard.lost())
-        .await
-        .expect("the loss is reported");
+    tokio::time::timeout(Duration::from_secs(10), guard.lost()).await.expect("the loss is reported");
 }
 
 #[tokio::test]
@@ -198,14 +112,7 @@ async fn a_lock_guard_renews_past_its_ttl() {
     crate::server::eventually("the guard renews", || {
         let client = client.clone();
         let first_expiry = first_expiry.clone();
-        async move {
-            client
-                .lock_status("k")
-                .await
-                .unwrap()
-                .expires_at
-                .is_some_and(|e| e > first_expiry)
-        }
+        async move { client.lock_status("k").await.unwrap().expires_at.is_some_and(|e| e > first_expiry) }
     })
     .await;
     assert!(!guard.is_lost());

@@ -17,12 +17,7 @@ async fn two_nodes() -> Option<(Server, Server)> {
 }
 
 fn request(key: &str, owner: &str) -> AcquireLockRequest {
-    AcquireLockRequest {
-        key: key.into(),
-        owner: owner.into(),
-        ttl_seconds: 30,
-        ..AcquireLockRequest::default()
-    }
+    AcquireLockRequest { key: key.into(), owner: owner.into(), ttl_seconds: 30, ..AcquireLockRequest::default() }
 }
 
 #[tokio::test]
@@ -35,19 +30,12 @@ async fn a_release_on_one_node_wakes_a_waiter_on_the_other() {
     let waiter = tokio::spawn({
         let b = b.clone();
         async move {
-            let grant = b
-                .acquire_lock(AcquireLockRequest {
-                    wait_timeout_seconds: Some(20),
-                    ..request("k", "on-b")
-                })
-                .await;
+            let grant =
+                b.acquire_lock(AcquireLockRequest { wait_timeout_seconds: Some(20), ..request("k", "on-b") }).await;
             (grant, Instant::now())
         }
     });
-    eventually("the waiter on B queues", || {
-        b.lock_status("k").map(|s| s.is_ok_and(|s| s.waiters == 1))
-    })
-    .await;
+    eventually("the waiter on B queues", || b.lock_status("k").map(|s| s.is_ok_and(|s| s.waiters == 1))).await;
     a.release_lock("k", &held.lock_id, "on-a").await.unwrap();
     let released_at = Instant::now();
     let (grant, granted_at) = waiter.await.unwrap();
@@ -55,10 +43,7 @@ async fn a_release_on_one_node_wakes_a_waiter_on_the_other() {
     assert_eq!(grant.owner, "on-b");
     assert!(grant.fencing_token > held.fencing_token);
     // Far below the one-second safety poll: the wake-up crossed nodes through NOTIFY.
-    assert!(
-        granted_at.duration_since(released_at) < Duration::from_millis(500),
-        "not pushed across nodes"
-    );
+    assert!(granted_at.duration_since(released_at) < Duration::from_millis(500), "not pushed across nodes");
 }
 
 /// Sixteen clients, half on each node, increment a counter only while holding the lock. Any overlap of two
@@ -74,20 +59,13 @@ async fn mutual_exclusion_holds_across_nodes() {
     let inside = Arc::new(AtomicBool::new(false));
     let last_token = Arc::new(AtomicI64::new(0));
     let workers = (0..CLIENTS).map(|i| {
-        let client = if i % 2 == 0 {
-            node_a.client()
-        } else {
-            node_b.client()
-        };
+        let client = if i % 2 == 0 { node_a.client() } else { node_b.client() };
         let (counter, inside, last_token) = (counter.clone(), inside.clone(), last_token.clone());
         tokio::spawn(async move {
             let owner = format!("worker-{i}");
             for _ in 0..ROUNDS {
                 let grant = client
-                    .acquire_lock(AcquireLockRequest {
-                        wait_timeout_seconds: Some(60),
-                        ..request("counter", &owner)
-                    })
+                    .acquire_lock(AcquireLockRequest { wait_timeout_seconds: Some(60), ..request("counter", &owner) })
                     .await
                     .expect("granted within the wait");
                 assert!(!inside.swap(true, Ordering::SeqCst), "two holders at once");
@@ -101,10 +79,7 @@ async fn mutual_exclusion_holds_across_nodes() {
                 tokio::task::yield_now().await;
                 counter.store(value + 1, Ordering::SeqCst);
                 inside.store(false, Ordering::SeqCst);
-                client
-                    .release_lock("counter", &grant.lock_id, &owner)
-                    .await
-                    .expect("release");
+                client.release_lock("counter", &grant.lock_id, &owner).await.expect("release");
             }
         })
     });
@@ -119,20 +94,12 @@ async fn cluster_nodes_report_postgres_and_share_leases() {
     let Some((node_a, node_b)) = two_nodes().await else {
         return;
     };
-    let ready: serde_json::Value = reqwest::get(format!("{}/ready", node_a.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: serde_json::Value = reqwest::get(format!("{}/ready", node_a.url)).await.unwrap().json().await.unwrap();
     assert_eq!(ready["backend"], "postgres");
     let lease = node_a.client().grant_lease(30).await.unwrap();
     node_b
         .client()
-        .acquire_lock(AcquireLockRequest {
-            lease_id: Some(lease.lease_id.clone()),
-            ..request("k", "b")
-        })
+        .acquire_lock(AcquireLockRequest { lease_id: Some(lease.lease_id.clone()), ..request("k", "b") })
         .await
         .unwrap();
     node_a.client().revoke_lease(&lease.lease_id).await.unwrap();

@@ -11,12 +11,7 @@ use serde_json::{Value, json};
 use crate::server::{Server, data_dir, eventually, temp_dir};
 
 fn request(key: &str, owner: &str) -> AcquireLockRequest {
-    AcquireLockRequest {
-        key: key.into(),
-        owner: owner.into(),
-        ttl_seconds: 30,
-        ..AcquireLockRequest::default()
-    }
+    AcquireLockRequest { key: key.into(), owner: owner.into(), ttl_seconds: 30, ..AcquireLockRequest::default() }
 }
 
 fn code(result: Result<impl std::fmt::Debug, ClientError>) -> String {
@@ -27,11 +22,7 @@ fn code(result: Result<impl std::fmt::Debug, ClientError>) -> String {
 }
 
 async fn waiters(client: &BatonClient, key: &str) -> u64 {
-    client
-        .lock_status(key)
-        .await
-        .map(|s| s.waiters)
-        .unwrap_or(0)
+    client.lock_status(key).await.map(|s| s.waiters).unwrap_or(0)
 }
 
 #[tokio::test]
@@ -41,33 +32,20 @@ async fn the_syros_readme_example_works_as_written() {
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/locks", server.url))
         .header("Content-Type", "application/json")
-        .body(
-            r#"{"key": "inventory_process_123", "owner": "worker_service_01", "ttl_seconds": 30}"#,
-        )
+        .body(r#"{"key": "inventory_process_123", "owner": "worker_service_01", "ttl_seconds": 30}"#)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
-    assert!(
-        response.headers().contains_key("x-request-id"),
-        "every answer carries a request id"
-    );
+    assert!(response.headers().contains_key("x-request-id"), "every answer carries a request id");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["success"], json!(true));
     assert_eq!(body["key"], json!("inventory_process_123"));
     assert!(body["lock_id"].as_str().is_some_and(|id| !id.is_empty()));
     assert!(body["fencing_token"].as_i64().is_some_and(|t| t > 0));
-    assert!(
-        body["expires_at"]
-            .as_str()
-            .is_some_and(|t| t.ends_with('Z'))
-    );
+    assert!(body["expires_at"].as_str().is_some_and(|t| t.ends_with('Z')));
 
-    let status = server
-        .client()
-        .lock_status("inventory_process_123")
-        .await
-        .unwrap();
+    let status = server.client().lock_status("inventory_process_123").await.unwrap();
     assert!(status.is_locked);
     assert_eq!(status.owner.as_deref(), Some("worker_service_01"));
 }
@@ -79,12 +57,7 @@ async fn a_held_lock_is_refused_with_its_holder() {
     let client = server.client();
     let grant = client.acquire_lock(request("k", "a")).await.unwrap();
     match client.acquire_lock(request("k", "b")).await {
-        Err(ClientError::Api {
-            status: 409,
-            code,
-            details,
-            ..
-        }) => {
+        Err(ClientError::Api { status: 409, code, details, .. }) => {
             assert_eq!(code, "LOCK_HELD");
             assert_eq!(details["owner"], json!("a"));
             assert_eq!(details["expires_at"], json!(grant.expires_at));
@@ -102,19 +75,12 @@ async fn a_waiter_is_woken_by_the_release_not_by_polling() {
     let waiter = tokio::spawn({
         let client = client.clone();
         async move {
-            let granted = client
-                .acquire_lock(AcquireLockRequest {
-                    wait_timeout_seconds: Some(20),
-                    ..request("k", "b")
-                })
-                .await;
+            let granted =
+                client.acquire_lock(AcquireLockRequest { wait_timeout_seconds: Some(20), ..request("k", "b") }).await;
             (granted, Instant::now())
         }
     });
-    eventually("b waits", || {
-        waiters(&client, "k").then(|n| async move { n == 1 })
-    })
-    .await;
+    eventually("b waits", || waiters(&client, "k").then(|n| async move { n == 1 })).await;
     client.release_lock("k", &first.lock_id, "a").await.unwrap();
     let released_at = Instant::now();
     let (granted, granted_at) = waiter.await.unwrap();
@@ -122,10 +88,7 @@ async fn a_waiter_is_woken_by_the_release_not_by_polling() {
     assert_eq!(granted.owner, "b");
     assert!(granted.fencing_token > first.fencing_token);
     // The safety-net poll runs every second; a push wake-up is far quicker.
-    assert!(
-        granted_at.duration_since(released_at) < Duration::from_millis(900),
-        "hand-off was not pushed"
-    );
+    assert!(granted_at.duration_since(released_at) < Duration::from_millis(900), "hand-off was not pushed");
 }
 
 #[tokio::test]
@@ -138,12 +101,7 @@ async fn waiters_are_served_first_in_first_out() {
     for (position, owner) in ["second", "third", "fourth"].into_iter().enumerate() {
         let waiting = client.clone();
         queued.push(tokio::spawn(async move {
-            waiting
-                .acquire_lock(AcquireLockRequest {
-                    wait_timeout_seconds: Some(20),
-                    ..request("k", owner)
-                })
-                .await
+            waiting.acquire_lock(AcquireLockRequest { wait_timeout_seconds: Some(20), ..request("k", owner) }).await
         }));
         eventually("the waiter queues", || {
             waiters(&client, "k").then(move |n| async move { n == position as u64 + 1 })
@@ -151,10 +109,7 @@ async fn waiters_are_served_first_in_first_out() {
         .await;
     }
     for (waiter, expected) in queued.into_iter().zip(["second", "third", "fourth"]) {
-        client
-            .release_lock("k", &holder.lock_id, &holder.owner)
-            .await
-            .unwrap();
+        client.release_lock("k", &holder.lock_id, &holder.owner).await.unwrap();
         holder = waiter.await.unwrap().unwrap();
         assert_eq!(holder.owner, expected);
     }
@@ -166,16 +121,8 @@ async fn a_wait_that_times_out_has_its_own_code_and_leaves_no_waiter() {
     let server = Server::embedded(&data_dir(&temp));
     let client = server.client();
     client.acquire_lock(request("k", "a")).await.unwrap();
-    let timed_out = client
-        .acquire_lock(AcquireLockRequest {
-            wait_timeout_ms: Some(300),
-            ..request("k", "b")
-        })
-        .await;
-    assert!(
-        matches!(&timed_out, Err(ClientError::Api { status: 408, .. })),
-        "{timed_out:?}"
-    );
+    let timed_out = client.acquire_lock(AcquireLockRequest { wait_timeout_ms: Some(300), ..request("k", "b") }).await;
+    assert!(matches!(&timed_out, Err(ClientError::Api { status: 408, .. })), "{timed_out:?}");
     assert_eq!(code(timed_out), "LOCK_WAIT_TIMEOUT");
     assert_eq!(waiters(&client, "k").await, 0);
 }
@@ -185,26 +132,12 @@ async fn a_lapsed_ttl_hands_the_lock_to_the_next_waiter() {
     let temp = temp_dir();
     let server = Server::embedded(&data_dir(&temp));
     let client = server.client();
-    let first = client
-        .acquire_lock(AcquireLockRequest {
-            ttl_seconds: 1,
-            ..request("k", "a")
-        })
-        .await
-        .unwrap();
-    let next = client
-        .acquire_lock(AcquireLockRequest {
-            wait_timeout_seconds: Some(10),
-            ..request("k", "b")
-        })
-        .await
-        .unwrap();
+    let first = client.acquire_lock(AcquireLockRequest { ttl_seconds: 1, ..request("k", "a") }).await.unwrap();
+    let next =
+        client.acquire_lock(AcquireLockRequest { wait_timeout_seconds: Some(10), ..request("k", "b") }).await.unwrap();
     assert_eq!(next.owner, "b");
     assert!(next.fencing_token > first.fencing_token);
-    assert_eq!(
-        code(client.renew_lock("k", &first.lock_id, "a", None).await),
-        "LOCK_NOT_HELD"
-    );
+    assert_eq!(code(client.renew_lock("k", &first.lock_id, "a", None).await), "LOCK_NOT_HELD");
 }
 
 #[tokio::test]
@@ -212,18 +145,12 @@ async fn permits_turn_a_lock_into_a_semaphore() {
     let temp = temp_dir();
     let server = Server::embedded(&data_dir(&temp));
     let client = server.client();
-    let two = |owner| AcquireLockRequest {
-        permits: Some(2),
-        ..request("pool", owner)
-    };
+    let two = |owner| AcquireLockRequest { permits: Some(2), ..request("pool", owner) };
     let a = client.acquire_lock(two("a")).await.unwrap();
     let b = client.acquire_lock(two("b")).await.unwrap();
     assert_ne!(a.lock_id, b.lock_id);
     assert_eq!(code(client.acquire_lock(two("c")).await), "LOCK_HELD");
-    assert_eq!(
-        code(client.acquire_lock(request("pool", "d")).await),
-        "PERMITS_MISMATCH"
-    );
+    assert_eq!(code(client.acquire_lock(request("pool", "d")).await), "PERMITS_MISMATCH");
     let status = client.lock_status("pool").await.unwrap();
     assert_eq!(status.holders.len(), 2);
 }
@@ -234,16 +161,10 @@ async fn renew_and_extend_move_the_expiry_and_only_for_the_holder() {
     let server = Server::embedded(&data_dir(&temp));
     let client = server.client();
     let grant = client.acquire_lock(request("k", "a")).await.unwrap();
-    let renewed = client
-        .renew_lock("k", &grant.lock_id, "a", Some(120))
-        .await
-        .unwrap();
+    let renewed = client.renew_lock("k", &grant.lock_id, "a", Some(120)).await.unwrap();
     assert!(renewed.expires_at > grant.expires_at);
     assert_eq!(renewed.fencing_token, grant.fencing_token);
-    assert_eq!(
-        code(client.renew_lock("k", &grant.lock_id, "b", None).await),
-        "LOCK_OWNER_MISMATCH"
-    );
+    assert_eq!(code(client.renew_lock("k", &grant.lock_id, "b", None).await), "LOCK_OWNER_MISMATCH");
 
     let extended = reqwest::Client::new()
         .put(format!("{}/api/v1/locks/k/extend", server.url))
@@ -262,26 +183,10 @@ async fn releasing_a_lock_you_do_not_hold_changes_nothing() {
     let server = Server::embedded(&data_dir(&temp));
     let client = server.client();
     let grant = client.acquire_lock(request("k", "a")).await.unwrap();
-    assert_eq!(
-        code(client.release_lock("k", &grant.lock_id, "b").await),
-        "LOCK_OWNER_MISMATCH"
-    );
-    assert_eq!(
-        code(
-            client
-                .release_lock("k", "0190a0a0-0000-7000-8000-000000000000", "a")
-                .await
-        ),
-        "LOCK_NOT_HELD"
-    );
-    assert_eq!(
-        code(client.release_lock("k", "not-a-lock-id", "a").await),
-        "LOCK_NOT_HELD"
-    );
-    assert_eq!(
-        client.lock_status("k").await.unwrap().lock_id,
-        Some(grant.lock_id.clone())
-    );
+    assert_eq!(code(client.release_lock("k", &grant.lock_id, "b").await), "LOCK_OWNER_MISMATCH");
+    assert_eq!(code(client.release_lock("k", "0190a0a0-0000-7000-8000-000000000000", "a").await), "LOCK_NOT_HELD");
+    assert_eq!(code(client.release_lock("k", "not-a-lock-id", "a").await), "LOCK_NOT_HELD");
+    assert_eq!(client.lock_status("k").await.unwrap().lock_id, Some(grant.lock_id.clone()));
     client.release_lock("k", &grant.lock_id, "a").await.unwrap();
     assert!(!client.lock_status("k").await.unwrap().is_locked);
 }
@@ -294,28 +199,19 @@ async fn leases_bind_locks_and_revoking_releases_them_all() {
     let lease = client.grant_lease(30).await.unwrap();
     for key in ["x", "y"] {
         let grant = client
-            .acquire_lock(AcquireLockRequest {
-                lease_id: Some(lease.lease_id.clone()),
-                ..request(key, "a")
-            })
+            .acquire_lock(AcquireLockRequest { lease_id: Some(lease.lease_id.clone()), ..request(key, "a") })
             .await
             .unwrap();
         assert_eq!(grant.expires_at, lease.expires_at);
     }
     let kept = client.keepalive_lease(&lease.lease_id).await.unwrap();
     assert!(kept.expires_at >= lease.expires_at);
-    assert_eq!(
-        client.lock_status("x").await.unwrap().expires_at,
-        Some(kept.expires_at)
-    );
+    assert_eq!(client.lock_status("x").await.unwrap().expires_at, Some(kept.expires_at));
 
     client.revoke_lease(&lease.lease_id).await.unwrap();
     assert!(!client.lock_status("x").await.unwrap().is_locked);
     assert!(!client.lock_status("y").await.unwrap().is_locked);
-    assert_eq!(
-        code(client.keepalive_lease(&lease.lease_id).await),
-        "LEASE_NOT_FOUND"
-    );
+    assert_eq!(code(client.keepalive_lease(&lease.lease_id).await), "LEASE_NOT_FOUND");
 }
 
 #[tokio::test]
@@ -323,41 +219,19 @@ async fn list_pages_through_locks_with_filters() {
     let temp = temp_dir();
     let server = Server::embedded(&data_dir(&temp));
     let client = server.client();
-    for (key, owner) in [
-        ("jobs/1", "a"),
-        ("jobs/2", "b"),
-        ("jobs/3", "a"),
-        ("other", "a"),
-    ] {
+    for (key, owner) in [("jobs/1", "a"), ("jobs/2", "b"), ("jobs/3", "a"), ("other", "a")] {
         client.acquire_lock(request(key, owner)).await.unwrap();
     }
     let mine = client
-        .list_locks(&ListLocks {
-            owner: Some("a".into()),
-            prefix: Some("jobs/".into()),
-            ..ListLocks::default()
-        })
+        .list_locks(&ListLocks { owner: Some("a".into()), prefix: Some("jobs/".into()), ..ListLocks::default() })
         .await
         .unwrap();
-    assert_eq!(
-        mine.items
-            .iter()
-            .map(|l| l.key.as_str())
-            .collect::<Vec<_>>(),
-        ["jobs/1", "jobs/3"]
-    );
+    assert_eq!(mine.items.iter().map(|l| l.key.as_str()).collect::<Vec<_>>(), ["jobs/1", "jobs/3"]);
 
     let mut keys = Vec::new();
     let mut cursor = None;
     loop {
-        let page = client
-            .list_locks(&ListLocks {
-                limit: Some(3),
-                cursor,
-                ..ListLocks::default()
-            })
-            .await
-            .unwrap();
+        let page = client.list_locks(&ListLocks { limit: Some(3), cursor, ..ListLocks::default() }).await.unwrap();
         keys.extend(page.items.into_iter().map(|l| l.key));
         match page.next_cursor {
             Some(next) => cursor = Some(next),
@@ -366,14 +240,7 @@ async fn list_pages_through_locks_with_filters() {
     }
     assert_eq!(keys, ["jobs/1", "jobs/2", "jobs/3", "other"]);
     assert_eq!(
-        code(
-            client
-                .list_locks(&ListLocks {
-                    cursor: Some("zz".into()),
-                    ..ListLocks::default()
-                })
-                .await
-        ),
+        code(client.list_locks(&ListLocks { cursor: Some("zz".into()), ..ListLocks::default() }).await),
         "INVALID_ARGUMENT"
     );
 }
@@ -387,16 +254,7 @@ async fn namespaces_keep_the_same_key_apart() {
     default.acquire_lock(request("k", "a")).await.unwrap();
     let other = billing.acquire_lock(request("k", "b")).await.unwrap();
     assert_eq!(other.namespace, "billing");
-    assert_eq!(
-        code(
-            server
-                .client()
-                .with_namespace("bad namespace!")
-                .lock_status("k")
-                .await
-        ),
-        "INVALID_ARGUMENT"
-    );
+    assert_eq!(code(server.client().with_namespace("bad namespace!").lock_status("k").await), "INVALID_ARGUMENT");
 }
 
 /// Every malformed request gets a 4xx with a stable code, and the lock it names is left as it was.
@@ -408,31 +266,84 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let held = client.acquire_lock(request("k", "holder")).await.unwrap();
     let long_key = "x".repeat(513);
     let big_metadata = "m".repeat(70 * 1024);
-    let huge_body = format!(
-        r#"{{"key":"k","owner":"o","ttl_seconds":5,"metadata":"{}"}}"#,
-        "z".repeat(2 * 1024 * 1024)
-    );
+    let huge_body =
+        format!(r#"{{"key":"k","owner":"o","ttl_seconds":5,"metadata":"{}"}}"#, "z".repeat(2 * 1024 * 1024));
     let cases: Vec<(&str, &str, String, u16, &str)> = vec![
         ("POST", "/api/v1/locks", r#"{"key": "k", "owner": "#.into(), 400, "MALFORMED_JSON"),
         ("POST", "/api/v1/locks", r#"{"owner": "o", "ttl_seconds": 5}"#.into(), 422, "INVALID_BODY"),
         ("POST", "/api/v1/locks", r#"{"key": "k", "owner": "o", "ttl_seconds": "5"}"#.into(), 422, "INVALID_BODY"),
         ("POST", "/api/v1/locks", r#"{"key": "", "owner": "o", "ttl_seconds": 5}"#.into(), 422, "INVALID_ARGUMENT"),
-        ("POST", "/api/v1/locks", format!(r#"{{"key": "{long_key}", "owner": "o", "ttl_seconds": 5}}"#), 422, "KEY_TOO_LONG"),
+        (
+            "POST",
+            "/api/v1/locks",
+            format!(r#"{{"key": "{long_key}", "owner": "o", "ttl_seconds": 5}}"#),
+            422,
+            "KEY_TOO_LONG",
+        ),
         ("POST", "/api/v1/locks", r#"{"key": "k", "owner": "o", "ttl_seconds": 0}"#.into(), 422, "TTL_OUT_OF_RANGE"),
         ("POST", "/api/v1/locks", r#"{"key": "k", "owner": "o", "ttl_seconds": -5}"#.into(), 422, "TTL_OUT_OF_RANGE"),
-        ("POST", "/api/v1/locks", r#"{"key": "k", "owner": "o", "ttl_seconds": 99999999}"#.into(), 422, "TTL_OUT_OF_RANGE"),
+        (
+            "POST",
+            "/api/v1/locks",
+            r#"{"key": "k", "owner": "o", "ttl_seconds": 99999999}"#.into(),
+            422,
+            "TTL_OUT_OF_RANGE",
+        ),
         ("POST", "/api/v1/locks", r#"{"key": "k", "owner": "", "ttl_seconds": 5}"#.into(), 422, "INVALID_ARGUMENT"),
-        ("POST", "/api/v1/locks", r#"{"key": "k", "owner": "o", "ttl_seconds": 5, "permits": 0}"#.into(), 422, "INVALID_ARGUMENT"),
-        ("POST", "/api/v1/locks", r#"{"key": "k", "owner": "o", "ttl_seconds": 5, "wait_timeout_seconds": -1}"#.into(), 422, "INVALID_ARGUMENT"),
-        ("POST", "/api/v1/locks", format!(r#"{{"key": "k", "owner": "o", "ttl_seconds": 5, "metadata": "{big_metadata}"}}"#), 422, "PAYLOAD_TOO_LARGE"),
+        (
+            "POST",
+            "/api/v1/locks",
+            r#"{"key": "k", "owner": "o", "ttl_seconds": 5, "permits": 0}"#.into(),
+            422,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            "POST",
+            "/api/v1/locks",
+            r#"{"key": "k", "owner": "o", "ttl_seconds": 5, "wait_timeout_seconds": -1}"#.into(),
+            422,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            "POST",
+            "/api/v1/locks",
+            format!(r#"{{"key": "k", "owner": "o", "ttl_seconds": 5, "metadata": "{big_metadata}"}}"#),
+            422,
+            "PAYLOAD_TOO_LARGE",
+        ),
         ("POST", "/api/v1/locks", huge_body, 413, "BODY_TOO_LARGE"),
-        ("POST", "/api/v1/locks", r#"{"key": "k2", "owner": "o", "ttl_seconds": 5, "lease_id": "0190a0a0-0000-7000-8000-000000000000"}"#.into(), 404, "LEASE_NOT_FOUND"),
-        ("POST", "/api/v1/locks", r#"{"key": "k2", "owner": "o", "ttl_seconds": 5, "lease_id": "nonsense"}"#.into(), 404, "LEASE_NOT_FOUND"),
-        ("DELETE", "/api/v1/locks/k", r#"{"lock_id": "0190a0a0-0000-7000-8000-000000000000", "owner": "holder"}"#.into(), 409, "LOCK_NOT_HELD"),
+        (
+            "POST",
+            "/api/v1/locks",
+            r#"{"key": "k2", "owner": "o", "ttl_seconds": 5, "lease_id": "0190a0a0-0000-7000-8000-000000000000"}"#
+                .into(),
+            404,
+            "LEASE_NOT_FOUND",
+        ),
+        (
+            "POST",
+            "/api/v1/locks",
+            r#"{"key": "k2", "owner": "o", "ttl_seconds": 5, "lease_id": "nonsense"}"#.into(),
+            404,
+            "LEASE_NOT_FOUND",
+        ),
+        (
+            "DELETE",
+            "/api/v1/locks/k",
+            r#"{"lock_id": "0190a0a0-0000-7000-8000-000000000000", "owner": "holder"}"#.into(),
+            409,
+            "LOCK_NOT_HELD",
+        ),
         ("DELETE", "/api/v1/locks/k", "{}".into(), 422, "INVALID_BODY"),
         ("POST", "/api/v1/locks/k/renew", r#"{"lock_id": "nonsense", "owner": "holder"}"#.into(), 409, "LOCK_NOT_HELD"),
         ("POST", "/api/v1/leases", r#"{"ttl_seconds": 0}"#.into(), 422, "TTL_OUT_OF_RANGE"),
-        ("POST", "/api/v1/leases/0190a0a0-0000-7000-8000-000000000000/keepalive", String::new(), 404, "LEASE_NOT_FOUND"),
+        (
+            "POST",
+            "/api/v1/leases/0190a0a0-0000-7000-8000-000000000000/keepalive",
+            String::new(),
+            404,
+            "LEASE_NOT_FOUND",
+        ),
         ("DELETE", "/api/v1/leases/nonsense", String::new(), 404, "LEASE_NOT_FOUND"),
         ("GET", "/api/v1/locks?limit=0", String::new(), 422, "INVALID_ARGUMENT"),
         ("GET", "/api/v1/locks?limit=abc", String::new(), 422, "INVALID_ARGUMENT"),
@@ -449,28 +360,12 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             .await
             .unwrap();
         let got_status = response.status().as_u16();
-        let envelope: Value = response
-            .json()
-            .await
-            .unwrap_or_else(|_| panic!("{method} {path}: body is not JSON"));
-        assert_eq!(
-            (got_status, envelope["error"]["code"].as_str()),
-            (status, Some(expected)),
-            "{method} {path}"
-        );
-        assert!(
-            envelope["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
-            "{method} {path}"
-        );
+        let envelope: Value = response.json().await.unwrap_or_else(|_| panic!("{method} {path}: body is not JSON"));
+        assert_eq!((got_status, envelope["error"]["code"].as_str()), (status, Some(expected)), "{method} {path}");
+        assert!(envelope["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{method} {path}");
     }
     let status = client.lock_status("k").await.unwrap();
-    assert_eq!(
-        (status.lock_id, status.holders.len()),
-        (Some(held.lock_id), 1),
-        "nothing changed"
-    );
+    assert_eq!((status.lock_id, status.holders.len()), (Some(held.lock_id), 1), "nothing changed");
     assert!(!client.lock_status("k2").await.unwrap().is_locked);
 }
 
@@ -483,33 +378,16 @@ async fn system_endpoints_answer() {
     assert_eq!(get("/health").await.unwrap().status(), 200);
     let ready: Value = get("/ready").await.unwrap().json().await.unwrap();
     assert_eq!(ready, json!({"status": "ready", "backend": "sqlite"}));
-    server
-        .client()
-        .acquire_lock(request("k", "a"))
-        .await
-        .unwrap();
+    server.client().acquire_lock(request("k", "a")).await.unwrap();
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     assert!(
-        metrics.contains(
-            r#"baton_http_requests_total{method="POST",route="/api/v1/locks",status="201"}"#
-        ),
+        metrics.contains(r#"baton_http_requests_total{method="POST",route="/api/v1/locks",status="201"}"#),
         "{metrics}"
     );
-    assert!(
-        metrics.contains("baton_http_request_duration_seconds_bucket"),
-        "latency histograms"
-    );
-    let openapi: Value = get("/api/v1/openapi.json")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert!(metrics.contains("baton_http_request_duration_seconds_bucket"), "latency histograms");
+    let openapi: Value = get("/api/v1/openapi.json").await.unwrap().json().await.unwrap();
     assert!(openapi["paths"]["/api/v1/locks"]["post"].is_object());
     let docs = get("/docs/").await.unwrap();
     assert_eq!(docs.status(), 200);
-    assert!(
-        docs.text().await.unwrap().contains("swagger"),
-        "the docs page is served from embedded assets"
-    );
+    assert!(docs.text().await.unwrap().contains("swagger"), "the docs page is served from embedded assets");
 }

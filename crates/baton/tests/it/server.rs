@@ -27,17 +27,12 @@ impl Server {
     }
 
     pub fn start(extra: Vec<String>) -> Self {
-        Self::try_start(extra)
-            .unwrap_or_else(|output| panic!("baton serve did not start:\n{output}"))
+        Self::try_start(extra).unwrap_or_else(|output| panic!("baton serve did not start:\n{output}"))
     }
 
     /// Starts a server; on failure returns what it printed.
     pub fn try_start(extra: Vec<String>) -> Result<Self, String> {
-        let mut args = vec![
-            "serve".to_owned(),
-            "--http-addr".to_owned(),
-            "127.0.0.1:0".to_owned(),
-        ];
+        let mut args = vec!["serve".to_owned(), "--http-addr".to_owned(), "127.0.0.1:0".to_owned()];
         args.extend(extra);
         let mut child = Command::new(BATON)
             .args(&args)
@@ -50,16 +45,9 @@ impl Server {
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
         stdout.read_line(&mut line).expect("read the first line");
-        let Some(url) = line
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-            .map(str::to_owned)
-        else {
+        let Some(url) = line.split_whitespace().find(|word| word.starts_with("http://")).map(str::to_owned) else {
             let mut stderr = String::new();
-            let _ = std::io::Read::read_to_string(
-                &mut child.stderr.take().expect("stderr"),
-                &mut stderr,
-            );
+            let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr);
             let _ = child.wait();
             return Err(format!("{line}{stderr}"));
         };
@@ -84,10 +72,7 @@ impl Server {
 
     /// SIGTERM, then the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .expect("run kill");
+        let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("run kill");
         assert!(status.success());
         self.child.wait().expect("wait for baton")
     }
