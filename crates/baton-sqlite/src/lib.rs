@@ -1,11 +1,13 @@
 //! The embedded backend: one SQLite file in WAL mode, with durable commits by default.
 //!
-//! Every write goes through one writer task that commits many callers' operations per transaction (group
-//! commit, see [`writer`]); reads use a small pool of read-only connections. A lock file in the data dir keeps
-//! a second server off the same data. It deliberately holds no lock rules: those are in
-//! `baton_core::lock::engine`, which this crate feeds with statements.
+//! Every write goes through one writer thread that commits many callers' operations per transaction (group
+//! commit, see `writer`); reads run on a small pool of read-only connections on blocking threads. A lock file
+//! in the data dir keeps a second server off the same data. It uses rusqlite rather than sqlx: statements run
+//! in the writer's own thread, with no hop to a worker thread per statement, which is what bounded
+//! throughput. It deliberately holds no lock rules: those are in `baton_core::lock::engine`.
 
 mod migrate;
+mod readers;
 mod rows;
 mod store;
 mod tx;

@@ -4,17 +4,11 @@ use baton_core::StoreError;
 use baton_core::clock::Timestamp;
 use baton_core::lock::engine::KeySnapshot;
 use baton_core::lock::{FencingToken, Holder, LeaseId, LockId};
+use rusqlite::Row;
 use serde_json::Value;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
-pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
-    match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            StoreError::Unavailable(error.to_string())
-        }
-        other => StoreError::Internal(other.to_string()),
-    }
+pub(crate) fn store_error(error: rusqlite::Error) -> StoreError {
+    StoreError::Internal(error.to_string())
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -37,36 +31,31 @@ pub(crate) fn permits(value: i64) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|_| corrupt("permits"))
 }
 
-pub(crate) fn holder(row: &SqliteRow) -> Result<Holder, StoreError> {
-    let get_i64 = |name: &str| row.try_get::<i64, _>(name).map_err(store_error);
+pub(crate) fn holder(row: &Row<'_>) -> Result<Holder, StoreError> {
+    let get_i64 = |name: &str| row.get::<_, i64>(name).map_err(store_error);
     Ok(Holder {
-        lock_id: lock_id(&row.try_get::<String, _>("lock_id").map_err(store_error)?)?,
-        key: row.try_get("key").map_err(store_error)?,
-        owner: row.try_get("owner").map_err(store_error)?,
+        lock_id: lock_id(&row.get::<_, String>("lock_id").map_err(store_error)?)?,
+        key: row.get("key").map_err(store_error)?,
+        owner: row.get("owner").map_err(store_error)?,
         fencing_token: FencingToken(get_i64("fencing_token")?),
         permits: permits(get_i64("permits")?)?,
         ttl_ms: get_i64("ttl_ms")?,
         acquired_at: Timestamp(get_i64("acquired_at")?),
         expires_at: Timestamp(get_i64("expires_at")?),
-        lease_id: lease_id(row.try_get("lease_id").map_err(store_error)?)?,
-        metadata: metadata(row.try_get("metadata").map_err(store_error)?)?,
+        lease_id: lease_id(row.get("lease_id").map_err(store_error)?)?,
+        metadata: metadata(row.get("metadata").map_err(store_error)?)?,
     })
 }
 
-/// Decodes [`KeySnapshot`] rows: waiter counts on every row, holder columns NULL when the key has none.
-pub(crate) fn key_snapshot(found: &[SqliteRow]) -> Result<KeySnapshot, StoreError> {
-    let count = |row: &SqliteRow, name: &str| -> Result<u64, StoreError> {
-        Ok(u64::try_from(row.try_get::<i64, _>(name).map_err(store_error)?).unwrap_or(0))
+/// Folds [`KeySnapshot`] rows: waiter counts on every row, holder columns NULL when the key has none.
+pub(crate) fn fold_key_snapshot(snapshot: &mut KeySnapshot, row: &Row<'_>) -> Result<(), StoreError> {
+    let count = |name: &str| -> Result<u64, StoreError> {
+        Ok(u64::try_from(row.get::<_, i64>(name).map_err(store_error)?).unwrap_or(0))
     };
-    let mut snapshot = KeySnapshot::default();
-    if let Some(first) = found.first() {
-        snapshot.live_waiters = count(first, "live_waiters")?;
-        snapshot.lapsed_waiters = count(first, "lapsed_waiters")?;
+    snapshot.live_waiters = count("live_waiters")?;
+    snapshot.lapsed_waiters = count("lapsed_waiters")?;
+    if row.get::<_, Option<String>>("lock_id").map_err(store_error)?.is_some() {
+        snapshot.holders.push(holder(row)?);
     }
-    for row in found {
-        if row.try_get::<Option<String>, _>("lock_id").map_err(store_error)?.is_some() {
-            snapshot.holders.push(holder(row)?);
-        }
-    }
-    Ok(snapshot)
+    Ok(())
 }

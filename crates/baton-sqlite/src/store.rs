@@ -1,8 +1,7 @@
-//! `SqliteStore`: opening the data dir, and the store port on top of the writer and the read pool.
+//! `SqliteStore`: opening the data dir, and the store port on top of the writer and the readers.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,10 +17,11 @@ use baton_core::namespace::Namespace;
 use baton_core::page::{Page, encode_cursor};
 use baton_core::store::{Change, Store};
 use baton_core::{Error, StoreError};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection as _, Row, SqliteConnection, query};
+use futures::executor::block_on;
+use rusqlite::{Connection, Row, params};
 use tokio::sync::broadcast;
 
+use crate::readers::Readers;
 use crate::rows::{self, store_error};
 use crate::tx::SqliteTx;
 use crate::writer::Writer;
@@ -42,20 +42,18 @@ pub enum Synchronous {
 pub struct SqliteOptions {
     pub data_dir: PathBuf,
     pub synchronous: Synchronous,
-    pub read_connections: u32,
 }
 
 impl SqliteOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self { data_dir: data_dir.into(), synchronous: Synchronous::Full, read_connections: 4 }
+        Self { data_dir: data_dir.into(), synchronous: Synchronous::Full }
     }
 }
 
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Writer,
-    readers: SqlitePool,
-    clock: Arc<dyn Clock>,
+    readers: Readers,
     changes: broadcast::Sender<Change>,
     /// Held for the store's lifetime: the OS releases the data dir's lock when the process ends.
     _data_dir_lock: Arc<File>,
@@ -67,23 +65,17 @@ impl SqliteStore {
         std::fs::create_dir_all(&options.data_dir)
             .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", options.data_dir.display())))?;
         let data_dir_lock = lock_data_dir(&options.data_dir)?;
-        let connect = connect_options(&options.data_dir.join(DATABASE_FILE), options.synchronous)?;
-
-        let mut writer_conn = SqliteConnection::connect_with(&connect).await.map_err(store_error)?;
-        crate::migrate::migrator()
-            .run(&mut writer_conn)
-            .await
-            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(options.read_connections.max(1))
-            .connect_with(connect.read_only(true))
-            .await
-            .map_err(store_error)?;
+        let path = Self::database_path(&options.data_dir);
+        let writer_conn = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || open_writer(&path, options.synchronous))
+                .await
+                .map_err(|e| StoreError::Internal(e.to_string()))??
+        };
         let (changes, _) = broadcast::channel(1024);
         Ok(Self {
-            writer: Writer::start(writer_conn, clock.clone(), changes.clone()),
-            readers,
-            clock,
+            writer: Writer::start(writer_conn, clock.clone(), changes.clone())?,
+            readers: Readers::new(&path, clock),
             changes,
             _data_dir_lock: Arc::new(data_dir_lock),
         })
@@ -92,12 +84,20 @@ impl SqliteStore {
     pub fn database_path(data_dir: &Path) -> PathBuf {
         data_dir.join(DATABASE_FILE)
     }
+}
 
-    async fn read<T>(&self, operation: impl AsyncFnOnce(&mut SqliteTx<'_>) -> Result<T, Error>) -> Result<T, Error> {
-        let mut conn = self.readers.acquire().await.map_err(store_error)?;
-        let mut tx = SqliteTx::new(&mut conn, self.clock.now());
-        operation(&mut tx).await
-    }
+fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path).map_err(store_error)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(store_error)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(store_error)?;
+    let level = match synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", level).map_err(store_error)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    crate::migrate::run(&mut conn).map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
+    Ok(conn)
 }
 
 fn lock_data_dir(data_dir: &Path) -> Result<File, StoreError> {
@@ -113,105 +113,12 @@ fn lock_data_dir(data_dir: &Path) -> Result<File, StoreError> {
     Ok(file)
 }
 
-fn connect_options(path: &Path, synchronous: Synchronous) -> Result<SqliteConnectOptions, StoreError> {
-    let url = format!("sqlite://{}", path.display());
-    let options = SqliteConnectOptions::from_str(&url).map_err(store_error)?;
-    Ok(options
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(match synchronous {
-            Synchronous::Full => SqliteSynchronous::Full,
-            Synchronous::Normal => SqliteSynchronous::Normal,
-        })
-        .busy_timeout(Duration::from_secs(5)))
+fn no_wakeups<T>(value: T) -> Applied<T> {
+    Applied { value, woken: Vec::new() }
 }
 
-#[async_trait]
-impl LockStore for SqliteStore {
-    async fn acquire(&self, params: AcquireParams) -> Result<AcquireOutcome, Error> {
-        self.writer
-            .write(move |conn, now| {
-                Box::pin(async move { engine::acquire(&mut SqliteTx::new(conn, now), &params).await })
-            })
-            .await
-    }
-
-    async fn release(&self, params: ReleaseParams) -> Result<(), Error> {
-        self.writer
-            .write(move |conn, now| {
-                Box::pin(async move { engine::release(&mut SqliteTx::new(conn, now), &params).await })
-            })
-            .await
-    }
-
-    async fn renew(&self, params: RenewParams) -> Result<Holder, Error> {
-        self.writer
-            .write(move |conn, now| {
-                Box::pin(async move {
-                    let holder = engine::renew(&mut SqliteTx::new(conn, now), &params).await?;
-                    Ok(Applied { value: holder, woken: Vec::new() })
-                })
-            })
-            .await
-    }
-
-    async fn waiter_state(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<WaiterState, Error> {
-        self.read(async |tx| engine::waiter_state(tx, namespace, key, lock_id).await).await
-    }
-
-    async fn cancel_wait(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<Option<Holder>, Error> {
-        let (namespace, key) = (namespace.clone(), key.to_owned());
-        self.writer
-            .write(move |conn, now| {
-                Box::pin(async move {
-                    let granted = engine::cancel_wait(&mut SqliteTx::new(conn, now), &namespace, &key, lock_id).await?;
-                    Ok(Applied { value: granted, woken: Vec::new() })
-                })
-            })
-            .await
-    }
-
-    async fn status(&self, namespace: &Namespace, key: &str) -> Result<LockStatus, Error> {
-        self.read(async |tx| engine::status(tx, namespace, key).await).await
-    }
-
-    async fn list(&self, params: ListLocksParams) -> Result<Page<Holder>, Error> {
-        let (after_key, after_id) = params.after.clone().unzip();
-        let found = query(include_str!("../queries/lock/list.sql"))
-            .bind(params.namespace.as_str())
-            .bind(self.clock.now().as_millis())
-            .bind(params.owner.as_deref())
-            .bind(params.prefix.as_deref())
-            .bind(after_key)
-            .bind(after_id)
-            .bind(i64::from(params.limit) + 1)
-            .fetch_all(&self.readers)
-            .await
-            .map_err(store_error)?;
-        let mut items = found.iter().map(rows::holder).collect::<Result<Vec<_>, _>>()?;
-        Ok(page_of(&mut items, params.limit))
-    }
-
-    async fn expire_due(&self, max_keys: u32) -> Result<ExpiryReport, Error> {
-        self.writer
-            .write(move |conn, now| {
-                Box::pin(async move { engine::expire_due(&mut SqliteTx::new(conn, now), max_keys).await })
-            })
-            .await
-    }
-}
-
-/// Cuts a `limit + 1` fetch down to a page, with a cursor when more rows follow.
-fn page_of(items: &mut Vec<Holder>, limit: u32) -> Page<Holder> {
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor =
-        has_more.then(|| items.last().map(|h| encode_cursor(&[&h.key, &h.lock_id.to_string()]))).flatten();
-    Page { items: std::mem::take(items), next_cursor }
-}
-
-fn lease_from_row(lease_id: LeaseId, row: &sqlx::sqlite::SqliteRow) -> Result<Lease, Error> {
-    let get = |name: &str| row.try_get::<i64, _>(name).map_err(store_error);
+fn lease_from_row(lease_id: LeaseId, row: &Row<'_>) -> Result<Lease, StoreError> {
+    let get = |name: &str| row.get::<_, i64>(name).map_err(store_error);
     Ok(Lease {
         lease_id,
         ttl_ms: get("ttl_ms")?,
@@ -221,22 +128,78 @@ fn lease_from_row(lease_id: LeaseId, row: &sqlx::sqlite::SqliteRow) -> Result<Le
 }
 
 #[async_trait]
+impl LockStore for SqliteStore {
+    async fn acquire(&self, params: AcquireParams) -> Result<AcquireOutcome, Error> {
+        self.writer.write(move |tx| block_on(engine::acquire(tx, &params))).await
+    }
+
+    async fn release(&self, params: ReleaseParams) -> Result<(), Error> {
+        self.writer.write(move |tx| block_on(engine::release(tx, &params))).await
+    }
+
+    async fn renew(&self, params: RenewParams) -> Result<Holder, Error> {
+        self.writer.write(move |tx| block_on(engine::renew(tx, &params)).map(no_wakeups)).await
+    }
+
+    async fn waiter_state(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<WaiterState, Error> {
+        let (namespace, key) = (namespace.clone(), key.to_owned());
+        self.readers.read(move |tx| block_on(engine::waiter_state(tx, &namespace, &key, lock_id))).await
+    }
+
+    async fn cancel_wait(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<Option<Holder>, Error> {
+        let (namespace, key) = (namespace.clone(), key.to_owned());
+        self.writer.write(move |tx| block_on(engine::cancel_wait(tx, &namespace, &key, lock_id)).map(no_wakeups)).await
+    }
+
+    async fn status(&self, namespace: &Namespace, key: &str) -> Result<LockStatus, Error> {
+        let (namespace, key) = (namespace.clone(), key.to_owned());
+        self.readers.read(move |tx| block_on(engine::status(tx, &namespace, &key))).await
+    }
+
+    async fn list(&self, params: ListLocksParams) -> Result<Page<Holder>, Error> {
+        self.readers
+            .read(move |tx| {
+                let (after_key, after_id) = params.after.clone().unzip();
+                let mut items = tx.query_all(
+                    include_str!("../queries/lock/list.sql"),
+                    params![
+                        params.namespace.as_str(),
+                        tx.now.as_millis(),
+                        params.owner,
+                        params.prefix,
+                        after_key,
+                        after_id,
+                        i64::from(params.limit) + 1
+                    ],
+                    rows::holder,
+                )?;
+                let has_more = items.len() > params.limit as usize;
+                items.truncate(params.limit as usize);
+                let next_cursor =
+                    has_more.then(|| items.last().map(|h| encode_cursor(&[&h.key, &h.lock_id.to_string()]))).flatten();
+                Ok(Page { items, next_cursor })
+            })
+            .await
+    }
+
+    async fn expire_due(&self, max_keys: u32) -> Result<ExpiryReport, Error> {
+        self.writer.write(move |tx| block_on(engine::expire_due(tx, max_keys))).await
+    }
+}
+
+#[async_trait]
 impl LeaseStore for SqliteStore {
     async fn grant_lease(&self, namespace: &Namespace, lease_id: LeaseId, ttl_ms: i64) -> Result<Lease, Error> {
         let namespace = namespace.clone();
         self.writer
-            .write(move |conn, now| {
-                Box::pin(async move {
-                    let row = query(include_str!("../queries/lease/grant.sql"))
-                        .bind(namespace.as_str())
-                        .bind(lease_id.to_string())
-                        .bind(ttl_ms)
-                        .bind(now.as_millis())
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(store_error)?;
-                    Ok(Applied { value: lease_from_row(lease_id, &row)?, woken: Vec::new() })
-                })
+            .write(move |tx| {
+                let lease = tx.query_optional(
+                    include_str!("../queries/lease/grant.sql"),
+                    params![namespace.as_str(), lease_id.to_string(), ttl_ms, tx.now.as_millis()],
+                    |row| lease_from_row(lease_id, row),
+                )?;
+                let lease = lease.ok_or_else(|| StoreError::Internal("grant returned no row".into()))?;
+                Ok(no_wakeups(lease))
             })
             .await
     }
@@ -244,41 +207,35 @@ impl LeaseStore for SqliteStore {
     async fn keepalive_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
         let namespace = namespace.clone();
         self.writer
-            .write(move |conn, now| {
-                Box::pin(async move {
-                    let row = query(include_str!("../queries/lease/keepalive.sql"))
-                        .bind(namespace.as_str())
-                        .bind(lease_id.to_string())
-                        .bind(now.as_millis())
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(store_error)?
-                        .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
-                    Ok(Applied { value: lease_from_row(lease_id, &row)?, woken: Vec::new() })
-                })
+            .write(move |tx| {
+                let lease = tx.query_optional(
+                    include_str!("../queries/lease/keepalive.sql"),
+                    params![namespace.as_str(), lease_id.to_string(), tx.now.as_millis()],
+                    |row| lease_from_row(lease_id, row),
+                )?;
+                let lease = lease.ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
+                Ok(no_wakeups(lease))
             })
             .await
     }
 
     async fn revoke_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<(), Error> {
         let namespace = namespace.clone();
-        self.writer
-            .write(move |conn, now| {
-                Box::pin(async move { engine::revoke_lease(&mut SqliteTx::new(conn, now), &namespace, lease_id).await })
-            })
-            .await
+        self.writer.write(move |tx| block_on(engine::revoke_lease(tx, &namespace, lease_id))).await
     }
 
     async fn get_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
-        let row = query(include_str!("../queries/lease/get.sql"))
-            .bind(namespace.as_str())
-            .bind(lease_id.to_string())
-            .bind(self.clock.now().as_millis())
-            .fetch_optional(&self.readers)
+        let namespace = namespace.clone();
+        self.readers
+            .read(move |tx| {
+                let lease = tx.query_optional(
+                    include_str!("../queries/lease/get.sql"),
+                    params![namespace.as_str(), lease_id.to_string(), tx.now.as_millis()],
+                    |row| lease_from_row(lease_id, row),
+                )?;
+                lease.ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })
+            })
             .await
-            .map_err(store_error)?
-            .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
-        lease_from_row(lease_id, &row)
     }
 }
 
@@ -289,8 +246,14 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        query("SELECT 1").execute(&self.readers).await.map_err(store_error)?;
-        Ok(())
+        let ping = |tx: &mut SqliteTx<'_>| {
+            tx.query_optional(include_str!("../queries/schema/ping.sql"), [], |_| Ok(()))?;
+            Ok(())
+        };
+        self.readers.read(ping).await.map_err(|error| match error {
+            Error::Store(store) => store,
+            other => StoreError::Internal(other.to_string()),
+        })
     }
 
     fn changes(&self) -> broadcast::Receiver<Change> {

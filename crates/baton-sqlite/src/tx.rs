@@ -1,28 +1,64 @@
-//! The statements the shared lock rules run, on one SQLite connection. The single writer serialises every
-//! write, so `lock_key` has nothing to do here.
+//! The statements the shared lock rules run, on one SQLite connection. The writer thread serialises every
+//! write, so `lock_key` has nothing to do here. Every method completes without awaiting: the engine's futures
+//! are driven to completion in place on the connection's thread.
 
 use baton_core::StoreError;
 use baton_core::clock::Timestamp;
 use baton_core::lock::engine::{ExpiryTx, KeySnapshot, LockTx, NewHolder, Waiter};
 use baton_core::lock::{FencingToken, LeaseId, LockId};
 use baton_core::namespace::Namespace;
-use sqlx::{Row, SqliteConnection, query};
+use rusqlite::{Connection, Params, Row, params};
 
 use crate::rows::{self, store_error};
 
 pub(crate) struct SqliteTx<'c> {
-    pub(crate) conn: &'c mut SqliteConnection,
+    pub(crate) conn: &'c Connection,
     pub(crate) now: Timestamp,
 }
 
 impl<'c> SqliteTx<'c> {
-    pub(crate) fn new(conn: &'c mut SqliteConnection, now: Timestamp) -> Self {
+    pub(crate) fn new(conn: &'c Connection, now: Timestamp) -> Self {
         Self { conn, now }
     }
 
-    async fn next_counter(&mut self, sql: &'static str) -> Result<i64, StoreError> {
-        let row = query(sql).fetch_one(&mut *self.conn).await.map_err(store_error)?;
-        row.try_get(0).map_err(store_error)
+    /// Runs a cached statement and returns how many rows it changed.
+    pub(crate) fn execute(&self, sql: &str, params: impl Params) -> Result<usize, StoreError> {
+        self.conn.prepare_cached(sql).and_then(|mut statement| statement.execute(params)).map_err(store_error)
+    }
+
+    /// Runs a cached query and maps its first row, if any.
+    pub(crate) fn query_optional<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        map: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut statement = self.conn.prepare_cached(sql).map_err(store_error)?;
+        let mut found = statement.query(params).map_err(store_error)?;
+        match found.next().map_err(store_error)? {
+            Some(row) => map(row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs a cached query and maps every row.
+    pub(crate) fn query_all<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        mut map: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut statement = self.conn.prepare_cached(sql).map_err(store_error)?;
+        let mut found = statement.query(params).map_err(store_error)?;
+        let mut out = Vec::new();
+        while let Some(row) = found.next().map_err(store_error)? {
+            out.push(map(row)?);
+        }
+        Ok(out)
+    }
+
+    fn next_counter(&self, sql: &str) -> Result<i64, StoreError> {
+        self.conn.prepare_cached(sql).and_then(|mut s| s.query_row([], |row| row.get(0))).map_err(store_error)
     }
 }
 
@@ -36,126 +72,107 @@ impl LockTx for SqliteTx<'_> {
     }
 
     async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
-        for sql in [
-            include_str!("../queries/lock/purge_expired_holders.sql"),
-            include_str!("../queries/lock/purge_expired_waiters.sql"),
-        ] {
-            query(sql)
-                .bind(namespace.as_str())
-                .bind(key)
-                .bind(self.now.as_millis())
-                .execute(&mut *self.conn)
-                .await
-                .map_err(store_error)?;
-        }
+        let args = params![namespace.as_str(), key, self.now.as_millis()];
+        self.execute(include_str!("../queries/lock/purge_expired_holders.sql"), args)?;
+        self.execute(include_str!("../queries/lock/purge_expired_waiters.sql"), args)?;
         Ok(())
     }
 
     async fn key_snapshot(&mut self, namespace: &Namespace, key: &str) -> Result<KeySnapshot, StoreError> {
-        let found = query(include_str!("../queries/lock/key_snapshot.sql"))
-            .bind(namespace.as_str())
-            .bind(key)
-            .bind(self.now.as_millis())
-            .fetch_all(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
-        rows::key_snapshot(&found)
+        let mut snapshot = KeySnapshot::default();
+        self.query_all(
+            include_str!("../queries/lock/key_snapshot.sql"),
+            params![namespace.as_str(), key, self.now.as_millis()],
+            |row| rows::fold_key_snapshot(&mut snapshot, row),
+        )?;
+        Ok(snapshot)
     }
 
     async fn has_waiter(&mut self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<bool, StoreError> {
-        let row = query(include_str!("../queries/lock/has_waiter.sql"))
-            .bind(namespace.as_str())
-            .bind(key)
-            .bind(lock_id.to_string())
-            .bind(self.now.as_millis())
-            .fetch_one(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
-        Ok(row.try_get::<i64, _>(0).map_err(store_error)? > 0)
+        let count = self.query_optional(
+            include_str!("../queries/lock/has_waiter.sql"),
+            params![namespace.as_str(), key, lock_id.to_string(), self.now.as_millis()],
+            |row| row.get::<_, i64>(0).map_err(store_error),
+        )?;
+        Ok(count.unwrap_or(0) > 0)
     }
 
     async fn oldest_waiter(&mut self, namespace: &Namespace, key: &str) -> Result<Option<Waiter>, StoreError> {
-        let found = query(include_str!("../queries/lock/oldest_waiter.sql"))
-            .bind(namespace.as_str())
-            .bind(key)
-            .bind(self.now.as_millis())
-            .fetch_optional(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
-        let Some(row) = found else { return Ok(None) };
-        let get = |name: &str| row.try_get::<i64, _>(name).map_err(store_error);
-        Ok(Some(Waiter {
-            namespace: namespace.clone(),
-            key: key.to_owned(),
-            lock_id: rows::lock_id(&row.try_get::<String, _>("waiter_id").map_err(store_error)?)?,
-            owner: row.try_get("owner").map_err(store_error)?,
-            ttl_ms: get("ttl_ms")?,
-            permits: rows::permits(get("permits")?)?,
-            lease_id: rows::lease_id(row.try_get("lease_id").map_err(store_error)?)?,
-            metadata: rows::metadata(row.try_get("metadata").map_err(store_error)?)?,
-            deadline: Timestamp(get("deadline")?),
-        }))
+        self.query_optional(
+            include_str!("../queries/lock/oldest_waiter.sql"),
+            params![namespace.as_str(), key, self.now.as_millis()],
+            |row| {
+                let get = |name: &str| row.get::<_, i64>(name).map_err(store_error);
+                Ok(Waiter {
+                    namespace: namespace.clone(),
+                    key: key.to_owned(),
+                    lock_id: rows::lock_id(&row.get::<_, String>("waiter_id").map_err(store_error)?)?,
+                    owner: row.get("owner").map_err(store_error)?,
+                    ttl_ms: get("ttl_ms")?,
+                    permits: rows::permits(get("permits")?)?,
+                    lease_id: rows::lease_id(row.get("lease_id").map_err(store_error)?)?,
+                    metadata: rows::metadata(row.get("metadata").map_err(store_error)?)?,
+                    deadline: Timestamp(get("deadline")?),
+                })
+            },
+        )
     }
 
     async fn insert_waiter(&mut self, waiter: &Waiter) -> Result<(), StoreError> {
-        let seq = self.next_counter(include_str!("../queries/lock/next_waiter_seq.sql")).await?;
-        query(include_str!("../queries/lock/insert_waiter.sql"))
-            .bind(waiter.namespace.as_str())
-            .bind(&waiter.key)
-            .bind(waiter.lock_id.to_string())
-            .bind(seq)
-            .bind(&waiter.owner)
-            .bind(waiter.ttl_ms)
-            .bind(i64::from(waiter.permits))
-            .bind(waiter.lease_id.map(|id| id.to_string()))
-            .bind(waiter.metadata.as_ref().map(ToString::to_string))
-            .bind(waiter.deadline.as_millis())
-            .bind(self.now.as_millis())
-            .execute(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
+        let seq = self.next_counter(include_str!("../queries/lock/next_waiter_seq.sql"))?;
+        self.execute(
+            include_str!("../queries/lock/insert_waiter.sql"),
+            params![
+                waiter.namespace.as_str(),
+                waiter.key,
+                waiter.lock_id.to_string(),
+                seq,
+                waiter.owner,
+                waiter.ttl_ms,
+                i64::from(waiter.permits),
+                waiter.lease_id.map(|id| id.to_string()),
+                waiter.metadata.as_ref().map(ToString::to_string),
+                waiter.deadline.as_millis(),
+                self.now.as_millis(),
+            ],
+        )?;
         Ok(())
     }
 
     async fn delete_waiter(&mut self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<bool, StoreError> {
-        let done = query(include_str!("../queries/lock/delete_waiter.sql"))
-            .bind(namespace.as_str())
-            .bind(key)
-            .bind(lock_id.to_string())
-            .execute(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
-        Ok(done.rows_affected() > 0)
+        let deleted = self.execute(
+            include_str!("../queries/lock/delete_waiter.sql"),
+            params![namespace.as_str(), key, lock_id.to_string()],
+        )?;
+        Ok(deleted > 0)
     }
 
     async fn insert_holder(&mut self, holder: &NewHolder<'_>) -> Result<FencingToken, StoreError> {
-        let token = self.next_counter(include_str!("../queries/lock/next_fencing_token.sql")).await?;
-        query(include_str!("../queries/lock/insert_holder.sql"))
-            .bind(holder.namespace.as_str())
-            .bind(holder.key)
-            .bind(holder.lock_id.to_string())
-            .bind(holder.owner)
-            .bind(token)
-            .bind(i64::from(holder.permits))
-            .bind(holder.ttl_ms)
-            .bind(holder.acquired_at.as_millis())
-            .bind(holder.expires_at.map(Timestamp::as_millis))
-            .bind(holder.lease_id.map(|id| id.to_string()))
-            .bind(holder.metadata.map(ToString::to_string))
-            .execute(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
+        let token = self.next_counter(include_str!("../queries/lock/next_fencing_token.sql"))?;
+        self.execute(
+            include_str!("../queries/lock/insert_holder.sql"),
+            params![
+                holder.namespace.as_str(),
+                holder.key,
+                holder.lock_id.to_string(),
+                holder.owner,
+                token,
+                i64::from(holder.permits),
+                holder.ttl_ms,
+                holder.acquired_at.as_millis(),
+                holder.expires_at.map(Timestamp::as_millis),
+                holder.lease_id.map(|id| id.to_string()),
+                holder.metadata.map(ToString::to_string),
+            ],
+        )?;
         Ok(FencingToken(token))
     }
 
     async fn delete_holder(&mut self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<(), StoreError> {
-        query(include_str!("../queries/lock/delete_holder.sql"))
-            .bind(namespace.as_str())
-            .bind(key)
-            .bind(lock_id.to_string())
-            .execute(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
+        self.execute(
+            include_str!("../queries/lock/delete_holder.sql"),
+            params![namespace.as_str(), key, lock_id.to_string()],
+        )?;
         Ok(())
     }
 
@@ -167,17 +184,11 @@ impl LockTx for SqliteTx<'_> {
         ttl_ms: i64,
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
-        let done = query(include_str!("../queries/lock/set_holder_expiry.sql"))
-            .bind(namespace.as_str())
-            .bind(key)
-            .bind(lock_id.to_string())
-            .bind(ttl_ms)
-            .bind(expires_at.as_millis())
-            .bind(self.now.as_millis())
-            .execute(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
-        Ok(done.rows_affected() > 0)
+        let updated = self.execute(
+            include_str!("../queries/lock/set_holder_expiry.sql"),
+            params![namespace.as_str(), key, lock_id.to_string(), ttl_ms, expires_at.as_millis(), self.now.as_millis()],
+        )?;
+        Ok(updated > 0)
     }
 
     async fn lease_expiry(
@@ -185,44 +196,34 @@ impl LockTx for SqliteTx<'_> {
         namespace: &Namespace,
         lease_id: LeaseId,
     ) -> Result<Option<Timestamp>, StoreError> {
-        let found = query(include_str!("../queries/lease/live_expiry.sql"))
-            .bind(namespace.as_str())
-            .bind(lease_id.to_string())
-            .bind(self.now.as_millis())
-            .fetch_optional(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
-        found.map(|row| row.try_get::<i64, _>(0).map(Timestamp).map_err(store_error)).transpose()
+        self.query_optional(
+            include_str!("../queries/lease/live_expiry.sql"),
+            params![namespace.as_str(), lease_id.to_string(), self.now.as_millis()],
+            |row| row.get::<_, i64>(0).map(Timestamp).map_err(store_error),
+        )
     }
 }
 
 impl ExpiryTx for SqliteTx<'_> {
     async fn due_keys(&mut self, limit: u32) -> Result<Vec<(Namespace, String)>, StoreError> {
-        let found = query(include_str!("../queries/lock/due_keys.sql"))
-            .bind(self.now.as_millis())
-            .bind(i64::from(limit))
-            .fetch_all(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
-        found
-            .iter()
-            .map(|row| {
-                let namespace: String = row.try_get(0).map_err(store_error)?;
+        self.query_all(
+            include_str!("../queries/lock/due_keys.sql"),
+            params![self.now.as_millis(), i64::from(limit)],
+            |row| {
+                let namespace: String = row.get(0).map_err(store_error)?;
                 let namespace =
                     Namespace::parse(&namespace).map_err(|_| StoreError::Internal("bad namespace".into()))?;
-                Ok((namespace, row.try_get(1).map_err(store_error)?))
-            })
-            .collect()
+                Ok((namespace, row.get(1).map_err(store_error)?))
+            },
+        )
     }
 
     async fn lease_keys(&mut self, namespace: &Namespace, lease_id: LeaseId) -> Result<Vec<String>, StoreError> {
-        let found = query(include_str!("../queries/lease/keys.sql"))
-            .bind(namespace.as_str())
-            .bind(lease_id.to_string())
-            .fetch_all(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
-        found.iter().map(|row| row.try_get(0).map_err(store_error)).collect()
+        self.query_all(
+            include_str!("../queries/lease/keys.sql"),
+            params![namespace.as_str(), lease_id.to_string()],
+            |row| row.get(0).map_err(store_error),
+        )
     }
 
     async fn delete_lease_holders(
@@ -231,40 +232,27 @@ impl ExpiryTx for SqliteTx<'_> {
         key: &str,
         lease_id: LeaseId,
     ) -> Result<(), StoreError> {
-        query(include_str!("../queries/lease/delete_holders.sql"))
-            .bind(namespace.as_str())
-            .bind(key)
-            .bind(lease_id.to_string())
-            .execute(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
+        self.execute(
+            include_str!("../queries/lease/delete_holders.sql"),
+            params![namespace.as_str(), key, lease_id.to_string()],
+        )?;
         Ok(())
     }
 
     async fn delete_lease(&mut self, namespace: &Namespace, lease_id: LeaseId) -> Result<(), StoreError> {
-        query(include_str!("../queries/lease/delete.sql"))
-            .bind(namespace.as_str())
-            .bind(lease_id.to_string())
-            .execute(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
+        self.execute(include_str!("../queries/lease/delete.sql"), params![namespace.as_str(), lease_id.to_string()])?;
         Ok(())
     }
 
     async fn delete_expired_leases(&mut self) -> Result<(), StoreError> {
-        query(include_str!("../queries/lease/delete_expired.sql"))
-            .bind(self.now.as_millis())
-            .execute(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
+        self.execute(include_str!("../queries/lease/delete_expired.sql"), params![self.now.as_millis()])?;
         Ok(())
     }
 
     async fn next_due(&mut self) -> Result<Option<Timestamp>, StoreError> {
-        let row = query(include_str!("../queries/lock/next_due.sql"))
-            .fetch_one(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
-        Ok(row.try_get::<Option<i64>, _>(0).map_err(store_error)?.map(Timestamp))
+        let due = self.query_optional(include_str!("../queries/lock/next_due.sql"), [], |row| {
+            row.get::<_, Option<i64>>(0).map_err(store_error)
+        })?;
+        Ok(due.flatten().map(Timestamp))
     }
 }

@@ -1,0 +1,1 @@
+SELECT checksum FROM baton_migrations WHERE version = ?1
