@@ -4,6 +4,11 @@
 CREATE SEQUENCE baton_fencing_token;
 CREATE SEQUENCE baton_waiter_seq;
 
+-- The database clock in milliseconds since the Unix epoch: in cluster mode it decides every expiry, so nodes
+-- with skewed clocks agree (design.md §4).
+CREATE FUNCTION baton_now_ms() RETURNS BIGINT LANGUAGE sql VOLATILE
+    AS $$ SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT $$;
+
 CREATE TABLE leases (
     namespace  TEXT    NOT NULL,
     lease_id   TEXT    NOT NULL,

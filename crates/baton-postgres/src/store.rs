@@ -17,7 +17,7 @@ use baton_core::page::{Page, encode_cursor};
 use baton_core::store::{Change, Store};
 use baton_core::{Error, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{PgConnection, Row, query};
+use sqlx::{Row, query};
 use tokio::sync::broadcast;
 
 use crate::listener;
@@ -73,12 +73,9 @@ impl PgStore {
         self.pool.close().await;
     }
 
-    async fn now(&self, conn: &mut PgConnection) -> Result<Timestamp, StoreError> {
-        if let Some(clock) = &self.clock {
-            return Ok(clock.now());
-        }
-        let row = query(include_str!("../queries/clock/now.sql")).fetch_one(conn).await.map_err(store_error)?;
-        Ok(Timestamp(row.try_get(0).map_err(store_error)?))
+    /// A test clock's instant; `None` lets the database clock decide.
+    fn test_now(&self) -> Option<Timestamp> {
+        self.clock.as_ref().map(|clock| clock.now())
     }
 
     /// Runs one write in its own transaction, then wakes the waiters it granted, here and on other nodes.
@@ -87,8 +84,7 @@ impl PgStore {
         operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<Applied<T>, Error>,
     ) -> Result<T, Error> {
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        let now = self.now(&mut transaction).await?;
-        let Applied { value, woken } = operation(&mut PgTx::new(&mut transaction, now)).await?;
+        let Applied { value, woken } = operation(&mut PgTx::new(&mut transaction, self.test_now())).await?;
         for payload in listener::payloads(&woken) {
             query(include_str!("../queries/lock/notify.sql"))
                 .bind(payload)
@@ -105,8 +101,7 @@ impl PgStore {
 
     async fn read<T>(&self, operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<T, Error>) -> Result<T, Error> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        let now = self.now(&mut conn).await?;
-        operation(&mut PgTx::new(&mut conn, now)).await
+        operation(&mut PgTx::new(&mut conn, self.test_now())).await
     }
 }
 
@@ -151,18 +146,16 @@ impl LockStore for PgStore {
     }
 
     async fn list(&self, params: ListLocksParams) -> Result<Page<Holder>, Error> {
-        let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        let now = self.now(&mut conn).await?;
         let (after_key, after_id) = params.after.clone().unzip();
         let found = query(include_str!("../queries/lock/list.sql"))
             .bind(params.namespace.as_str())
-            .bind(now.as_millis())
+            .bind(self.test_now().map(Timestamp::as_millis))
             .bind(params.owner.as_deref())
             .bind(params.prefix.as_deref())
             .bind(after_key)
             .bind(after_id)
             .bind(i64::from(params.limit) + 1)
-            .fetch_all(&mut *conn)
+            .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
         let mut items = found.iter().map(rows::holder).collect::<Result<Vec<_>, _>>()?;
@@ -181,33 +174,27 @@ impl LockStore for PgStore {
 #[async_trait]
 impl LeaseStore for PgStore {
     async fn grant_lease(&self, namespace: &Namespace, lease_id: LeaseId, ttl_ms: i64) -> Result<Lease, Error> {
-        self.write(async |tx| {
-            let row = query(include_str!("../queries/lease/grant.sql"))
-                .bind(namespace.as_str())
-                .bind(lease_id.to_string())
-                .bind(ttl_ms)
-                .bind(tx.now.as_millis())
-                .fetch_one(&mut *tx.conn)
-                .await
-                .map_err(store_error)?;
-            lease_from_row(lease_id, &row).map(no_wakeups)
-        })
-        .await
+        let row = query(include_str!("../queries/lease/grant.sql"))
+            .bind(namespace.as_str())
+            .bind(lease_id.to_string())
+            .bind(ttl_ms)
+            .bind(self.test_now().map(Timestamp::as_millis))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        lease_from_row(lease_id, &row)
     }
 
     async fn keepalive_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
-        self.write(async |tx| {
-            let row = query(include_str!("../queries/lease/keepalive.sql"))
-                .bind(namespace.as_str())
-                .bind(lease_id.to_string())
-                .bind(tx.now.as_millis())
-                .fetch_optional(&mut *tx.conn)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
-            lease_from_row(lease_id, &row).map(no_wakeups)
-        })
-        .await
+        let row = query(include_str!("../queries/lease/keepalive.sql"))
+            .bind(namespace.as_str())
+            .bind(lease_id.to_string())
+            .bind(self.test_now().map(Timestamp::as_millis))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
+        lease_from_row(lease_id, &row)
     }
 
     async fn revoke_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<(), Error> {
@@ -215,18 +202,15 @@ impl LeaseStore for PgStore {
     }
 
     async fn get_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
-        self.read(async |tx| {
-            let row = query(include_str!("../queries/lease/get.sql"))
-                .bind(namespace.as_str())
-                .bind(lease_id.to_string())
-                .bind(tx.now.as_millis())
-                .fetch_optional(&mut *tx.conn)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
-            lease_from_row(lease_id, &row)
-        })
-        .await
+        let row = query(include_str!("../queries/lease/get.sql"))
+            .bind(namespace.as_str())
+            .bind(lease_id.to_string())
+            .bind(self.test_now().map(Timestamp::as_millis))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
+        lease_from_row(lease_id, &row)
     }
 }
 
@@ -237,7 +221,7 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
+        query(include_str!("../queries/schema/ping.sql")).execute(&self.pool).await.map_err(store_error)?;
         Ok(())
     }
 

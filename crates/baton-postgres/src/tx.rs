@@ -12,11 +12,13 @@ use crate::rows::{self, store_error};
 
 pub(crate) struct PgTx<'c> {
     pub(crate) conn: &'c mut PgConnection,
-    pub(crate) now: Timestamp,
+    /// A test clock's instant, or the database clock's once read; `None` until then.
+    now: Option<Timestamp>,
 }
 
 impl<'c> PgTx<'c> {
-    pub(crate) fn new(conn: &'c mut PgConnection, now: Timestamp) -> Self {
+    /// `now` is a test clock's instant; `None` reads the database clock when first needed.
+    pub(crate) fn new(conn: &'c mut PgConnection, now: Option<Timestamp>) -> Self {
         Self { conn, now }
     }
 
@@ -27,17 +29,26 @@ impl<'c> PgTx<'c> {
 }
 
 impl LockTx for PgTx<'_> {
-    fn now(&self) -> Timestamp {
-        self.now
+    async fn now(&mut self) -> Result<Timestamp, StoreError> {
+        if let Some(now) = self.now {
+            return Ok(now);
+        }
+        let row =
+            query(include_str!("../queries/clock/now.sql")).fetch_one(&mut *self.conn).await.map_err(store_error)?;
+        let now = Timestamp(row.try_get(0).map_err(store_error)?);
+        self.now = Some(now);
+        Ok(now)
     }
 
     async fn lock_key(&mut self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
-        query(include_str!("../queries/lock/lock_key.sql"))
+        let row = query(include_str!("../queries/lock/lock_key.sql"))
             .bind(namespace.as_str())
             .bind(key)
-            .execute(&mut *self.conn)
+            .fetch_one(&mut *self.conn)
             .await
             .map_err(store_error)?;
+        // The database clock read once the key is locked; a test clock, if set, wins.
+        self.now.get_or_insert(Timestamp(row.try_get(0).map_err(store_error)?));
         Ok(())
     }
 
@@ -49,7 +60,7 @@ impl LockTx for PgTx<'_> {
             query(sql)
                 .bind(namespace.as_str())
                 .bind(key)
-                .bind(self.now.as_millis())
+                .bind(self.now().await?.as_millis())
                 .execute(&mut *self.conn)
                 .await
                 .map_err(store_error)?;
@@ -61,7 +72,7 @@ impl LockTx for PgTx<'_> {
         let found = query(include_str!("../queries/lock/key_snapshot.sql"))
             .bind(namespace.as_str())
             .bind(key)
-            .bind(self.now.as_millis())
+            .bind(self.now().await?.as_millis())
             .fetch_all(&mut *self.conn)
             .await
             .map_err(store_error)?;
@@ -73,7 +84,7 @@ impl LockTx for PgTx<'_> {
             .bind(namespace.as_str())
             .bind(key)
             .bind(lock_id.to_string())
-            .bind(self.now.as_millis())
+            .bind(self.now().await?.as_millis())
             .fetch_one(&mut *self.conn)
             .await
             .map_err(store_error)?;
@@ -84,7 +95,7 @@ impl LockTx for PgTx<'_> {
         let found = query(include_str!("../queries/lock/oldest_waiter.sql"))
             .bind(namespace.as_str())
             .bind(key)
-            .bind(self.now.as_millis())
+            .bind(self.now().await?.as_millis())
             .fetch_optional(&mut *self.conn)
             .await
             .map_err(store_error)?;
@@ -116,7 +127,7 @@ impl LockTx for PgTx<'_> {
             .bind(waiter.lease_id.map(|id| id.to_string()))
             .bind(waiter.metadata.as_ref().map(ToString::to_string))
             .bind(waiter.deadline.as_millis())
-            .bind(self.now.as_millis())
+            .bind(self.now().await?.as_millis())
             .execute(&mut *self.conn)
             .await
             .map_err(store_error)?;
@@ -135,23 +146,21 @@ impl LockTx for PgTx<'_> {
     }
 
     async fn insert_holder(&mut self, holder: &NewHolder<'_>) -> Result<FencingToken, StoreError> {
-        let token = self.next_counter(include_str!("../queries/lock/next_fencing_token.sql")).await?;
-        query(include_str!("../queries/lock/insert_holder.sql"))
+        let row = query(include_str!("../queries/lock/insert_holder.sql"))
             .bind(holder.namespace.as_str())
             .bind(holder.key)
             .bind(holder.lock_id.to_string())
             .bind(holder.owner)
-            .bind(token)
             .bind(i64::from(holder.permits))
             .bind(holder.ttl_ms)
             .bind(holder.acquired_at.as_millis())
             .bind(holder.expires_at.map(Timestamp::as_millis))
             .bind(holder.lease_id.map(|id| id.to_string()))
             .bind(holder.metadata.map(ToString::to_string))
-            .execute(&mut *self.conn)
+            .fetch_one(&mut *self.conn)
             .await
             .map_err(store_error)?;
-        Ok(FencingToken(token))
+        Ok(FencingToken(row.try_get(0).map_err(store_error)?))
     }
 
     async fn delete_holder(&mut self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<(), StoreError> {
@@ -179,7 +188,7 @@ impl LockTx for PgTx<'_> {
             .bind(lock_id.to_string())
             .bind(ttl_ms)
             .bind(expires_at.as_millis())
-            .bind(self.now.as_millis())
+            .bind(self.now().await?.as_millis())
             .execute(&mut *self.conn)
             .await
             .map_err(store_error)?;
@@ -194,7 +203,7 @@ impl LockTx for PgTx<'_> {
         let found = query(include_str!("../queries/lease/live_expiry.sql"))
             .bind(namespace.as_str())
             .bind(lease_id.to_string())
-            .bind(self.now.as_millis())
+            .bind(self.now().await?.as_millis())
             .fetch_optional(&mut *self.conn)
             .await
             .map_err(store_error)?;
@@ -205,7 +214,7 @@ impl LockTx for PgTx<'_> {
 impl ExpiryTx for PgTx<'_> {
     async fn due_keys(&mut self, limit: u32) -> Result<Vec<(Namespace, String)>, StoreError> {
         let found = query(include_str!("../queries/lock/due_keys.sql"))
-            .bind(self.now.as_millis())
+            .bind(self.now().await?.as_millis())
             .bind(i64::from(limit))
             .fetch_all(&mut *self.conn)
             .await
@@ -259,7 +268,7 @@ impl ExpiryTx for PgTx<'_> {
 
     async fn delete_expired_leases(&mut self) -> Result<(), StoreError> {
         query(include_str!("../queries/lease/delete_expired.sql"))
-            .bind(self.now.as_millis())
+            .bind(self.now().await?.as_millis())
             .execute(&mut *self.conn)
             .await
             .map_err(store_error)?;

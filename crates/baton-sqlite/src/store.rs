@@ -138,7 +138,7 @@ impl LockStore for SqliteStore {
     }
 
     async fn renew(&self, params: RenewParams) -> Result<Holder, Error> {
-        self.writer.write(move |tx| block_on(engine::renew(tx, &params)).map(no_wakeups)).await
+        self.writer.write_single(move |tx| block_on(engine::renew(tx, &params)).map(no_wakeups)).await
     }
 
     async fn waiter_state(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<WaiterState, Error> {
@@ -192,7 +192,7 @@ impl LeaseStore for SqliteStore {
     async fn grant_lease(&self, namespace: &Namespace, lease_id: LeaseId, ttl_ms: i64) -> Result<Lease, Error> {
         let namespace = namespace.clone();
         self.writer
-            .write(move |tx| {
+            .write_single(move |tx| {
                 let lease = tx.query_optional(
                     include_str!("../queries/lease/grant.sql"),
                     params![namespace.as_str(), lease_id.to_string(), ttl_ms, tx.now.as_millis()],
@@ -207,7 +207,7 @@ impl LeaseStore for SqliteStore {
     async fn keepalive_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
         let namespace = namespace.clone();
         self.writer
-            .write(move |tx| {
+            .write_single(move |tx| {
                 let lease = tx.query_optional(
                     include_str!("../queries/lease/keepalive.sql"),
                     params![namespace.as_str(), lease_id.to_string(), tx.now.as_millis()],

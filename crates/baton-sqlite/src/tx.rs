@@ -63,8 +63,8 @@ impl<'c> SqliteTx<'c> {
 }
 
 impl LockTx for SqliteTx<'_> {
-    fn now(&self) -> Timestamp {
-        self.now
+    async fn now(&mut self) -> Result<Timestamp, StoreError> {
+        Ok(self.now)
     }
 
     async fn lock_key(&mut self, _namespace: &Namespace, _key: &str) -> Result<(), StoreError> {

@@ -29,7 +29,12 @@ struct JobOutcome {
     answer: Box<dyn FnOnce(Result<(), StoreError>) + Send>,
 }
 
-type Job = Box<dyn FnOnce(&mut SqliteTx<'_>) -> JobOutcome + Send>;
+struct Job {
+    /// Single-write jobs skip the savepoint: SQLite undoes a failed statement by itself, and their errors
+    /// come before their one write.
+    savepoint: bool,
+    run: Box<dyn FnOnce(&mut SqliteTx<'_>) -> JobOutcome + Send>,
+}
 
 #[derive(Clone)]
 pub(crate) struct Writer {
@@ -51,14 +56,33 @@ impl Writer {
         Ok(Self { jobs })
     }
 
-    /// Runs `operation` in the next group commit and answers with its value once that commit is durable.
+    /// Runs `operation` in its own savepoint in the next group commit, and answers with its value once that
+    /// commit is durable.
     pub(crate) async fn write<T, F>(&self, operation: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&mut SqliteTx<'_>) -> Result<Applied<T>, Error> + Send + 'static,
     {
+        self.submit(true, operation).await
+    }
+
+    /// Like [`Writer::write`], for an operation whose only write is its last statement, so that a failure can
+    /// leave nothing behind: it runs without a savepoint.
+    pub(crate) async fn write_single<T, F>(&self, operation: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteTx<'_>) -> Result<Applied<T>, Error> + Send + 'static,
+    {
+        self.submit(false, operation).await
+    }
+
+    async fn submit<T, F>(&self, savepoint: bool, operation: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteTx<'_>) -> Result<Applied<T>, Error> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel::<Result<T, Error>>();
-        let job: Job = Box::new(move |tx| match operation(tx) {
+        let run = Box::new(move |tx: &mut SqliteTx<'_>| match operation(tx) {
             Ok(Applied { value, woken }) => JobOutcome {
                 succeeded: true,
                 woken,
@@ -74,6 +98,7 @@ impl Writer {
                 }),
             },
         });
+        let job = Job { savepoint, run };
         let stopped = || Error::Store(StoreError::Unavailable("the SQLite writer has stopped".into()));
         self.jobs.send(job).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -116,8 +141,11 @@ fn commit_batch(tx: &mut SqliteTx<'_>, jobs: impl Iterator<Item = Job>) -> (Vec<
     }
     for job in jobs {
         let step = (|| {
+            if !job.savepoint {
+                return Ok((job.run)(tx));
+            }
             tx.execute("SAVEPOINT op", [])?;
-            let outcome = job(tx);
+            let outcome = (job.run)(tx);
             if !outcome.succeeded {
                 tx.execute("ROLLBACK TO op", [])?;
             }

@@ -51,8 +51,9 @@ pub struct NewHolder<'a> {
 /// holder's own expiry, or for a lease-bound holder its lease's.
 #[allow(async_fn_in_trait)]
 pub trait LockTx {
-    /// The instant this transaction decides expiry with (process clock or database clock).
-    fn now(&self) -> Timestamp;
+    /// The instant this transaction decides expiry with (process clock or database clock). A backend may
+    /// read it lazily, or along with [`LockTx::lock_key`], but returns the same value for the whole transaction.
+    async fn now(&mut self) -> Result<Timestamp, StoreError>;
     /// Serialises every operation on this key until the transaction ends.
     async fn lock_key(&mut self, namespace: &Namespace, key: &str) -> Result<(), StoreError>;
     /// Deletes the key's lapsed holders and waiters.
@@ -163,7 +164,7 @@ pub async fn acquire<T: LockTx>(tx: &mut T, params: &AcquireParams) -> Result<Ap
         woken = grant_waiters(tx, namespace, key, &holders).await?;
         (holders, waiting) = settled_snapshot(tx, namespace, key).await?;
     }
-    let now = tx.now();
+    let now = tx.now().await?;
 
     if waiting == 0 && (holders.len() as u64) < u64::from(params.permits) {
         let holder = NewHolder {
@@ -224,7 +225,7 @@ pub async fn release<T: LockTx>(tx: &mut T, params: &ReleaseParams) -> Result<Ap
 pub async fn renew<T: LockTx>(tx: &mut T, params: &RenewParams) -> Result<Holder, Error> {
     let (namespace, key) = (&params.namespace, params.key.as_str());
     let not_held = || Error::LockNotHeld { key: key.to_owned(), lock_id: params.lock_id.to_string() };
-    let holders = tx.key_snapshot(namespace, key).await?.live_holders(tx.now());
+    let holders = tx.key_snapshot(namespace, key).await?.live_holders(tx.now().await?);
     let mut holder = holders.into_iter().find(|h| h.lock_id == params.lock_id).ok_or_else(not_held)?;
     if holder.owner != params.owner {
         return Err(Error::LockOwnerMismatch { key: key.to_owned(), lock_id: params.lock_id.to_string() });
@@ -233,7 +234,7 @@ pub async fn renew<T: LockTx>(tx: &mut T, params: &RenewParams) -> Result<Holder
         return Err(Error::LockLeaseBound { key: key.to_owned(), lease_id: lease_id.to_string() });
     }
     let ttl_ms = params.ttl_ms.unwrap_or(holder.ttl_ms);
-    let expires_at = Timestamp(tx.now().as_millis().saturating_add(ttl_ms));
+    let expires_at = Timestamp(tx.now().await?.as_millis().saturating_add(ttl_ms));
     if !tx.set_holder_expiry(namespace, key, params.lock_id, ttl_ms, expires_at).await? {
         return Err(not_held());
     }
@@ -248,7 +249,7 @@ pub async fn waiter_state<T: LockTx>(
     key: &str,
     lock_id: LockId,
 ) -> Result<WaiterState, Error> {
-    let holders = tx.key_snapshot(namespace, key).await?.live_holders(tx.now());
+    let holders = tx.key_snapshot(namespace, key).await?.live_holders(tx.now().await?);
     if let Some(holder) = holders.into_iter().find(|h| h.lock_id == lock_id) {
         return Ok(WaiterState::Granted(holder));
     }
@@ -268,13 +269,17 @@ pub async fn cancel_wait<T: LockTx>(
     if tx.delete_waiter(namespace, key, lock_id).await? {
         return Ok(None);
     }
-    let holders = tx.key_snapshot(namespace, key).await?.live_holders(tx.now());
+    let holders = tx.key_snapshot(namespace, key).await?.live_holders(tx.now().await?);
     Ok(holders.into_iter().find(|h| h.lock_id == lock_id))
 }
 
 pub async fn status<T: LockTx>(tx: &mut T, namespace: &Namespace, key: &str) -> Result<LockStatus, Error> {
     let snapshot = tx.key_snapshot(namespace, key).await?;
-    Ok(LockStatus { key: key.to_owned(), holders: snapshot.live_holders(tx.now()), waiters: snapshot.live_waiters })
+    Ok(LockStatus {
+        key: key.to_owned(),
+        holders: snapshot.live_holders(tx.now().await?),
+        waiters: snapshot.live_waiters,
+    })
 }
 
 /// Revokes a live lease: its locks are released and their waiters granted.
@@ -305,7 +310,7 @@ pub async fn expire_due<T: ExpiryTx>(tx: &mut T, max_keys: u32) -> Result<Applie
         woken.extend(settle_key(tx, namespace, key).await?);
     }
     tx.delete_expired_leases().await?;
-    let now = tx.now();
+    let now = tx.now().await?;
     let next_due_in_ms = tx.next_due().await?.map(|due| (due.as_millis() - now.as_millis()).max(0));
     let report = crate::lock::ExpiryReport { keys_processed: keys.len(), waiters_granted: woken.len(), next_due_in_ms };
     Ok(Applied::new(report, woken))
@@ -327,7 +332,7 @@ async fn settled_snapshot<T: LockTx>(
     key: &str,
 ) -> Result<(Vec<Holder>, u64), Error> {
     let snapshot = tx.key_snapshot(namespace, key).await?;
-    let now = tx.now();
+    let now = tx.now().await?;
     if snapshot.has_lapsed(now) {
         tx.purge_expired(namespace, key).await?;
     }
@@ -356,7 +361,7 @@ async fn grant_waiters<T: LockTx>(
             // Its lease lapsed while it waited: the grant would be born dead. Its caller sees the wait end.
             continue;
         }
-        let now = tx.now();
+        let now = tx.now().await?;
         let holder = NewHolder {
             namespace,
             key,

@@ -1,1 +1,0 @@
-SELECT nextval('baton_fencing_token')
