@@ -92,12 +92,27 @@ pub async fn admin_connection() -> Option<PgConnection> {
     }
 }
 
-/// Creates an empty database for a test that runs whole servers, and returns its URL.
-pub async fn fresh_database() -> Option<String> {
+/// An empty database for a test that runs whole servers; drop it with [`TestDatabase::remove`] at the end.
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// Drops the database, closing the connections of servers that may still hold it.
+    pub async fn remove(self) {
+        if let Some(mut admin) = admin_connection().await {
+            let _ = admin.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))).await;
+        }
+    }
+}
+
+/// Creates an empty database, or returns `None` when PostgreSQL is unreachable outside CI.
+pub async fn fresh_database() -> Option<TestDatabase> {
     let mut admin = admin_connection().await?;
     let name = format!("baton_test_{}", uuid::Uuid::now_v7().simple());
     admin.execute(AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create database");
     let base = test_database_url();
     let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
-    Some(format!("{prefix}/{name}"))
+    Some(TestDatabase { url: format!("{prefix}/{name}"), name })
 }
