@@ -12,14 +12,22 @@ use baton_core::lock::LockId;
 use baton_core::lock::engine::Applied;
 use baton_core::store::Change;
 use baton_core::{Error, StoreError};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
 use rusqlite::Connection;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, oneshot};
 
 use crate::rows::store_error;
 use crate::tx::SqliteTx;
 
 /// The most operations one transaction carries; more wait for the next commit.
 const MAX_BATCH: usize = 1024;
+
+/// How long a batch that is much smaller than the previous one waits for its stragglers. Callers answered
+/// by one commit come back together; without this pause the first few of them would each pay a commit of
+/// their own, and batches would alternate between tiny and large.
+const GATHER_WINDOW: Duration = Duration::from_micros(250);
 
 /// What a job reports after it ran inside its savepoint.
 struct JobOutcome {
@@ -48,7 +56,8 @@ impl Writer {
         clock: Arc<dyn Clock>,
         changes: broadcast::Sender<Change>,
     ) -> Result<Self, StoreError> {
-        let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
+        // Unbounded, so async callers never block; the queue is bounded by the requests in flight.
+        let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("baton-sqlite-writer".into())
             .spawn(move || run(conn, queue, clock, changes))
@@ -100,23 +109,23 @@ impl Writer {
         });
         let job = Job { savepoint, run };
         let stopped = || Error::Store(StoreError::Unavailable("the SQLite writer has stopped".into()));
-        self.jobs.send(job).await.map_err(|_| stopped())?;
+        self.jobs.send(job).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
-fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, clock: Arc<dyn Clock>, changes: broadcast::Sender<Change>) {
+fn run(conn: Connection, queue: mpsc::Receiver<Job>, clock: Arc<dyn Clock>, changes: broadcast::Sender<Change>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = queue.blocking_recv() {
+    let mut previous_batch = 1;
+    while let Ok(first) = queue.recv() {
         batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        gather(&queue, &mut batch, previous_batch);
+        previous_batch = batch.len();
+        metrics::histogram!("baton_sqlite_batch_operations").record(batch.len() as f64);
+        let started = Instant::now();
         let mut tx = SqliteTx::new(&conn, clock.now());
         let (outcomes, committed) = commit_batch(&mut tx, batch.drain(..));
+        metrics::histogram!("baton_sqlite_batch_seconds").record(started.elapsed().as_secs_f64());
         let mut woken = Vec::new();
         for outcome in outcomes {
             if committed.is_ok() && outcome.succeeded {
@@ -128,6 +137,25 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, clock: Arc<dyn Clock>, 
         if !woken.is_empty() {
             // No receiver means no waiter on this node: nothing to wake.
             let _ = changes.send(Change::WaitersGranted(woken));
+        }
+    }
+}
+
+/// Takes what is queued; if that is under half the previous batch, waits up to [`GATHER_WINDOW`] for the rest.
+fn gather(queue: &mpsc::Receiver<Job>, batch: &mut Vec<Job>, previous_batch: usize) {
+    batch.extend(queue.try_iter().take(MAX_BATCH - batch.len()));
+    if batch.len() * 2 >= previous_batch {
+        return;
+    }
+    let deadline = Instant::now() + GATHER_WINDOW;
+    while batch.len() < previous_batch {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else { return };
+        match queue.recv_timeout(left) {
+            Ok(job) => {
+                batch.push(job);
+                batch.extend(queue.try_iter().take(MAX_BATCH - batch.len()));
+            }
+            Err(_) => return,
         }
     }
 }
