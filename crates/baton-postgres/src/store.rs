@@ -56,6 +56,9 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(2))
             .acquire_timeout(Duration::from_secs(10))
+            // A ping before every checkout would add a round trip to every operation; a broken connection
+            // fails its statement instead, and sqlx discards it.
+            .test_before_acquire(false)
             .connect_with(connect)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
