@@ -44,15 +44,10 @@ impl Target for Etcd {
         let mut client = Client::connect([self.endpoint.as_str()], None)
             .await
             .with_context(|| format!("connect to etcd at {}", self.endpoint))?;
-        let session_lease = client
-            .lease_grant(LOCK_TTL_SECS as i64, None)
-            .await
-            .context("grant etcd session lease")?
-            .id();
-        let (mut keeper, mut stream) = client
-            .lease_keep_alive(session_lease)
-            .await
-            .context("open session keepalive stream")?;
+        let session_lease =
+            client.lease_grant(LOCK_TTL_SECS as i64, None).await.context("grant etcd session lease")?.id();
+        let (mut keeper, mut stream) =
+            client.lease_keep_alive(session_lease).await.context("open session keepalive stream")?;
         let session_keeper = tokio::spawn(async move {
             let every = Duration::from_secs((LOCK_TTL_SECS / 3).max(1));
             loop {

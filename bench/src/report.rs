@@ -27,6 +27,8 @@ pub struct Measurement {
     pub note: Option<&'static str>,
     /// `contended` only: acquisitions per second that went to a different client than the previous one.
     pub holder_changes_per_sec: Option<f64>,
+    /// `contended` only: p50 and p99 of the time from a release being sent to another client holding the lock.
+    pub handoff_ms: Option<(f64, f64)>,
 }
 
 impl Measurement {
@@ -50,7 +52,17 @@ impl Measurement {
             p99_ms: percentile_ms(&latencies, 99.0),
             note,
             holder_changes_per_sec: None,
+            handoff_ms: None,
         }
+    }
+
+    /// Keeps the p50 and p99 of the hand-off latencies, if there were any.
+    pub fn set_handoffs(&mut self, mut handoffs: Vec<Duration>) {
+        if handoffs.is_empty() {
+            return;
+        }
+        handoffs.sort_unstable();
+        self.handoff_ms = Some((percentile_ms(&handoffs, 50.0), percentile_ms(&handoffs, 99.0)));
     }
 
     /// The JSON line printed for this measurement.
@@ -64,6 +76,10 @@ impl Measurement {
             "p99_ms": round(self.p99_ms, 3),
             "ops": self.ops,
         });
+        if let Some((p50, p99)) = self.handoff_ms {
+            line["handoff_p50_ms"] = json!(round(p50, 3));
+            line["handoff_p99_ms"] = json!(round(p99, 3));
+        }
         if let Some(changes) = self.holder_changes_per_sec {
             line["holder_changes_per_sec"] = json!(round(changes, 1));
         }
@@ -104,6 +120,7 @@ struct Group {
     p50: Vec<f64>,
     p99: Vec<f64>,
     changes: Vec<f64>,
+    handoff_p50: Vec<f64>,
     note: Option<String>,
 }
 
@@ -143,6 +160,9 @@ pub fn summarize(files: &[PathBuf]) -> Result<()> {
         if let Some(changes) = v["holder_changes_per_sec"].as_f64() {
             g.changes.push(changes);
         }
+        if let Some(handoff) = v["handoff_p50_ms"].as_f64() {
+            g.handoff_p50.push(handoff);
+        }
         g.note = v["note"].as_str().map(str::to_owned);
     }
 
@@ -157,8 +177,18 @@ pub fn summarize(files: &[PathBuf]) -> Result<()> {
     }
 
     println!(
-        "{:<12} {:>7}  {:<15} {:>10} {:>9} {:>9} {:>5} {:>10} {:>11} {:>11}",
-        "scenario", "clients", "target", "ops/s", "p50 ms", "p99 ms", "runs", "Baton/etcd", "Baton/Redis", "to-other/s"
+        "{:<12} {:>7}  {:<15} {:>10} {:>9} {:>9} {:>5} {:>10} {:>11} {:>11} {:>11}",
+        "scenario",
+        "clients",
+        "target",
+        "ops/s",
+        "p50 ms",
+        "p99 ms",
+        "runs",
+        "Baton/etcd",
+        "Baton/Redis",
+        "to-other/s",
+        "handoff p50"
     );
     let mut notes: BTreeMap<String, usize> = BTreeMap::new();
     let mut current = None;
@@ -180,7 +210,7 @@ pub fn summarize(files: &[PathBuf]) -> Result<()> {
             None => String::new(),
         };
         let row = format!(
-            "{:<12} {:>7}  {:<15} {:>10.0} {:>9.3} {:>9.3} {:>5} {:>10} {:>11} {:>11}{}",
+            "{:<12} {:>7}  {:<15} {:>10.0} {:>9.3} {:>9.3} {:>5} {:>10} {:>11} {:>11} {:>11}{}",
             NAMES[(*order).min(3) as usize],
             clients,
             target,
@@ -191,6 +221,7 @@ pub fn summarize(files: &[PathBuf]) -> Result<()> {
             ratio("etcd"),
             ratio("redis"),
             if g.changes.is_empty() { String::new() } else { format!("{:.0}", median(&mut g.changes)) },
+            if g.handoff_p50.is_empty() { String::new() } else { format!("{:.3}", median(&mut g.handoff_p50)) },
             mark
         );
         println!("{}", row.trim_end());
@@ -200,5 +231,6 @@ pub fn summarize(files: &[PathBuf]) -> Result<()> {
     }
     println!("\nFigures are medians over runs. Ratios compare ops/s (higher is better for Baton).");
     println!("to-other/s (contended): acquisitions per second that went to a different client than the last one.");
+    println!("handoff p50 (contended): ms from a release being sent to another client holding the lock.");
     Ok(())
 }

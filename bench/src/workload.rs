@@ -14,10 +14,12 @@
 //!   queue that wait is about C-1 hold times, so compare it across targets at the same C, not to `uncontended`.
 //!   Also counted: how many of those acquisitions went to a different client than the previous one
 //!   (`holder_changes_per_sec`). A fair queue hands over every time; a spin lets the releaser win again.
+//!   And the hand-off latency (`handoff_p50_ms`, `handoff_p99_ms`): from the moment a holder sends its release
+//!   to the moment a *different* client has the grant in hand.
 //! - `keepalive`: each client loops one keepalive of its own lease. One op = one keepalive; latency = its round trip.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -70,7 +72,7 @@ pub async fn run<T: Target>(target: Arc<T>, spec: RunSpec, label: &str) -> Resul
     let start = Instant::now();
     let deadline = start + spec.duration;
     let mut tasks = JoinSet::new();
-    let last_holder = Arc::new(AtomicUsize::new(usize::MAX));
+    let last_holder = Arc::new(LastHolder::new(start));
     for (idx, client, lease) in ready {
         let spec = spec.clone();
         let last_holder = last_holder.clone();
@@ -79,23 +81,21 @@ pub async fn run<T: Target>(target: Arc<T>, spec: RunSpec, label: &str) -> Resul
 
     let mut latencies = Vec::new();
     let mut holder_changes = 0;
+    let mut handoffs = Vec::new();
     let drain_until = deadline + spec.grace();
     loop {
         let next = tokio::time::timeout_at(drain_until.into(), tasks.join_next()).await;
         match next {
             Ok(None) => break,
             Ok(Some(joined)) => {
-                let (mine, changes) = joined.context("client task panicked")??;
+                let (mine, changes, mine_handoffs) = joined.context("client task panicked")??;
                 latencies.extend(mine);
                 holder_changes += changes;
+                handoffs.extend(mine_handoffs);
             }
             Err(_) => {
                 tasks.abort_all();
-                bail!(
-                    "{} clients still busy {:?} after the window closed; run aborted",
-                    tasks.len(),
-                    spec.grace()
-                );
+                bail!("{} clients still busy {:?} after the window closed; run aborted", tasks.len(), spec.grace());
             }
         }
     }
@@ -104,22 +104,52 @@ pub async fn run<T: Target>(target: Arc<T>, spec: RunSpec, label: &str) -> Resul
         Measurement::new(label, spec.scenario, spec.clients, spec.duration, latencies, target.note(spec.scenario));
     if spec.scenario == Scenario::Contended {
         measurement.holder_changes_per_sec = Some(holder_changes as f64 / spec.duration.as_secs_f64());
+        measurement.set_handoffs(handoffs);
     }
     Ok(measurement)
 }
 
+/// Who held the contended key last, and when a holder last started releasing it (nanoseconds after `base`).
+struct LastHolder {
+    base: Instant,
+    client: AtomicUsize,
+    release_sent_ns: AtomicU64,
+}
+
+impl LastHolder {
+    fn new(base: Instant) -> Self {
+        Self { base, client: AtomicUsize::new(usize::MAX), release_sent_ns: AtomicU64::new(0) }
+    }
+
+    fn mark_release(&self) {
+        self.release_sent_ns.store(self.base.elapsed().as_nanos() as u64, Ordering::SeqCst);
+    }
+
+    /// Records `idx` as the holder at `granted`; returns the previous holder and the hand-off latency when
+    /// the grant went to a different client.
+    fn take_over(&self, idx: usize, granted: Instant) -> (usize, Option<Duration>) {
+        let previous = self.client.swap(idx, Ordering::SeqCst);
+        let sent = Duration::from_nanos(self.release_sent_ns.load(Ordering::SeqCst));
+        let handoff =
+            (previous != idx && previous != usize::MAX).then(|| granted.duration_since(self.base).saturating_sub(sent));
+        (previous, handoff)
+    }
+}
+
 /// One client's loop. Returns the latencies of its operations that completed inside the window and, for
-/// `contended`, how many of its acquisitions inside the window followed another client's.
+/// `contended`, how many of its acquisitions inside the window followed another client's, with those
+/// hand-offs' latencies.
 async fn client_loop<C: TargetClient>(
     mut client: C,
     lease: Option<C::Lease>,
     idx: usize,
     spec: &RunSpec,
     deadline: Instant,
-    last_holder: &AtomicUsize,
-) -> Result<(Vec<Duration>, usize)> {
+    last_holder: &LastHolder,
+) -> Result<(Vec<Duration>, usize, Vec<Duration>)> {
     let mut latencies = Vec::with_capacity(4096);
     let mut holder_changes = 0;
+    let mut handoffs = Vec::new();
     let mut record = |t0: Instant, t1: Instant| {
         if t1 <= deadline {
             latencies.push(t1 - t0);
@@ -139,16 +169,15 @@ async fn client_loop<C: TargetClient>(
             let key = format!("bench/{}/contended", spec.run_id);
             while Instant::now() < deadline {
                 let t0 = Instant::now();
-                let held = client
-                    .acquire(&key, Wait::UpTo(spec.wait_secs))
-                    .await
-                    .context("blocking acquire")?;
+                let held = client.acquire(&key, Wait::UpTo(spec.wait_secs)).await.context("blocking acquire")?;
                 let t1 = Instant::now();
-                let previous = last_holder.swap(idx, Ordering::SeqCst);
+                let (previous, handoff) = last_holder.take_over(idx, t1);
                 if t1 <= deadline && previous != idx {
                     holder_changes += 1;
+                    handoffs.extend(handoff);
                 }
                 record(t0, t1);
+                last_holder.mark_release();
                 client.release(&key, held).await.context("release")?;
             }
         }
@@ -163,5 +192,5 @@ async fn client_loop<C: TargetClient>(
         }
     }
     client.close().await.context("close client")?;
-    Ok((latencies, holder_changes))
+    Ok((latencies, holder_changes, handoffs))
 }
