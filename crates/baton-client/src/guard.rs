@@ -32,6 +32,8 @@ impl BatonClient {
     /// Acquires a lock and keeps it alive until the guard is released or dropped.
     pub async fn lock(&self, options: LockOptions) -> Result<LockGuard, ClientError> {
         let ttl_seconds = options.ttl.as_secs().max(1) as i64;
+        // Validity is counted from before the request: the server's TTL started no earlier than this.
+        let requested_at = tokio::time::Instant::now();
         let grant = self
             .acquire_lock(AcquireLockRequest {
                 key: options.key,
@@ -48,6 +50,7 @@ impl BatonClient {
             self.clone(),
             grant.clone(),
             Duration::from_secs(ttl_seconds as u64),
+            requested_at,
             lost.clone(),
             stop_renewing.clone(),
         ));
@@ -99,29 +102,37 @@ async fn renew_until_stopped(
     client: BatonClient,
     grant: LockGrant,
     ttl: Duration,
+    requested_at: tokio::time::Instant,
     lost: CancellationToken,
     stop: CancellationToken,
 ) {
     let interval = (ttl / 3).max(Duration::from_millis(200));
-    let mut valid_until = tokio::time::Instant::now() + ttl;
+    let mut valid_until = requested_at + ttl;
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
+            () = tokio::time::sleep_until(valid_until) => {}
         }
-        match client.renew_lock(&grant.key, &grant.lock_id, &grant.owner, None).await {
-            Ok(_) => valid_until = tokio::time::Instant::now() + ttl,
-            Err(ClientError::Api { code, message, .. }) => {
+        let sent_at = tokio::time::Instant::now();
+        // The renewal may not outlive the lock's validity: the loss must be reported no later than that.
+        let renewed =
+            tokio::time::timeout_at(valid_until, client.renew_lock(&grant.key, &grant.lock_id, &grant.owner, None));
+        match renewed.await {
+            Ok(Ok(_)) => valid_until = sent_at + ttl,
+            Ok(Err(ClientError::Api { code, message, .. })) => {
                 tracing::warn!(key = %grant.key, %code, %message, "lock lost: renewal refused");
                 lost.cancel();
                 return;
             }
-            Err(error) if tokio::time::Instant::now() >= valid_until => {
-                tracing::warn!(key = %grant.key, %error, "lock lost: server unreachable until the TTL lapsed");
+            Ok(Err(error)) if tokio::time::Instant::now() < valid_until => {
+                tracing::debug!(key = %grant.key, %error, "renewal failed; retrying");
+            }
+            Ok(Err(_)) | Err(_) => {
+                tracing::warn!(key = %grant.key, "lock lost: no renewal succeeded before the TTL lapsed");
                 lost.cancel();
                 return;
             }
-            Err(error) => tracing::debug!(key = %grant.key, %error, "renewal failed; retrying"),
         }
     }
 }

@@ -14,7 +14,7 @@ use baton_api::lock::{
     RenewLockRequest,
 };
 pub use guard::{LockGuard, LockOptions};
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -25,6 +25,8 @@ pub enum ClientError {
     Api { status: u16, code: String, message: String, details: Value },
     #[error("cannot reach the Baton server: {0}")]
     Transport(#[from] reqwest::Error),
+    #[error("not a server URL: {0}")]
+    InvalidUrl(String),
     #[error("unexpected answer from the server (HTTP {status}): {body}")]
     Unexpected { status: u16, body: String },
 }
@@ -43,7 +45,7 @@ impl ClientError {
 #[derive(Clone, Debug)]
 pub struct BatonClient {
     http: reqwest::Client,
-    base_url: String,
+    base_url: Url,
     namespace: Option<String>,
 }
 
@@ -58,8 +60,13 @@ pub struct ListLocks {
 
 impl BatonClient {
     pub fn new(base_url: impl Into<String>) -> Result<Self, ClientError> {
+        let base_url = base_url.into();
+        let parsed = Url::parse(&base_url).map_err(|e| ClientError::InvalidUrl(format!("{base_url}: {e}")))?;
+        if parsed.cannot_be_a_base() {
+            return Err(ClientError::InvalidUrl(base_url));
+        }
         let http = reqwest::Client::builder().pool_max_idle_per_host(256).tcp_nodelay(true).build()?;
-        Ok(Self { http, base_url: base_url.into().trim_end_matches('/').to_owned(), namespace: None })
+        Ok(Self { http, base_url: parsed, namespace: None })
     }
 
     /// Sends every request in this namespace (the `X-Baton-Namespace` header).
@@ -69,11 +76,16 @@ impl BatonClient {
     }
 
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        self.base_url.as_str()
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let builder = self.http.request(method, format!("{}{path}", self.base_url));
+    /// A request to the server's path made of `segments`, each percent-encoded (keys may hold `/`).
+    fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+        let mut url = self.base_url.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        let builder = self.http.request(method, url);
         match &self.namespace {
             Some(namespace) => builder.header("x-baton-namespace", namespace),
             None => builder,
@@ -99,7 +111,7 @@ impl BatonClient {
     }
 
     pub async fn health(&self) -> Result<Value, ClientError> {
-        self.send(self.request(Method::GET, "/health")).await
+        self.send(self.request(Method::GET, &["health"])).await
     }
 
     pub async fn acquire_lock(&self, request: AcquireLockRequest) -> Result<LockGrant, ClientError> {
@@ -110,7 +122,7 @@ impl BatonClient {
             .or(request.wait_timeout_seconds.map(|s| Duration::from_secs(s.max(0) as u64)))
             .unwrap_or_default();
         let builder =
-            self.request(Method::POST, "/api/v1/locks").json(&request).timeout(wait + Duration::from_secs(30));
+            self.request(Method::POST, &["api", "v1", "locks"]).json(&request).timeout(wait + Duration::from_secs(30));
         self.send(builder).await
     }
 
@@ -121,7 +133,7 @@ impl BatonClient {
         owner: &str,
     ) -> Result<ReleaseLockResponse, ClientError> {
         let body = ReleaseLockRequest { lock_id: lock_id.to_owned(), owner: owner.to_owned(), namespace: None };
-        self.send(self.request(Method::DELETE, &lock_path(key, "")).json(&body)).await
+        self.send(self.request(Method::DELETE, &["api", "v1", "locks", key]).json(&body)).await
     }
 
     pub async fn renew_lock(
@@ -133,11 +145,11 @@ impl BatonClient {
     ) -> Result<LockGrant, ClientError> {
         let body =
             RenewLockRequest { lock_id: lock_id.to_owned(), owner: owner.to_owned(), ttl_seconds, namespace: None };
-        self.send(self.request(Method::POST, &lock_path(key, "/renew")).json(&body)).await
+        self.send(self.request(Method::POST, &["api", "v1", "locks", key, "renew"]).json(&body)).await
     }
 
     pub async fn lock_status(&self, key: &str) -> Result<LockStatusResponse, ClientError> {
-        self.send(self.request(Method::GET, &lock_path(key, "/status"))).await
+        self.send(self.request(Method::GET, &["api", "v1", "locks", key, "status"])).await
     }
 
     pub async fn list_locks(&self, filter: &ListLocks) -> Result<LockList, ClientError> {
@@ -146,43 +158,26 @@ impl BatonClient {
         query.extend(filter.prefix.clone().map(|v| ("prefix", v)));
         query.extend(filter.cursor.clone().map(|v| ("cursor", v)));
         query.extend(filter.limit.map(|v| ("limit", v.to_string())));
-        self.send(self.request(Method::GET, "/api/v1/locks").query(&query)).await
+        self.send(self.request(Method::GET, &["api", "v1", "locks"]).query(&query)).await
     }
 
     pub async fn grant_lease(&self, ttl_seconds: i64) -> Result<LeaseResponse, ClientError> {
         let body = CreateLeaseRequest { ttl_seconds, namespace: None };
-        self.send(self.request(Method::POST, "/api/v1/leases").json(&body)).await
+        self.send(self.request(Method::POST, &["api", "v1", "leases"]).json(&body)).await
     }
 
     pub async fn keepalive_lease(&self, lease_id: &str) -> Result<LeaseResponse, ClientError> {
-        self.send(self.request(Method::POST, &format!("/api/v1/leases/{}/keepalive", encode(lease_id)))).await
+        self.send(self.request(Method::POST, &["api", "v1", "leases", lease_id, "keepalive"])).await
     }
 
     pub async fn get_lease(&self, lease_id: &str) -> Result<LeaseResponse, ClientError> {
-        self.send(self.request(Method::GET, &format!("/api/v1/leases/{}", encode(lease_id)))).await
+        self.send(self.request(Method::GET, &["api", "v1", "leases", lease_id])).await
     }
 
     pub async fn revoke_lease(&self, lease_id: &str) -> Result<(), ClientError> {
-        let _: Value = self.send(self.request(Method::DELETE, &format!("/api/v1/leases/{}", encode(lease_id)))).await?;
+        let _: Value = self.send(self.request(Method::DELETE, &["api", "v1", "leases", lease_id])).await?;
         Ok(())
     }
-}
-
-fn lock_path(key: &str, suffix: &str) -> String {
-    format!("/api/v1/locks/{}{suffix}", encode(key))
-}
-
-/// Percent-encodes a path segment, so keys may hold `/`, spaces or any other character.
-fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 fn unexpected(status: StatusCode, body: &[u8]) -> ClientError {

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use baton_core::clock::Clock;
+use baton_core::clock::{Clock, Timestamp};
 use baton_core::lock::LockId;
 use baton_core::lock::engine::Applied;
 use baton_core::store::Change;
@@ -15,10 +15,9 @@ use baton_core::{Error, StoreError};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, DropBehavior, TransactionBehavior};
 use tokio::sync::{broadcast, oneshot};
 
-use crate::rows::store_error;
 use crate::tx::SqliteTx;
 
 /// The most operations one transaction carries; more wait for the next commit.
@@ -114,7 +113,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, queue: mpsc::Receiver<Job>, clock: Arc<dyn Clock>, changes: broadcast::Sender<Change>) {
+fn run(mut conn: Connection, queue: mpsc::Receiver<Job>, clock: Arc<dyn Clock>, changes: broadcast::Sender<Change>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut previous_batch = 1;
     while let Ok(first) = queue.recv() {
@@ -123,8 +122,7 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>, clock: Arc<dyn Clock>, chan
         previous_batch = batch.len();
         metrics::histogram!("baton_sqlite_batch_operations").record(batch.len() as f64);
         let started = Instant::now();
-        let mut tx = SqliteTx::new(&conn, clock.now());
-        let (outcomes, committed) = commit_batch(&mut tx, batch.drain(..));
+        let (outcomes, committed) = commit_batch(&mut conn, clock.now(), batch.drain(..));
         metrics::histogram!("baton_sqlite_batch_seconds").record(started.elapsed().as_secs_f64());
         let mut woken = Vec::new();
         for outcome in outcomes {
@@ -160,39 +158,37 @@ fn gather(queue: &mpsc::Receiver<Job>, batch: &mut Vec<Job>, previous_batch: usi
     }
 }
 
-/// Runs a batch in one transaction. On a failed commit every job is answered with the failure; jobs that never
-/// ran are dropped, which answers their callers with `Unavailable`.
-fn commit_batch(tx: &mut SqliteTx<'_>, jobs: impl Iterator<Item = Job>) -> (Vec<JobOutcome>, Result<(), String>) {
+/// Runs a batch in one transaction, each job in its own savepoint unless it opted out. On a failed commit every
+/// job is answered with the failure; jobs that never ran are dropped, which answers their callers with
+/// `Unavailable`. A transaction or savepoint dropped on an early return rolls back.
+fn commit_batch(
+    conn: &mut Connection,
+    now: Timestamp,
+    jobs: impl Iterator<Item = Job>,
+) -> (Vec<JobOutcome>, Result<(), String>) {
     let mut outcomes = Vec::new();
-    if let Err(error) = tx.execute("BEGIN IMMEDIATE", []) {
-        return (outcomes, Err(error.to_string()));
-    }
+    let mut transaction = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(transaction) => transaction,
+        Err(error) => return (outcomes, Err(error.to_string())),
+    };
     for job in jobs {
-        let step = (|| {
-            if !job.savepoint {
-                return Ok((job.run)(tx));
-            }
-            tx.execute("SAVEPOINT op", [])?;
-            let outcome = (job.run)(tx);
-            if !outcome.succeeded {
-                tx.execute("ROLLBACK TO op", [])?;
-            }
-            tx.execute("RELEASE op", [])?;
-            Ok::<_, StoreError>(outcome)
-        })();
-        match step {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(error) => {
-                let _ = tx.conn.execute_batch("ROLLBACK");
-                return (outcomes, Err(error.to_string()));
-            }
+        if !job.savepoint {
+            outcomes.push((job.run)(&mut SqliteTx::new(&transaction, now)));
+            continue;
         }
+        let mut savepoint = match transaction.savepoint() {
+            Ok(savepoint) => savepoint,
+            Err(error) => return (outcomes, Err(error.to_string())),
+        };
+        let outcome = (job.run)(&mut SqliteTx::new(&savepoint, now));
+        savepoint.set_drop_behavior(if outcome.succeeded { DropBehavior::Commit } else { DropBehavior::Rollback });
+        if let Err(error) = savepoint.finish() {
+            return (outcomes, Err(error.to_string()));
+        }
+        outcomes.push(outcome);
     }
-    match tx.conn.execute_batch("COMMIT").map_err(store_error) {
+    match transaction.commit() {
         Ok(()) => (outcomes, Ok(())),
-        Err(error) => {
-            let _ = tx.conn.execute_batch("ROLLBACK");
-            (outcomes, Err(error.to_string()))
-        }
+        Err(error) => (outcomes, Err(error.to_string())),
     }
 }

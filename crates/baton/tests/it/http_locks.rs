@@ -416,3 +416,17 @@ async fn post_oversized_body(url: &str, size: usize) -> (u16, Value) {
     let json = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
     (status, serde_json::from_str(json).unwrap_or(Value::Null))
 }
+
+#[tokio::test]
+async fn keys_may_hold_slashes_spaces_and_unicode() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let client = server.client();
+    let key = "orders/42 ünïcode?&#";
+    let grant = client.acquire_lock(request(key, "a")).await.unwrap();
+    assert_eq!(grant.key, key);
+    assert_eq!(client.lock_status(key).await.unwrap().lock_id, Some(grant.lock_id.clone()));
+    client.renew_lock(key, &grant.lock_id, "a", None).await.unwrap();
+    client.release_lock(key, &grant.lock_id, "a").await.unwrap();
+    assert!(!client.lock_status(key).await.unwrap().is_locked);
+}
