@@ -102,6 +102,20 @@ impl PgStore {
         Ok(value)
     }
 
+    /// Runs a one-statement lease query (`$1` namespace, `$2` lease id, `$3` test clock) that answers with the
+    /// lease only while it is live.
+    async fn live_lease(&self, sql: &'static str, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
+        let row = query(sql)
+            .bind(namespace.as_str())
+            .bind(lease_id.to_string())
+            .bind(self.test_now().map(Timestamp::as_millis))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
+        lease_from_row(lease_id, &row)
+    }
+
     async fn read<T>(&self, operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<T, Error>) -> Result<T, Error> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         operation(&mut PgTx::new(&mut conn, self.test_now())).await
@@ -189,15 +203,7 @@ impl LeaseStore for PgStore {
     }
 
     async fn keepalive_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
-        let row = query(include_str!("../queries/lease/keepalive.sql"))
-            .bind(namespace.as_str())
-            .bind(lease_id.to_string())
-            .bind(self.test_now().map(Timestamp::as_millis))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
-        lease_from_row(lease_id, &row)
+        self.live_lease(include_str!("../queries/lease/keepalive.sql"), namespace, lease_id).await
     }
 
     async fn revoke_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<(), Error> {
@@ -205,15 +211,7 @@ impl LeaseStore for PgStore {
     }
 
     async fn get_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
-        let row = query(include_str!("../queries/lease/get.sql"))
-            .bind(namespace.as_str())
-            .bind(lease_id.to_string())
-            .bind(self.test_now().map(Timestamp::as_millis))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
-        lease_from_row(lease_id, &row)
+        self.live_lease(include_str!("../queries/lease/get.sql"), namespace, lease_id).await
     }
 }
 
