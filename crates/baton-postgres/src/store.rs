@@ -17,12 +17,12 @@ use baton_core::page::{Page, encode_cursor};
 use baton_core::store::{Change, Store};
 use baton_core::{Error, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Row, query};
+use sqlx::{AssertSqlSafe, Postgres, Row, Transaction, query};
 use tokio::sync::broadcast;
 
 use crate::listener;
 use crate::rows::{self, store_error};
-use crate::tx::PgTx;
+use crate::tx::{PgTx, advisory_key};
 
 #[derive(Clone, Debug)]
 pub struct PgOptions {
@@ -87,7 +87,31 @@ impl PgStore {
         operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<Applied<T>, Error>,
     ) -> Result<T, Error> {
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        let Applied { value, woken } = operation(&mut PgTx::new(&mut transaction, self.test_now())).await?;
+        let applied = operation(&mut PgTx::new(&mut transaction, self.test_now())).await?;
+        self.commit(transaction, applied).await
+    }
+
+    /// Like [`PgStore::write`] for an operation on one key: the transaction begins holding the key's lock, in
+    /// the same round trip.
+    async fn write_on_key<T>(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<Applied<T>, Error>,
+    ) -> Result<T, Error> {
+        let key_lock = advisory_key(namespace, key);
+        let begin = include_str!("../queries/lock/begin_locked.sql").replace("{key_lock}", &key_lock.to_string());
+        let mut transaction = self.pool.begin_with(AssertSqlSafe(begin)).await.map_err(store_error)?;
+        let applied = operation(&mut PgTx::began_locked(&mut transaction, self.test_now(), key_lock)).await?;
+        self.commit(transaction, applied).await
+    }
+
+    async fn commit<T>(
+        &self,
+        mut transaction: Transaction<'static, Postgres>,
+        applied: Applied<T>,
+    ) -> Result<T, Error> {
+        let Applied { value, woken } = applied;
         for payload in listener::payloads(&woken) {
             query(include_str!("../queries/lock/notify.sql"))
                 .bind(payload)
@@ -139,11 +163,11 @@ fn no_wakeups<T>(value: T) -> Applied<T> {
 #[async_trait]
 impl LockStore for PgStore {
     async fn acquire(&self, params: AcquireParams) -> Result<AcquireOutcome, Error> {
-        self.write(async |tx| engine::acquire(tx, &params).await).await
+        self.write_on_key(&params.namespace, &params.key, async |tx| engine::acquire(tx, &params).await).await
     }
 
     async fn release(&self, params: ReleaseParams) -> Result<(), Error> {
-        self.write(async |tx| engine::release(tx, &params).await).await
+        self.write_on_key(&params.namespace, &params.key, async |tx| engine::release(tx, &params).await).await
     }
 
     async fn renew(&self, params: RenewParams) -> Result<Holder, Error> {
@@ -155,7 +179,10 @@ impl LockStore for PgStore {
     }
 
     async fn cancel_wait(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<Option<Holder>, Error> {
-        self.write(async |tx| engine::cancel_wait(tx, namespace, key, lock_id).await.map(no_wakeups)).await
+        self.write_on_key(namespace, key, async |tx| {
+            engine::cancel_wait(tx, namespace, key, lock_id).await.map(no_wakeups)
+        })
+        .await
     }
 
     async fn status(&self, namespace: &Namespace, key: &str) -> Result<LockStatus, Error> {

@@ -14,12 +14,19 @@ pub(crate) struct PgTx<'c> {
     pub(crate) conn: &'c mut PgConnection,
     /// A test clock's instant, or the database clock's once read; `None` until then.
     now: Option<Timestamp>,
+    /// The key whose lock the transaction took as it began, if any.
+    locked_at_begin: Option<i64>,
 }
 
 impl<'c> PgTx<'c> {
     /// `now` is a test clock's instant; `None` reads the database clock when first needed.
     pub(crate) fn new(conn: &'c mut PgConnection, now: Option<Timestamp>) -> Self {
-        Self { conn, now }
+        Self { conn, now, locked_at_begin: None }
+    }
+
+    /// A transaction that began holding the lock of the key with this lock id.
+    pub(crate) fn began_locked(conn: &'c mut PgConnection, now: Option<Timestamp>, key_lock: i64) -> Self {
+        Self { conn, now, locked_at_begin: Some(key_lock) }
     }
 
     async fn next_counter(&mut self, sql: &'static str) -> Result<i64, StoreError> {
@@ -41,9 +48,12 @@ impl LockTx for PgTx<'_> {
     }
 
     async fn lock_key(&mut self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
+        let key_lock = advisory_key(namespace, key);
+        if self.locked_at_begin == Some(key_lock) {
+            return Ok(());
+        }
         let row = query(include_str!("../queries/lock/lock_key.sql"))
-            .bind(namespace.as_str())
-            .bind(key)
+            .bind(key_lock)
             .fetch_one(&mut *self.conn)
             .await
             .map_err(store_error)?;
@@ -72,10 +82,13 @@ impl LockTx for PgTx<'_> {
         let found = query(include_str!("../queries/lock/key_snapshot.sql"))
             .bind(namespace.as_str())
             .bind(key)
-            .bind(self.now().await?.as_millis())
+            .bind(self.now.map(Timestamp::as_millis))
             .fetch_all(&mut *self.conn)
             .await
             .map_err(store_error)?;
+        if let Some(row) = found.first() {
+            self.now.get_or_insert(Timestamp(row.try_get("now_ms").map_err(store_error)?));
+        }
         rows::key_snapshot(&found)
     }
 
@@ -281,5 +294,29 @@ impl ExpiryTx for PgTx<'_> {
             .await
             .map_err(store_error)?;
         Ok(row.try_get::<Option<i64>, _>(0).map_err(store_error)?.map(Timestamp))
+    }
+}
+
+/// The 64-bit advisory lock id of a key: FNV-1a over `namespace:key`. Every node must compute the same value,
+/// so this is a fixed algorithm, not the standard library's per-process hasher. Namespaces cannot hold ':', so
+/// the joined text is unambiguous.
+pub(crate) fn advisory_key(namespace: &Namespace, key: &str) -> i64 {
+    let text = [namespace.as_str().as_bytes(), b":", key.as_bytes()];
+    let hash = text
+        .iter()
+        .flat_map(|part| part.iter())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3));
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nodes of different versions share one database: the lock id of a key must never change.
+    #[test]
+    fn advisory_key_is_stable_across_versions() {
+        assert_eq!(advisory_key(&Namespace::default(), "k"), 7_095_395_701_188_006_661);
+        assert_ne!(advisory_key(&Namespace::default(), "k"), advisory_key(&Namespace::parse("other").unwrap(), "k"));
     }
 }

@@ -1,11 +1,15 @@
 -- One key at a glance: every stored holder (lapsed ones too, with the expiry that decides it) beside the
 -- counts of live and lapsed waiters. A key without holders still yields one row, with NULL holder columns.
-SELECT w.live_waiters, w.lapsed_waiters,
+-- $3 is a test clock's instant, or NULL for the database clock, read once here and returned as now_ms so the
+-- transaction needs no round trip of its own for it.
+WITH clock AS (SELECT COALESCE($3::BIGINT, baton_now_ms()) AS now_ms)
+SELECT clock.now_ms, w.live_waiters, w.lapsed_waiters,
        h.lock_id, h.key, h.owner, h.fencing_token, h.permits, h.ttl_ms, h.acquired_at, h.expires_at, h.lease_id,
        h.metadata
-FROM (
-    SELECT COUNT(*) FILTER (WHERE deadline > $3) AS live_waiters,
-           COUNT(*) FILTER (WHERE deadline <= $3) AS lapsed_waiters
+FROM clock
+CROSS JOIN LATERAL (
+    SELECT COUNT(*) FILTER (WHERE deadline > clock.now_ms) AS live_waiters,
+           COUNT(*) FILTER (WHERE deadline <= clock.now_ms) AS lapsed_waiters
     FROM lock_waiters
     WHERE namespace = $1 AND key = $2
 ) AS w
@@ -15,5 +19,5 @@ LEFT JOIN (
     FROM locks l
     LEFT JOIN leases s ON s.namespace = l.namespace AND s.lease_id = l.lease_id
     WHERE l.namespace = $1 AND l.key = $2
-) AS h ON 1 = 1
+) AS h ON TRUE
 ORDER BY h.fencing_token

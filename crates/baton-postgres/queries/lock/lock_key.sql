@@ -1,4 +1,4 @@
 -- Serialises every operation on one key until the transaction ends, and reads the database clock once the
--- lock is held (one round trip for both). Namespaces cannot hold ':', so the joined text is unambiguous; a
--- hash collision only serialises two unrelated keys, never breaks exclusion.
-SELECT baton_now_ms() FROM (SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))) AS locked
+-- lock is held. $1 is the key's 64-bit lock id (see `advisory_key`); a collision only serialises two unrelated
+-- keys, never breaks exclusion.
+SELECT baton_now_ms() FROM (SELECT pg_advisory_xact_lock($1)) AS locked
