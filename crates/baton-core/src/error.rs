@@ -70,13 +70,15 @@ impl ErrorCode {
             Self::BodyTooLarge => 413,
             Self::NotFound | Self::LeaseNotFound => 404,
             Self::MethodNotAllowed => 405,
+            // A wait that ran out is a conflict like a held lock, not HTTP 408: clients and proxies may resend a
+            // request answered with 408, which would queue the caller again.
             Self::LockHeld
+            | Self::LockWaitTimeout
             | Self::LockNotHeld
             | Self::LockOwnerMismatch
             | Self::LockLeaseBound
             | Self::PermitsMismatch
             | Self::StaleToken => 409,
-            Self::LockWaitTimeout => 408,
             Self::TooManyWaiters => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,

@@ -63,9 +63,8 @@ fn seconds(value: i64, field: &str) -> Result<Duration, ApiError> {
     params(("namespace" = Option<String>, Query, description = "Namespace (or X-Baton-Namespace header)")),
     responses(
         (status = 201, body = LockGrant, description = "Granted"),
-        (status = 409, body = ErrorBody, description = "LOCK_HELD (with the holder) or PERMITS_MISMATCH"),
-        (status = 408, body = ErrorBody, description = "LOCK_WAIT_TIMEOUT"),
-        (status = 422, body = ErrorBody, description = "Invalid input"),
+        (status = 409, body = ErrorBody, description = "LOCK_HELD (with the holder), LOCK_WAIT_TIMEOUT or PERMITS_MISMATCH"),
+                (status = 422, body = ErrorBody, description = "Invalid input"),
     ))]
 pub(crate) async fn acquire(
     State(state): State<AppState>,

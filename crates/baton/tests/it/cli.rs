@@ -119,3 +119,32 @@ async fn a_lock_guard_renews_past_its_ttl() {
     guard.release().await.unwrap();
     assert!(!client.lock_status("k").await.unwrap().is_locked);
 }
+
+#[tokio::test]
+async fn lock_run_stops_the_command_and_exits_3_when_the_lock_is_lost() {
+    let temp = temp_dir();
+    let mut server = Server::embedded(&data_dir(&temp));
+    let mut run = std::process::Command::new(BATON)
+        .args(["lock", "run", "k", "--ttl", "1s", "--", "sleep", "60"])
+        .env("BATON_URL", &server.url)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = server.client();
+    crate::server::eventually("the command holds the lock", || {
+        let client = client.clone();
+        async move { client.lock_status("k").await.is_ok_and(|s| s.is_locked) }
+    })
+    .await;
+    // Without its server the lock cannot be renewed, so it is lost when its TTL lapses.
+    server.kill_hard();
+    let status = tokio::task::spawn_blocking(move || {
+        let status = run.wait().unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut run.stderr.take().unwrap(), &mut stderr).unwrap();
+        (status, stderr)
+    });
+    let (status, stderr) = tokio::time::timeout(Duration::from_secs(20), status).await.expect("baton exits").unwrap();
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("lost the lock on k"), "{stderr}");
+}

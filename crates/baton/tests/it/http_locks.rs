@@ -122,7 +122,7 @@ async fn a_wait_that_times_out_has_its_own_code_and_leaves_no_waiter() {
     let client = server.client();
     client.acquire_lock(request("k", "a")).await.unwrap();
     let timed_out = client.acquire_lock(AcquireLockRequest { wait_timeout_ms: Some(300), ..request("k", "b") }).await;
-    assert!(matches!(&timed_out, Err(ClientError::Api { status: 408, .. })), "{timed_out:?}");
+    assert!(matches!(&timed_out, Err(ClientError::Api { status: 409, .. })), "{timed_out:?}");
     assert_eq!(code(timed_out), "LOCK_WAIT_TIMEOUT");
     assert_eq!(waiters(&client, "k").await, 0);
 }
