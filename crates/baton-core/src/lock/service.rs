@@ -97,8 +97,14 @@ impl LockService {
             max_waiters: self.limits.max_waiters_per_key,
         };
         let registration = wait.map(|_| self.waiters.register(params.lock_id));
+        // Armed before the store call: a caller that goes away while it is being queued leaves no waiter behind.
+        let mut abandoned = AbandonedWait::new(self.store.clone(), &params);
         let started = Instant::now();
-        match self.store.acquire(params.clone()).await? {
+        let outcome = self.store.acquire(params.clone()).await;
+        if !matches!(outcome, Ok(AcquireOutcome::Queued)) {
+            abandoned.disarm();
+        }
+        match outcome? {
             AcquireOutcome::Granted(holder) => {
                 metrics::counter!("baton_lock_grants_total", "path" => "immediate").increment(1);
                 Ok(holder)
@@ -109,7 +115,8 @@ impl LockService {
                     return Err(Error::Store(crate::StoreError::Internal("queued without a wait".into())));
                 };
                 self.reaper.poke();
-                let outcome = self.wait_for_grant(&params, registration.wake.clone(), started + wait).await;
+                let outcome =
+                    self.wait_for_grant(&params, registration.wake.clone(), started + wait, &mut abandoned).await;
                 metrics::histogram!("baton_lock_wait_seconds").record(started.elapsed().as_secs_f64());
                 outcome
             }
@@ -121,8 +128,8 @@ impl LockService {
         params: &AcquireParams,
         wake: Arc<tokio::sync::Notify>,
         deadline: Instant,
+        abandoned: &mut AbandonedWait,
     ) -> Result<Holder, Error> {
-        let mut abandoned = AbandonedWait::new(self.store.clone(), params);
         let timed_out = || Error::LockWaitTimeout {
             key: params.key.clone(),
             waited_ms: u64::try_from(params.wait_ms.unwrap_or(0)).unwrap_or(0),
