@@ -73,21 +73,18 @@ async fn lock_run_waits_for_a_held_lock_then_runs() {
     assert!(token > first.fencing_token);
 }
 
+/// A guard on key `k` with a one-second TTL, so renewals and losses happen within a test.
+async fn one_second_guard(client: &baton_client::BatonClient) -> baton_client::LockGuard {
+    let options =
+        LockOptions { key: "k".into(), owner: "a".into(), ttl: Duration::from_secs(1), wait: None, metadata: None };
+    client.lock(options).await.expect("lock k")
+}
+
 #[tokio::test]
 async fn a_lock_guard_reports_the_lock_lost_when_the_server_is_gone() {
     let temp = temp_dir();
     let mut server = Server::embedded(&data_dir(&temp));
-    let guard = server
-        .client()
-        .lock(LockOptions {
-            key: "k".into(),
-            owner: "a".into(),
-            ttl: Duration::from_secs(1),
-            wait: None,
-            metadata: None,
-        })
-        .await
-        .unwrap();
+    let guard = one_second_guard(&server.client()).await;
     assert!(!guard.is_lost());
     server.kill_hard();
     tokio::time::timeout(Duration::from_secs(10), guard.lost()).await.expect("the loss is reported");
@@ -98,16 +95,7 @@ async fn a_lock_guard_renews_past_its_ttl() {
     let temp = temp_dir();
     let server = Server::embedded(&data_dir(&temp));
     let client = server.client();
-    let guard = client
-        .lock(LockOptions {
-            key: "k".into(),
-            owner: "a".into(),
-            ttl: Duration::from_secs(1),
-            wait: None,
-            metadata: None,
-        })
-        .await
-        .unwrap();
+    let guard = one_second_guard(&client).await;
     let first_expiry = guard.grant().expires_at.clone();
     crate::server::eventually("the guard renews", || {
         let client = client.clone();
