@@ -31,11 +31,6 @@ impl Timestamp {
     pub fn plus(self, duration: Duration) -> Self {
         Self(self.0.saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)))
     }
-
-    /// How long from `self` until `later`, zero if `later` is not later.
-    pub fn until(self, later: Timestamp) -> Duration {
-        Duration::from_millis(u64::try_from(later.0 - self.0).unwrap_or(0))
-    }
 }
 
 impl fmt::Display for Timestamp {

@@ -12,6 +12,24 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// Makes a page from a query that fetched `limit + 1` rows: the extra row only says that more follow, and
+    /// the cursor then continues after the last row kept.
+    pub fn from_overfetch(mut items: Vec<T>, limit: u32, sort_key: impl Fn(&T) -> Vec<String>) -> Self {
+        let has_more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = if has_more {
+            items.last().map(|last| {
+                let parts = sort_key(last);
+                encode_cursor(&parts.iter().map(String::as_str).collect::<Vec<_>>())
+            })
+        } else {
+            None
+        };
+        Self { items, next_cursor }
+    }
+}
+
 /// Encodes sort-key parts into an opaque cursor.
 pub fn encode_cursor(parts: &[&str]) -> String {
     let joined = parts.join("\u{0}");
@@ -58,5 +76,14 @@ mod tests {
         assert_eq!(decode_cursor(&cursor, 2).unwrap(), vec!["orders/1", "0190"]);
         assert!(decode_cursor("zz", 2).is_err());
         assert!(decode_cursor(&encode_cursor(&["one"]), 2).is_err());
+    }
+
+    #[test]
+    fn an_overfetched_row_means_a_cursor_after_the_last_row_kept() {
+        let key = |n: &u32| vec![n.to_string()];
+        let more = Page::from_overfetch(vec![1, 2, 3], 2, key);
+        assert_eq!((more.items, more.next_cursor), (vec![1, 2], Some(encode_cursor(&["2"]))));
+        let last = Page::from_overfetch(vec![1, 2], 2, key);
+        assert_eq!((last.items, last.next_cursor), (vec![1, 2], None));
     }
 }

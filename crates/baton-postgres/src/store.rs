@@ -13,7 +13,7 @@ use baton_core::lock::{
     ReleaseParams, RenewParams, WaiterState,
 };
 use baton_core::namespace::Namespace;
-use baton_core::page::{Page, encode_cursor};
+use baton_core::page::Page;
 use baton_core::store::{Change, Store};
 use baton_core::{Error, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
@@ -202,12 +202,8 @@ impl LockStore for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
-        let mut items = found.iter().map(rows::holder).collect::<Result<Vec<_>, _>>()?;
-        let has_more = items.len() > params.limit as usize;
-        items.truncate(params.limit as usize);
-        let next_cursor =
-            has_more.then(|| items.last().map(|h| encode_cursor(&[&h.key, &h.lock_id.to_string()]))).flatten();
-        Ok(Page { items, next_cursor })
+        let items = found.iter().map(rows::holder).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, params.limit, Holder::list_sort_key))
     }
 
     async fn expire_due(&self, max_keys: u32) -> Result<ExpiryReport, Error> {

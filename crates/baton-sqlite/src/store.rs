@@ -14,7 +14,7 @@ use baton_core::lock::{
     ReleaseParams, RenewParams, WaiterState,
 };
 use baton_core::namespace::Namespace;
-use baton_core::page::{Page, encode_cursor};
+use baton_core::page::Page;
 use baton_core::store::{Change, Store};
 use baton_core::{Error, StoreError};
 use futures::executor::block_on;
@@ -127,6 +127,16 @@ fn lease_from_row(lease_id: LeaseId, row: &Row<'_>) -> Result<Lease, StoreError>
     })
 }
 
+/// Runs a lease statement (`?1` namespace, `?2` lease id, `?3` now) that answers with the lease only while it
+/// is live.
+fn live_lease(tx: &SqliteTx<'_>, sql: &str, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
+    let lease =
+        tx.query_optional(sql, params![namespace.as_str(), lease_id.to_string(), tx.now.as_millis()], |row| {
+            lease_from_row(lease_id, row)
+        })?;
+    lease.ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })
+}
+
 #[async_trait]
 impl LockStore for SqliteStore {
     async fn acquire(&self, params: AcquireParams) -> Result<AcquireOutcome, Error> {
@@ -160,7 +170,7 @@ impl LockStore for SqliteStore {
         self.readers
             .read(move |tx| {
                 let (after_key, after_id) = params.after.clone().unzip();
-                let mut items = tx.query_all(
+                let items = tx.query_all(
                     include_str!("../queries/lock/list.sql"),
                     params![
                         params.namespace.as_str(),
@@ -173,11 +183,7 @@ impl LockStore for SqliteStore {
                     ],
                     rows::holder,
                 )?;
-                let has_more = items.len() > params.limit as usize;
-                items.truncate(params.limit as usize);
-                let next_cursor =
-                    has_more.then(|| items.last().map(|h| encode_cursor(&[&h.key, &h.lock_id.to_string()]))).flatten();
-                Ok(Page { items, next_cursor })
+                Ok(Page::from_overfetch(items, params.limit, Holder::list_sort_key))
             })
             .await
     }
@@ -208,13 +214,7 @@ impl LeaseStore for SqliteStore {
         let namespace = namespace.clone();
         self.writer
             .write_single(move |tx| {
-                let lease = tx.query_optional(
-                    include_str!("../queries/lease/keepalive.sql"),
-                    params![namespace.as_str(), lease_id.to_string(), tx.now.as_millis()],
-                    |row| lease_from_row(lease_id, row),
-                )?;
-                let lease = lease.ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
-                Ok(no_wakeups(lease))
+                live_lease(tx, include_str!("../queries/lease/keepalive.sql"), &namespace, lease_id).map(no_wakeups)
             })
             .await
     }
@@ -227,14 +227,7 @@ impl LeaseStore for SqliteStore {
     async fn get_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
         let namespace = namespace.clone();
         self.readers
-            .read(move |tx| {
-                let lease = tx.query_optional(
-                    include_str!("../queries/lease/get.sql"),
-                    params![namespace.as_str(), lease_id.to_string(), tx.now.as_millis()],
-                    |row| lease_from_row(lease_id, row),
-                )?;
-                lease.ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })
-            })
+            .read(move |tx| live_lease(tx, include_str!("../queries/lease/get.sql"), &namespace, lease_id))
             .await
     }
 }

@@ -136,6 +136,13 @@ pub struct RenewParams {
     pub ttl_ms: Option<i64>,
 }
 
+impl Holder {
+    /// The order lists return holders in, and what their cursors hold.
+    pub fn list_sort_key(&self) -> Vec<String> {
+        vec![self.key.clone(), self.lock_id.to_string()]
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LockStatus {
     pub key: String,
