@@ -3,11 +3,14 @@
 //! `baton-bench locks --target baton|etcd|redis --url URL --duration-secs N` runs the scenarios (see
 //! `workload.rs` for their exact definitions) and prints one JSON line per measurement on stdout:
 //! `{"target":..,"scenario":..,"clients":..,"ops_per_sec":..,"p50_ms":..,"p99_ms":..,"ops":..[,"note":..]}`.
-//! `baton-bench summary FILE...` turns such lines into a table with Baton/etcd and Baton/Redis ratios.
-//! `bench/run-locks.sh` starts every system and runs all of it.
+//! `baton-bench jobs --target baton|bullmq|graphile --scenario ...` measures job queues the same way (see
+//! `jobs/mod.rs`): Baton over HTTP from here, BullMQ and graphile-worker through Node drivers it spawns.
+//! `baton-bench summary FILE...` turns such lines into tables with Baton's ratios to each peer.
+//! `bench/run-locks.sh` and `bench/run-jobs.sh` start every system and run all of it.
 
 mod baton;
 mod etcd;
+mod jobs;
 mod redis_peer;
 mod report;
 mod target;
@@ -25,7 +28,10 @@ use crate::target::{Scenario, Target};
 use crate::workload::RunSpec;
 
 #[derive(Parser)]
-#[command(name = "baton-bench", about = "Lock and lease benchmarks: Baton against etcd and Redis")]
+#[command(
+    name = "baton-bench",
+    about = "Benchmarks: Baton against etcd and Redis (locks), BullMQ and graphile-worker (jobs)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,7 +41,9 @@ struct Cli {
 enum Command {
     /// Run lock/lease scenarios against one target; one JSON line per measurement on stdout.
     Locks(LocksArgs),
-    /// Print a table (medians over runs, ratios to etcd and Redis) from JSON lines in files, or stdin.
+    /// Run one job-queue scenario against Baton, BullMQ or graphile-worker; one JSON line on stdout.
+    Jobs(jobs::JobsArgs),
+    /// Print tables (medians over runs, ratios to the peers) from JSON lines in files, or stdin.
     Summary { files: Vec<PathBuf> },
 }
 
@@ -84,6 +92,10 @@ fn main() -> ExitCode {
         Command::Locks(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
             runtime.block_on(locks(args))
+        }
+        Command::Jobs(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            runtime.block_on(jobs::run(args))
         }
     };
     match result {

@@ -2,7 +2,8 @@
 //!
 //! Percentiles are nearest-rank over the sorted latencies of one measurement (no histogram buckets, no sampling).
 //! The summary reads the JSON lines of many runs, takes per (scenario, clients, target) the median over rounds of
-//! each figure, and prints Baton's throughput as a ratio of etcd's and Redis's.
+//! each figure, and prints Baton's throughput as a ratio of etcd's and Redis's. Lines of the jobs benchmark go to
+//! their own table (`jobs/summary.rs`).
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -138,10 +139,29 @@ pub fn summarize(files: &[PathBuf]) -> Result<()> {
         }
     }
 
+    let mut values = Vec::new();
+    for line in lines.iter().map(|l| l.trim()).filter(|l| l.starts_with('{')) {
+        values.push(serde_json::from_str::<Value>(line).with_context(|| format!("bad JSON line: {line}"))?);
+    }
+    // Job results (run-jobs.sh) get their own table; the rest are lock results.
+    let (jobs, locks): (Vec<Value>, Vec<Value>) = values.into_iter().partition(crate::jobs::summary::is_jobs_line);
+    if !locks.is_empty() || jobs.is_empty() {
+        summarize_locks(&locks);
+    }
+    if !jobs.is_empty() {
+        if !locks.is_empty() {
+            println!();
+        }
+        crate::jobs::summary::print(&jobs);
+    }
+    Ok(())
+}
+
+/// Prints the lock table: medians per (scenario, clients, target), with ratios to etcd and Redis.
+fn summarize_locks(lines: &[Value]) {
     // (scenario order, clients, target) -> figures over rounds
     let mut groups: BTreeMap<(u8, u64, String), Group> = BTreeMap::new();
-    for line in lines.iter().map(|l| l.trim()).filter(|l| l.starts_with('{')) {
-        let v: Value = serde_json::from_str(line).with_context(|| format!("bad JSON line: {line}"))?;
+    for v in lines {
         let (Some(target), Some(scenario), Some(clients)) =
             (v["target"].as_str(), v["scenario"].as_str(), v["clients"].as_u64())
         else {
@@ -232,5 +252,4 @@ pub fn summarize(files: &[PathBuf]) -> Result<()> {
     println!("\nFigures are medians over runs. Ratios compare ops/s (higher is better for Baton).");
     println!("to-other/s (contended): acquisitions per second that went to a different client than the last one.");
     println!("handoff p50 (contended): ms from a release being sent to another client holding the lock.");
-    Ok(())
 }

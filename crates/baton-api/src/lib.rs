@@ -2,5 +2,6 @@
 //! (`baton-client`) so the two can never drift apart. It holds no behaviour.
 
 pub mod error;
+pub mod job;
 pub mod lease;
 pub mod lock;

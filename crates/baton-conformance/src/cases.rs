@@ -14,6 +14,8 @@ use serde_json::json;
 
 use crate::harness::Harness;
 
+pub use crate::job_cases::*;
+
 const SECOND: Duration = Duration::from_secs(1);
 
 fn ns() -> Namespace {
@@ -316,7 +318,7 @@ pub async fn change_feed_reports_granted_waiters(h: &Harness) {
         loop {
             match changes.recv().await.expect("feed open") {
                 Change::WaitersGranted(ids) if ids.contains(&b) => return ids,
-                Change::WaitersGranted(_) => continue,
+                _ => continue,
             }
         }
     })
@@ -355,9 +357,3 @@ pub async fn concurrent_acquires_never_exceed_permits(h: &Harness) {
     assert_eq!(grants.iter().collect::<HashSet<_>>().len(), 2);
 }
 
-impl Harness {
-    fn clock_now(&self) -> baton_core::clock::Timestamp {
-        use baton_core::clock::Clock as _;
-        self.clock.now()
-    }
-}

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_core::clock::{ManualClock, Timestamp};
+use baton_core::clock::{Clock as _, ManualClock, Timestamp};
 use baton_core::store::Store;
 use baton_postgres::{PgOptions, PgStore};
 use baton_sqlite::{SqliteOptions, SqliteStore};
@@ -30,6 +30,10 @@ enum Cleanup {
 impl Harness {
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
+    }
+
+    pub fn clock_now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     pub async fn cleanup(self) {

@@ -5,6 +5,7 @@
 
 pub mod cases;
 pub mod harness;
+pub mod job_cases;
 
 /// Expands to one `#[tokio::test]` per case, each on a fresh store from `$harness` (an `async fn` returning
 /// `Option<Harness>`; `None` means the backend is not reachable outside CI).
@@ -30,7 +31,24 @@ macro_rules! conformance_suite {
             namespaces_isolate_keys,
             change_feed_reports_granted_waiters,
             waiter_limit_is_enforced,
-            concurrent_acquires_never_exceed_permits
+            concurrent_acquires_never_exceed_permits,
+            jobs_are_fetched_best_priority_first_with_increasing_tokens,
+            delayed_jobs_wait_for_their_time,
+            only_the_current_lease_token_completes_a_job,
+            failed_attempts_back_off_then_go_dead_and_can_be_redriven,
+            a_lapsed_lease_returns_the_job_and_refuses_the_late_ack,
+            heartbeats_extend_the_lease_and_record_progress,
+            a_timeout_fails_the_running_attempt,
+            unique_keys_answer_with_the_existing_job,
+            cancel_stops_waiting_jobs_and_flags_running_ones,
+            paused_queues_and_global_concurrency_limit_fetches,
+            rate_limits_count_starts_per_period,
+            concurrency_keys_limit_running_jobs_per_key,
+            batch_acks_report_each_item,
+            jobs_list_by_filter_and_queues_count_by_state,
+            finished_jobs_are_pruned_after_retention,
+            concurrent_fetches_never_share_a_job,
+            change_feed_announces_available_and_finished_jobs
         );
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {

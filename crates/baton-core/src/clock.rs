@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An instant, in whole milliseconds since the Unix epoch (UTC). Stored as an integer in both backends and
 /// shown to clients in RFC 3339.
@@ -19,7 +19,28 @@ impl Serialize for Timestamp {
     }
 }
 
+/// Reads RFC 3339 (as written) or integer milliseconds.
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Millis(i64),
+            Text(String),
+        }
+        match Either::deserialize(deserializer)? {
+            Either::Millis(ms) => Ok(Self(ms)),
+            Either::Text(text) => Self::parse_rfc3339(&text)
+                .ok_or_else(|| serde::de::Error::custom(format!("'{text}' is not an RFC 3339 timestamp"))),
+        }
+    }
+}
+
 impl Timestamp {
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        DateTime::parse_from_rfc3339(text).ok().map(|at| Self(at.timestamp_millis()))
+    }
+
     pub fn to_rfc3339(self) -> String {
         DateTime::<Utc>::from_timestamp_millis(self.0).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
     }

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::job::JobState;
 use crate::lock::Holder;
 
 /// A stable, client-visible error code. The string form (`LOCK_HELD`) is part of the public API.
@@ -27,6 +28,10 @@ pub enum ErrorCode {
     TooManyWaiters,
     LeaseNotFound,
     StaleToken,
+    JobNotFound,
+    InvalidState,
+    DuplicateJob,
+    BatchTooLarge,
     Unavailable,
     Internal,
 }
@@ -53,6 +58,10 @@ impl ErrorCode {
             Self::TooManyWaiters => "TOO_MANY_WAITERS",
             Self::LeaseNotFound => "LEASE_NOT_FOUND",
             Self::StaleToken => "STALE_TOKEN",
+            Self::JobNotFound => "JOB_NOT_FOUND",
+            Self::InvalidState => "INVALID_STATE",
+            Self::DuplicateJob => "DUPLICATE_JOB",
+            Self::BatchTooLarge => "BATCH_TOO_LARGE",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -65,10 +74,11 @@ impl ErrorCode {
             | Self::InvalidArgument
             | Self::KeyTooLong
             | Self::PayloadTooLarge
-            | Self::TtlOutOfRange => 422,
+            | Self::TtlOutOfRange
+            | Self::BatchTooLarge => 422,
             Self::UnsupportedMediaType => 415,
             Self::BodyTooLarge => 413,
-            Self::NotFound | Self::LeaseNotFound => 404,
+            Self::NotFound | Self::LeaseNotFound | Self::JobNotFound => 404,
             Self::MethodNotAllowed => 405,
             // A wait that ran out is a conflict like a held lock, not HTTP 408: clients and proxies may resend a
             // request answered with 408, which would queue the caller again.
@@ -78,7 +88,9 @@ impl ErrorCode {
             | Self::LockOwnerMismatch
             | Self::LockLeaseBound
             | Self::PermitsMismatch
-            | Self::StaleToken => 409,
+            | Self::StaleToken
+            | Self::InvalidState
+            | Self::DuplicateJob => 409,
             Self::TooManyWaiters => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,
@@ -95,16 +107,17 @@ impl ErrorCode {
             | Self::KeyTooLong
             | Self::PayloadTooLarge
             | Self::TtlOutOfRange => 3, // INVALID_ARGUMENT
-            Self::BodyTooLarge | Self::TooManyWaiters => 8, // RESOURCE_EXHAUSTED
-            Self::NotFound | Self::LeaseNotFound => 5,      // NOT_FOUND
-            Self::MethodNotAllowed => 12,                   // UNIMPLEMENTED
-            Self::LockHeld => 6,                            // ALREADY_EXISTS
-            Self::LockWaitTimeout => 4,                     // DEADLINE_EXCEEDED
+            Self::BodyTooLarge | Self::TooManyWaiters | Self::BatchTooLarge => 8, // RESOURCE_EXHAUSTED
+            Self::NotFound | Self::LeaseNotFound | Self::JobNotFound => 5,        // NOT_FOUND
+            Self::MethodNotAllowed => 12,                                         // UNIMPLEMENTED
+            Self::LockHeld | Self::DuplicateJob => 6,                             // ALREADY_EXISTS
+            Self::LockWaitTimeout => 4,                                           // DEADLINE_EXCEEDED
             Self::LockNotHeld
             | Self::LockOwnerMismatch
             | Self::LockLeaseBound
             | Self::PermitsMismatch
-            | Self::StaleToken => 9, // FAILED_PRECONDITION
+            | Self::StaleToken
+            | Self::InvalidState => 9, // FAILED_PRECONDITION
             Self::Unavailable => 14,
             Self::Internal => 13,
         }
@@ -141,6 +154,14 @@ pub enum Error {
     TooManyWaiters { key: String, limit: u32 },
     #[error("lease {lease_id} does not exist or has expired")]
     LeaseNotFound { lease_id: String },
+    #[error("job {job_id} does not exist")]
+    JobNotFound { job_id: String },
+    #[error("lease token {lease_token} is not the current lease of job {job_id}")]
+    StaleToken { job_id: String, lease_token: i64, state: JobState },
+    #[error("job {job_id} is {state}: cannot {action} it")]
+    InvalidJobState { job_id: String, state: JobState, action: &'static str },
+    #[error("a job with unique key '{unique_key}' already exists: {job_id}")]
+    DuplicateJob { job_id: String, unique_key: String, state: JobState },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -161,6 +182,10 @@ impl Error {
             Self::PermitsMismatch { .. } => ErrorCode::PermitsMismatch,
             Self::TooManyWaiters { .. } => ErrorCode::TooManyWaiters,
             Self::LeaseNotFound { .. } => ErrorCode::LeaseNotFound,
+            Self::JobNotFound { .. } => ErrorCode::JobNotFound,
+            Self::StaleToken { .. } => ErrorCode::StaleToken,
+            Self::InvalidJobState { .. } => ErrorCode::InvalidState,
+            Self::DuplicateJob { .. } => ErrorCode::DuplicateJob,
             Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
             Self::Store(StoreError::Internal(_)) => ErrorCode::Internal,
         }
@@ -195,6 +220,16 @@ impl Error {
             }
             Self::TooManyWaiters { key, limit } => json!({"key": key, "limit": limit}),
             Self::LeaseNotFound { lease_id } => json!({"lease_id": lease_id}),
+            Self::JobNotFound { job_id } => json!({"job_id": job_id}),
+            Self::StaleToken { job_id, lease_token, state } => {
+                json!({"job_id": job_id, "lease_token": lease_token, "state": state})
+            }
+            Self::InvalidJobState { job_id, state, action } => {
+                json!({"job_id": job_id, "state": state, "action": action})
+            }
+            Self::DuplicateJob { job_id, unique_key, state } => {
+                json!({"job_id": job_id, "unique_key": unique_key, "state": state})
+            }
             Self::Invalid { .. } | Self::Store(_) => json!({}),
         }
     }

@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod error;
 pub mod health;
+pub mod job;
 pub mod lease;
 pub mod limits;
 pub mod lock;

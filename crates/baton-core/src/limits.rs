@@ -11,6 +11,14 @@ pub struct Limits {
     pub max_wait: Duration,
     pub max_permits: u32,
     pub max_waiters_per_key: u32,
+    /// A job's payload, result or progress, as JSON.
+    pub max_job_payload_bytes: usize,
+    /// Jobs per enqueue, and items per batch ack.
+    pub max_batch: usize,
+    /// Jobs per fetch.
+    pub max_fetch: u32,
+    /// The longest a fetch or a result request may wait.
+    pub max_poll: Duration,
 }
 
 impl Default for Limits {
@@ -23,6 +31,10 @@ impl Default for Limits {
             max_wait: Duration::from_secs(3600),
             max_permits: 10_000,
             max_waiters_per_key: 10_000,
+            max_job_payload_bytes: 256 * 1024,
+            max_batch: 1000,
+            max_fetch: 1000,
+            max_poll: Duration::from_secs(60),
         }
     }
 }

@@ -8,7 +8,8 @@ use crate::error::{Error, ErrorCode};
 pub const DEFAULT_NAMESPACE: &str = "default";
 const MAX_NAMESPACE_LEN: usize = 128;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
 pub struct Namespace(String);
 
 impl Namespace {

@@ -7,18 +7,50 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use crate::error::StoreError;
+use crate::job::{JobId, JobStore};
 use crate::lease::LeaseStore;
 use crate::lock::{LockId, LockStore};
+use crate::namespace::Namespace;
 
 /// Something that changed in the store and that a waiting caller, on this node or another, may care about.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
     /// These queued waiters now hold their lock.
     WaitersGranted(Vec<LockId>),
+    /// Jobs became available to fetch in this queue.
+    JobsAvailable { namespace: Namespace, queue: String },
+    /// These jobs of this queue left the running or waiting states: their results are in, and the queue has
+    /// room for another under its concurrency limits.
+    JobsFinished { namespace: Namespace, queue: String, job_ids: Vec<JobId> },
+}
+
+/// The result of a write, plus the changes it made, to be published once the transaction commits so that
+/// nobody is woken for a write that was rolled back.
+#[derive(Debug)]
+pub struct Applied<T> {
+    pub value: T,
+    pub changes: Vec<Change>,
+}
+
+impl<T> Applied<T> {
+    /// A write that wakes nobody.
+    pub fn quiet(value: T) -> Self {
+        Self { value, changes: Vec::new() }
+    }
+
+    pub fn with(value: T, changes: Vec<Change>) -> Self {
+        Self { value, changes }
+    }
+
+    /// A lock write that granted these waiters.
+    pub fn granting(value: T, woken: Vec<LockId>) -> Self {
+        let changes = if woken.is_empty() { Vec::new() } else { vec![Change::WaitersGranted(woken)] };
+        Self { value, changes }
+    }
 }
 
 #[async_trait]
-pub trait Store: LockStore + LeaseStore + Send + Sync + 'static {
+pub trait Store: LockStore + LeaseStore + JobStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and `/ready`.
     fn backend(&self) -> &'static str;
 

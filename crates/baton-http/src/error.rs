@@ -50,12 +50,16 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The envelope's `error` object, for answers that report several outcomes (batch acknowledgements).
+    pub(crate) fn into_detail(self) -> ErrorDetail {
+        ErrorDetail { code: self.code.as_str().to_owned(), message: self.message, details: self.details }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = ErrorBody {
-            error: ErrorDetail { code: self.code.as_str().to_owned(), message: self.message, details: self.details },
-        };
-        (status, Json(body)).into_response()
+        (status, Json(ErrorBody { error: self.into_detail() })).into_response()
     }
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use baton_core::health::HealthService;
+use baton_core::job::JobService;
 use baton_core::lease::LeaseService;
 use baton_core::lock::LockService;
 
@@ -25,6 +26,7 @@ pub use middleware::install_metrics_recorder;
 pub struct AppState {
     pub locks: LockService,
     pub leases: LeaseService,
+    pub jobs: JobService,
     pub health: HealthService,
     pub metrics: Arc<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -44,6 +46,8 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
     let api = Router::new()
         .merge(routes::lock::routes())
         .merge(routes::lease::routes())
+        .merge(routes::job::routes())
+        .merge(routes::queue::routes())
         .layer(DefaultBodyLimit::max(options.max_body_bytes));
     let app = Router::new()
         .nest("/api/v1", api)

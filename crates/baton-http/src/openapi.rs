@@ -4,17 +4,21 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{lease, lock, system};
+use crate::routes::{job, lease, lock, queue, system};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Baton", description = "Coordination service: locks, leases and more.", version = "v1"),
+    info(title = "Baton", description = "Coordination service: locks, leases, jobs and more.", version = "v1"),
     paths(
         lock::acquire, lock::release, lock::renew, lock::status, lock::list,
         lease::grant, lease::keepalive, lease::show, lease::revoke,
+        job::enqueue, job::fetch_from_queue, job::fetch, job::heartbeat, job::complete, job::fail,
+        job::complete_batch, job::fail_batch, job::cancel, job::retry, job::show, job::result, job::list,
+        queue::list, queue::update, queue::stats,
         system::health, system::ready, system::metrics,
     ),
-    tags((name = "locks"), (name = "leases"), (name = "system"))
+    components(schemas(baton_api::job::EnqueueBatch)),
+    tags((name = "locks"), (name = "leases"), (name = "jobs"), (name = "workers"), (name = "queues"), (name = "system"))
 )]
 pub struct ApiDoc;
 

@@ -5,6 +5,8 @@
 //! and cross-node wake-ups from `LISTEN/NOTIFY`. Expiry is decided by the database clock unless a test
 //! supplies its own. It deliberately holds no lock rules: those are in `baton_core::lock::engine`.
 
+mod job_store;
+mod job_tx;
 mod listener;
 mod migrate;
 mod rows;

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
+use baton_core::job::JobId;
 use baton_core::lock::LockId;
+use baton_core::namespace::Namespace;
 use baton_core::store::Change;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
@@ -13,13 +15,65 @@ use tokio::sync::broadcast;
 
 pub(crate) const CHANNEL: &str = "baton_changes";
 
-/// Encodes granted waiter ids as a notification payload (PostgreSQL caps payloads below 8000 bytes).
-pub(crate) fn payloads(woken: &[LockId]) -> Vec<String> {
-    woken.chunks(150).map(|chunk| chunk.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")).collect()
+/// PostgreSQL refuses payloads of 8000 bytes or more.
+const MAX_PAYLOAD: usize = 7000;
+/// Ids per line, so that one line stays well under [`MAX_PAYLOAD`].
+const IDS_PER_LINE: usize = 100;
+
+/// Encodes changes as notification payloads, one change per line: `L ids`, `A namespace queue`, or
+/// `F namespace queue ids`, with ids comma-separated. Namespaces and queue names hold no spaces.
+pub(crate) fn payloads(changes: &[Change]) -> Vec<String> {
+    let join = |ids: &mut dyn Iterator<Item = String>| ids.collect::<Vec<_>>().join(",");
+    let mut lines = Vec::new();
+    for change in changes {
+        match change {
+            Change::WaitersGranted(ids) => {
+                for chunk in ids.chunks(IDS_PER_LINE) {
+                    lines.push(format!("L {}", join(&mut chunk.iter().map(ToString::to_string))));
+                }
+            }
+            Change::JobsAvailable { namespace, queue } => lines.push(format!("A {namespace} {queue}")),
+            Change::JobsFinished { namespace, queue, job_ids } => {
+                for chunk in job_ids.chunks(IDS_PER_LINE) {
+                    lines.push(format!("F {namespace} {queue} {}", join(&mut chunk.iter().map(ToString::to_string))));
+                }
+            }
+        }
+    }
+    let mut payloads: Vec<String> = Vec::new();
+    for line in lines {
+        match payloads.last_mut() {
+            Some(payload) if payload.len() + line.len() < MAX_PAYLOAD => {
+                payload.push('\n');
+                payload.push_str(&line);
+            }
+            _ => payloads.push(line),
+        }
+    }
+    payloads
 }
 
-fn parse(payload: &str) -> Vec<LockId> {
-    payload.split(',').filter_map(LockId::parse).collect()
+/// Decodes what [`payloads`] wrote, skipping lines it cannot read (a newer node's, say).
+fn parse(payload: &str) -> Vec<Change> {
+    payload.lines().filter_map(parse_line).collect()
+}
+
+fn parse_line(line: &str) -> Option<Change> {
+    let mut fields = line.split(' ');
+    let kind = fields.next()?;
+    match kind {
+        "L" => Some(Change::WaitersGranted(fields.next()?.split(',').filter_map(LockId::parse).collect())),
+        "A" | "F" => {
+            let namespace = Namespace::parse(fields.next()?).ok()?;
+            let queue = fields.next()?.to_owned();
+            if kind == "A" {
+                return Some(Change::JobsAvailable { namespace, queue });
+            }
+            let job_ids = fields.next()?.split(',').filter_map(JobId::parse).collect();
+            Some(Change::JobsFinished { namespace, queue, job_ids })
+        }
+        _ => None,
+    }
 }
 
 /// Listens until every receiver of `changes` is gone.
@@ -41,9 +95,10 @@ pub(crate) async fn run(pool: PgPool, changes: broadcast::Sender<Change>) {
         loop {
             match listener.recv().await {
                 Ok(notification) => {
-                    let woken = parse(notification.payload());
-                    if !woken.is_empty() && changes.send(Change::WaitersGranted(woken)).is_err() && pool.is_closed() {
-                        return;
+                    for change in parse(notification.payload()) {
+                        if changes.send(change).is_err() && pool.is_closed() {
+                            return;
+                        }
                     }
                 }
                 Err(error) => {
@@ -55,5 +110,39 @@ pub(crate) async fn run(pool: PgPool, changes: broadcast::Sender<Change>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_survive_the_round_trip_through_payloads() {
+        let namespace = Namespace::parse("billing/eu").unwrap();
+        let changes = vec![
+            Change::WaitersGranted(vec![LockId::new(), LockId::new()]),
+            Change::JobsAvailable { namespace: namespace.clone(), queue: "emails".into() },
+            Change::JobsFinished { namespace, queue: "emails".into(), job_ids: vec![JobId::new(), JobId::new()] },
+        ];
+        let decoded: Vec<Change> = payloads(&changes).iter().flat_map(|payload| parse(payload)).collect();
+        assert_eq!(decoded, changes);
+    }
+
+    #[test]
+    fn many_ids_split_into_payloads_under_the_limit() {
+        let ids: Vec<JobId> = (0..1000).map(|_| JobId::new()).collect();
+        let change = Change::JobsFinished { namespace: Namespace::default(), queue: "q".into(), job_ids: ids.clone() };
+        let encoded = payloads(&[change]);
+        assert!(encoded.len() > 1 && encoded.iter().all(|payload| payload.len() < 8000));
+        let decoded: usize = encoded
+            .iter()
+            .flat_map(|payload| parse(payload))
+            .map(|change| match change {
+                Change::JobsFinished { job_ids, .. } => job_ids.len(),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(decoded, ids.len());
     }
 }

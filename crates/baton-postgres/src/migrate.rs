@@ -8,7 +8,10 @@ pub(crate) fn migrator() -> Migrator {
     let migration = |version: i64, name: &'static str, sql: &'static str| {
         Migration::new(version, Cow::Borrowed(name), MigrationType::Simple, sql.into_sql_str(), false)
     };
-    Migrator::with_migrations(vec![migration(1, "locks", include_str!("../migrations/0001_locks.sql"))])
+    Migrator::with_migrations(vec![
+        migration(1, "locks", include_str!("../migrations/0001_locks.sql")),
+        migration(2, "jobs", include_str!("../migrations/0002_jobs.sql")),
+    ])
 }
 
 use sqlx::SqlSafeStr as _;

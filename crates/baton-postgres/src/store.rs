@@ -7,14 +7,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use baton_core::clock::{Clock, Timestamp};
 use baton_core::lease::{Lease, LeaseStore};
-use baton_core::lock::engine::{self, Applied};
+use baton_core::lock::engine;
 use baton_core::lock::{
     AcquireOutcome, AcquireParams, ExpiryReport, Holder, LeaseId, ListLocksParams, LockId, LockStatus, LockStore,
     ReleaseParams, RenewParams, WaiterState,
 };
 use baton_core::namespace::Namespace;
 use baton_core::page::Page;
-use baton_core::store::{Change, Store};
+use baton_core::store::{Applied, Change, Store};
 use baton_core::{Error, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row, Transaction, query};
@@ -42,7 +42,7 @@ impl PgOptions {
 
 #[derive(Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     clock: Option<Arc<dyn Clock>>,
     changes: broadcast::Sender<Change>,
 }
@@ -77,12 +77,12 @@ impl PgStore {
     }
 
     /// A test clock's instant; `None` lets the database clock decide.
-    fn test_now(&self) -> Option<Timestamp> {
+    pub(crate) fn test_now(&self) -> Option<Timestamp> {
         self.clock.as_ref().map(|clock| clock.now())
     }
 
-    /// Runs one write in its own transaction, then wakes the waiters it granted, here and on other nodes.
-    async fn write<T>(
+    /// Runs one write in its own transaction, then publishes its changes, here and on other nodes.
+    pub(crate) async fn write<T>(
         &self,
         operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<Applied<T>, Error>,
     ) -> Result<T, Error> {
@@ -111,8 +111,8 @@ impl PgStore {
         mut transaction: Transaction<'static, Postgres>,
         applied: Applied<T>,
     ) -> Result<T, Error> {
-        let Applied { value, woken } = applied;
-        for payload in listener::payloads(&woken) {
+        let Applied { value, changes } = applied;
+        for payload in listener::payloads(&changes) {
             query(include_str!("../queries/lock/notify.sql"))
                 .bind(payload)
                 .execute(&mut *transaction)
@@ -120,8 +120,8 @@ impl PgStore {
                 .map_err(store_error)?;
         }
         transaction.commit().await.map_err(store_error)?;
-        if !woken.is_empty() {
-            let _ = self.changes.send(Change::WaitersGranted(woken));
+        for change in changes {
+            let _ = self.changes.send(change);
         }
         Ok(value)
     }
@@ -140,7 +140,10 @@ impl PgStore {
         lease_from_row(lease_id, &row)
     }
 
-    async fn read<T>(&self, operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<T, Error>) -> Result<T, Error> {
+    pub(crate) async fn read<T>(
+        &self,
+        operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         operation(&mut PgTx::new(&mut conn, self.test_now())).await
     }
@@ -156,10 +159,6 @@ fn lease_from_row(lease_id: LeaseId, row: &PgRow) -> Result<Lease, Error> {
     })
 }
 
-fn no_wakeups<T>(value: T) -> Applied<T> {
-    Applied { value, woken: Vec::new() }
-}
-
 #[async_trait]
 impl LockStore for PgStore {
     async fn acquire(&self, params: AcquireParams) -> Result<AcquireOutcome, Error> {
@@ -171,7 +170,7 @@ impl LockStore for PgStore {
     }
 
     async fn renew(&self, params: RenewParams) -> Result<Holder, Error> {
-        self.write(async |tx| engine::renew(tx, &params).await.map(no_wakeups)).await
+        self.write(async |tx| engine::renew(tx, &params).await.map(Applied::quiet)).await
     }
 
     async fn waiter_state(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<WaiterState, Error> {
@@ -180,7 +179,7 @@ impl LockStore for PgStore {
 
     async fn cancel_wait(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<Option<Holder>, Error> {
         self.write_on_key(namespace, key, async |tx| {
-            engine::cancel_wait(tx, namespace, key, lock_id).await.map(no_wakeups)
+            engine::cancel_wait(tx, namespace, key, lock_id).await.map(Applied::quiet)
         })
         .await
     }

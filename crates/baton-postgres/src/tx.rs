@@ -29,6 +29,11 @@ impl<'c> PgTx<'c> {
         Self { conn, now, locked_at_begin: Some(key_lock) }
     }
 
+    /// Keeps the first instant this transaction learned (a test clock's wins, as it is set from the start).
+    pub(crate) fn set_now_if_unset(&mut self, now: Timestamp) {
+        self.now.get_or_insert(now);
+    }
+
     async fn next_counter(&mut self, sql: &'static str) -> Result<i64, StoreError> {
         let row = query(sql).fetch_one(&mut *self.conn).await.map_err(store_error)?;
         row.try_get(0).map_err(store_error)

@@ -34,6 +34,9 @@ pub struct Config {
     pub max_ttl_seconds: u64,
     pub max_wait_seconds: u64,
     pub max_waiters_per_key: u32,
+    /// Finished jobs are deleted this many seconds after they finish.
+    pub job_retention_seconds: u64,
+    pub max_job_payload_bytes: usize,
 }
 
 impl Default for Config {
@@ -51,6 +54,8 @@ impl Default for Config {
             max_ttl_seconds: limits.max_ttl.as_secs(),
             max_wait_seconds: limits.max_wait.as_secs(),
             max_waiters_per_key: limits.max_waiters_per_key,
+            job_retention_seconds: 24 * 3600,
+            max_job_payload_bytes: limits.max_job_payload_bytes,
         }
     }
 }
@@ -95,7 +100,7 @@ impl Config {
 
     /// The settings the environment may set, so that client variables such as `BATON_URL` are not read as
     /// server settings.
-    const ENV_KEYS: [&'static str; 11] = [
+    const ENV_KEYS: [&'static str; 13] = [
         "http_addr",
         "data_dir",
         "database_url",
@@ -107,6 +112,8 @@ impl Config {
         "max_ttl_seconds",
         "max_wait_seconds",
         "max_waiters_per_key",
+        "job_retention_seconds",
+        "max_job_payload_bytes",
     ];
 
     pub fn storage_mode(&self) -> anyhow::Result<StorageMode> {
@@ -131,6 +138,7 @@ impl Config {
             max_ttl: std::time::Duration::from_secs(self.max_ttl_seconds),
             max_wait: std::time::Duration::from_secs(self.max_wait_seconds),
             max_waiters_per_key: self.max_waiters_per_key,
+            max_job_payload_bytes: self.max_job_payload_bytes,
             ..Limits::default()
         }
     }

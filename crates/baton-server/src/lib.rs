@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use baton_core::clock::SystemClock;
 use baton_core::health::HealthService;
+use baton_core::job::{JobReaper, JobReaperOptions, JobService};
 use baton_core::lease::LeaseService;
 use baton_core::lock::reaper::ReaperOptions;
 use baton_core::lock::{ExpiryReaper, LockService};
@@ -61,16 +62,32 @@ impl Node {
         let limits = config.limits();
         let reaper = ExpiryReaper::new(store.clone(), ReaperOptions::default());
         let locks = LockService::new(store.clone(), limits.clone(), reaper.handle());
+        let jobs = JobService::new(store.clone(), limits.clone());
+        let job_reaper = JobReaper::new(
+            store.clone(),
+            JobReaperOptions {
+                retention: Duration::from_secs(config.job_retention_seconds),
+                ..JobReaperOptions::default()
+            },
+        );
         let state = AppState {
             locks: locks.clone(),
             leases: LeaseService::new(store.clone(), limits),
+            jobs: jobs.clone(),
             health: HealthService::new(store.clone()),
             metrics: Arc::new(baton_http::install_metrics_recorder()),
         };
 
         let duties = tokio::spawn({
             let shutdown = shutdown.clone();
-            async move { tokio::join!(reaper.run(shutdown.clone()), locks.run_wakeups(shutdown)) }
+            async move {
+                tokio::join!(
+                    reaper.run(shutdown.clone()),
+                    locks.run_wakeups(shutdown.clone()),
+                    job_reaper.run(shutdown.clone()),
+                    jobs.run_wakeups(shutdown),
+                )
+            }
         });
         let app = baton_http::router(state, &HttpOptions { max_body_bytes: config.max_body_bytes });
         let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());

@@ -4,7 +4,10 @@
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 /// `(version, name, sql)`, in order.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "locks", include_str!("../migrations/0001_locks.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "locks", include_str!("../migrations/0001_locks.sql")),
+    (2, "jobs", include_str!("../migrations/0002_jobs.sql")),
+];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), String> {
     conn.execute_batch(include_str!("../queries/schema/create_migrations_table.sql")).map_err(|e| e.to_string())?;

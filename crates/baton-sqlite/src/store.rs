@@ -8,14 +8,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use baton_core::clock::{Clock, Timestamp};
 use baton_core::lease::{Lease, LeaseStore};
-use baton_core::lock::engine::{self, Applied};
+use baton_core::lock::engine;
 use baton_core::lock::{
     AcquireOutcome, AcquireParams, ExpiryReport, Holder, LeaseId, ListLocksParams, LockId, LockStatus, LockStore,
     ReleaseParams, RenewParams, WaiterState,
 };
 use baton_core::namespace::Namespace;
 use baton_core::page::Page;
-use baton_core::store::{Change, Store};
+use baton_core::store::{Applied, Change, Store};
 use baton_core::{Error, StoreError};
 use futures::executor::block_on;
 use rusqlite::{Connection, Row, params};
@@ -52,8 +52,8 @@ impl SqliteOptions {
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    writer: Writer,
-    readers: Readers,
+    pub(crate) writer: Writer,
+    pub(crate) readers: Readers,
     changes: broadcast::Sender<Change>,
     /// Held for the store's lifetime: the OS releases the data dir's lock when the process ends.
     _data_dir_lock: Arc<File>,
@@ -113,10 +113,6 @@ fn lock_data_dir(data_dir: &Path) -> Result<File, StoreError> {
     Ok(file)
 }
 
-fn no_wakeups<T>(value: T) -> Applied<T> {
-    Applied { value, woken: Vec::new() }
-}
-
 fn lease_from_row(lease_id: LeaseId, row: &Row<'_>) -> Result<Lease, StoreError> {
     let get = |name: &str| row.get::<_, i64>(name).map_err(store_error);
     Ok(Lease {
@@ -148,7 +144,7 @@ impl LockStore for SqliteStore {
     }
 
     async fn renew(&self, params: RenewParams) -> Result<Holder, Error> {
-        self.writer.write_single(move |tx| block_on(engine::renew(tx, &params)).map(no_wakeups)).await
+        self.writer.write_single(move |tx| block_on(engine::renew(tx, &params)).map(Applied::quiet)).await
     }
 
     async fn waiter_state(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<WaiterState, Error> {
@@ -158,7 +154,9 @@ impl LockStore for SqliteStore {
 
     async fn cancel_wait(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<Option<Holder>, Error> {
         let (namespace, key) = (namespace.clone(), key.to_owned());
-        self.writer.write(move |tx| block_on(engine::cancel_wait(tx, &namespace, &key, lock_id)).map(no_wakeups)).await
+        self.writer
+            .write(move |tx| block_on(engine::cancel_wait(tx, &namespace, &key, lock_id)).map(Applied::quiet))
+            .await
     }
 
     async fn status(&self, namespace: &Namespace, key: &str) -> Result<LockStatus, Error> {
@@ -205,7 +203,7 @@ impl LeaseStore for SqliteStore {
                     |row| lease_from_row(lease_id, row),
                 )?;
                 let lease = lease.ok_or_else(|| StoreError::Internal("grant returned no row".into()))?;
-                Ok(no_wakeups(lease))
+                Ok(Applied::quiet(lease))
             })
             .await
     }
@@ -214,7 +212,7 @@ impl LeaseStore for SqliteStore {
         let namespace = namespace.clone();
         self.writer
             .write_single(move |tx| {
-                live_lease(tx, include_str!("../queries/lease/keepalive.sql"), &namespace, lease_id).map(no_wakeups)
+                live_lease(tx, include_str!("../queries/lease/keepalive.sql"), &namespace, lease_id).map(Applied::quiet)
             })
             .await
     }

@@ -57,6 +57,16 @@ impl<'c> SqliteTx<'c> {
         Ok(out)
     }
 
+    /// Runs a cached `count(*)` query.
+    pub(crate) fn count(&self, sql: &str, params: impl Params) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row(params, |row| row.get(0)))
+            .map_err(store_error)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     fn next_counter(&self, sql: &str) -> Result<i64, StoreError> {
         self.conn.prepare_cached(sql).and_then(|mut s| s.query_row([], |row| row.get(0))).map_err(store_error)
     }

@@ -8,9 +8,7 @@
 use std::sync::Arc;
 
 use baton_core::clock::{Clock, Timestamp};
-use baton_core::lock::LockId;
-use baton_core::lock::engine::Applied;
-use baton_core::store::Change;
+use baton_core::store::{Applied, Change};
 use baton_core::{Error, StoreError};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -31,7 +29,7 @@ const GATHER_WINDOW: Duration = Duration::from_micros(250);
 /// What a job reports after it ran inside its savepoint.
 struct JobOutcome {
     succeeded: bool,
-    woken: Vec<LockId>,
+    changes: Vec<Change>,
     /// Answers the caller once the batch's commit result is known.
     answer: Box<dyn FnOnce(Result<(), StoreError>) + Send>,
 }
@@ -91,16 +89,16 @@ impl Writer {
     {
         let (reply, answer) = oneshot::channel::<Result<T, Error>>();
         let run = Box::new(move |tx: &mut SqliteTx<'_>| match operation(tx) {
-            Ok(Applied { value, woken }) => JobOutcome {
+            Ok(Applied { value, changes }) => JobOutcome {
                 succeeded: true,
-                woken,
+                changes,
                 answer: Box::new(move |committed| {
                     let _ = reply.send(committed.map(|()| value).map_err(Error::Store));
                 }),
             },
             Err(error) => JobOutcome {
                 succeeded: false,
-                woken: Vec::new(),
+                changes: Vec::new(),
                 answer: Box::new(move |_| {
                     let _ = reply.send(Err(error));
                 }),
@@ -113,7 +111,7 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, queue: mpsc::Receiver<Job>, clock: Arc<dyn Clock>, changes: broadcast::Sender<Change>) {
+fn run(mut conn: Connection, queue: mpsc::Receiver<Job>, clock: Arc<dyn Clock>, feed: broadcast::Sender<Change>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut previous_batch = 1;
     while let Ok(first) = queue.recv() {
@@ -125,16 +123,26 @@ fn run(mut conn: Connection, queue: mpsc::Receiver<Job>, clock: Arc<dyn Clock>, 
         let (outcomes, committed) = commit_batch(&mut conn, clock.now(), batch.drain(..));
         metrics::histogram!("baton_sqlite_batch_seconds").record(started.elapsed().as_secs_f64());
         let mut woken = Vec::new();
+        let mut changes = Vec::new();
         for outcome in outcomes {
             if committed.is_ok() && outcome.succeeded {
-                woken.extend(outcome.woken);
+                for change in outcome.changes {
+                    // Lock grants of one batch go out as one change; the rest one by one.
+                    match change {
+                        Change::WaitersGranted(ids) => woken.extend(ids),
+                        other => changes.push(other),
+                    }
+                }
             }
             let result = committed.as_ref().map(|_| ()).map_err(|message| StoreError::Internal(message.clone()));
             (outcome.answer)(result);
         }
         if !woken.is_empty() {
+            changes.push(Change::WaitersGranted(woken));
+        }
+        for change in changes {
             // No receiver means no waiter on this node: nothing to wake.
-            let _ = changes.send(Change::WaitersGranted(woken));
+            let _ = feed.send(change);
         }
     }
 }

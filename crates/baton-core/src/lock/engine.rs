@@ -17,6 +17,7 @@ use crate::lock::model::{
     WaiterState,
 };
 use crate::namespace::Namespace;
+use crate::store::Applied;
 
 /// A queued caller, as stored.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,19 +124,6 @@ pub trait ExpiryTx: LockTx {
     async fn next_due(&mut self) -> Result<Option<Timestamp>, StoreError>;
 }
 
-/// The result of a write, plus the waiters it granted, to be woken once the transaction commits.
-#[derive(Debug)]
-pub struct Applied<T> {
-    pub value: T,
-    pub woken: Vec<LockId>,
-}
-
-impl<T> Applied<T> {
-    fn new(value: T, woken: Vec<LockId>) -> Self {
-        Self { value, woken }
-    }
-}
-
 pub async fn acquire<T: LockTx>(tx: &mut T, params: &AcquireParams) -> Result<Applied<AcquireOutcome>, Error> {
     let (namespace, key) = (&params.namespace, params.key.as_str());
     tx.lock_key(namespace, key).await?;
@@ -181,11 +169,11 @@ pub async fn acquire<T: LockTx>(tx: &mut T, params: &AcquireParams) -> Result<Ap
         };
         let fencing_token = tx.insert_holder(&holder).await?;
         let granted = holder.into_holder(fencing_token, lease_expiry);
-        return Ok(Applied::new(AcquireOutcome::Granted(granted), woken));
+        return Ok(Applied::granting(AcquireOutcome::Granted(granted), woken));
     }
 
     let Some(wait_ms) = params.wait_ms else {
-        return Ok(Applied::new(AcquireOutcome::Held(holders), woken));
+        return Ok(Applied::granting(AcquireOutcome::Held(holders), woken));
     };
     if waiting >= u64::from(params.max_waiters) {
         return Err(Error::TooManyWaiters { key: key.to_owned(), limit: params.max_waiters });
@@ -202,7 +190,7 @@ pub async fn acquire<T: LockTx>(tx: &mut T, params: &AcquireParams) -> Result<Ap
         deadline: Timestamp(now.as_millis().saturating_add(wait_ms)),
     };
     tx.insert_waiter(&waiter).await?;
-    Ok(Applied::new(AcquireOutcome::Queued, woken))
+    Ok(Applied::granting(AcquireOutcome::Queued, woken))
 }
 
 pub async fn release<T: LockTx>(tx: &mut T, params: &ReleaseParams) -> Result<Applied<()>, Error> {
@@ -219,7 +207,7 @@ pub async fn release<T: LockTx>(tx: &mut T, params: &ReleaseParams) -> Result<Ap
     tx.delete_holder(namespace, key, params.lock_id).await?;
     holders.remove(position);
     let woken = if waiting > 0 { grant_waiters(tx, namespace, key, &holders).await? } else { Vec::new() };
-    Ok(Applied::new((), woken))
+    Ok(Applied::granting((), woken))
 }
 
 pub async fn renew<T: LockTx>(tx: &mut T, params: &RenewParams) -> Result<Holder, Error> {
@@ -298,7 +286,7 @@ pub async fn revoke_lease<T: ExpiryTx>(
         woken.extend(settle_key(tx, namespace, &key).await?);
     }
     tx.delete_lease(namespace, lease_id).await?;
-    Ok(Applied::new((), woken))
+    Ok(Applied::granting((), woken))
 }
 
 /// One expiry pass: settles up to `max_keys` keys with something lapsed, then drops lapsed leases.
@@ -313,7 +301,7 @@ pub async fn expire_due<T: ExpiryTx>(tx: &mut T, max_keys: u32) -> Result<Applie
     let now = tx.now().await?;
     let next_due_in_ms = tx.next_due().await?.map(|due| (due.as_millis() - now.as_millis()).max(0));
     let report = crate::lock::ExpiryReport { keys_processed: keys.len(), waiters_granted: woken.len(), next_due_in_ms };
-    Ok(Applied::new(report, woken))
+    Ok(Applied::granting(report, woken))
 }
 
 /// Purges what lapsed on a locked key and hands the freed permits to its waiters.

@@ -70,6 +70,7 @@ impl WaiterRegistry {
             };
             match change {
                 Ok(Change::WaitersGranted(ids)) => self.wake(&ids),
+                Ok(Change::JobsAvailable { .. } | Change::JobsFinished { .. }) => {}
                 // Some wake-ups were lost: every waiter re-reads its state, which is always correct.
                 Err(broadcast::error::RecvError::Lagged(_)) => self.wake_all(),
                 Err(broadcast::error::RecvError::Closed) => return,

@@ -1,5 +1,8 @@
 //! One module per resource.
 
+pub(crate) mod job;
+mod job_view;
 pub(crate) mod lease;
 pub(crate) mod lock;
+pub(crate) mod queue;
 pub(crate) mod system;

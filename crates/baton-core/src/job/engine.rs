@@ -1,0 +1,467 @@
+//! The job rules, written once for every backend: enqueue with unique keys, fetch under a queue's limits,
+//! and every transition a worker, an operator or lease expiry makes.
+//!
+//! As with locks, a backend wraps its transaction in a type that implements [`JobTx`] and calls these
+//! functions; they never commit. Every transition reads the job with [`JobTx::job_for_update`] (which holds
+//! the row until commit on a cluster), changes it in memory with [`crate::job::rules`], and writes it back
+//! with [`JobTx::update_job`].
+//!
+//! **Invariant:** a call acting under a lease changes a job only if the job is running under exactly that
+//! lease token; a stale token changes nothing.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::clock::Timestamp;
+use crate::error::{Error, StoreError};
+use crate::job::model::{
+    CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchOutcome, FetchParams, HeartbeatOutcome,
+    HeartbeatParams, Job, JobExpiryReport, JobId, JobState, LeaseRef, NewJob, OnConflict, QueueSettings,
+    QueueSettingsUpdate, RunAt,
+};
+use crate::job::rules::{self, AttemptFailure};
+use crate::namespace::Namespace;
+use crate::store::{Applied, Change};
+
+/// The statements a backend offers inside one transaction.
+#[allow(async_fn_in_trait)]
+pub trait JobTx {
+    /// The instant this transaction decides with; the same value for the whole transaction.
+    async fn now(&mut self) -> Result<Timestamp, StoreError>;
+    /// Serialises enqueues of this unique key until the transaction ends.
+    async fn lock_unique_key(&mut self, namespace: &Namespace, queue: &str, key: &str) -> Result<(), StoreError>;
+    /// The newest job with this unique key in one of `states`, created at or after `created_since`.
+    async fn find_unique(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+        key: &str,
+        states: &[JobState],
+        created_since: Option<Timestamp>,
+    ) -> Result<Option<Job>, StoreError>;
+    async fn insert_jobs(&mut self, jobs: &[Job]) -> Result<(), StoreError>;
+    /// The queue's stored settings, if any were ever set.
+    async fn queue_settings(&mut self, namespace: &Namespace, queue: &str)
+    -> Result<Option<QueueSettings>, StoreError>;
+    /// Serialises fetches from this queue until the transaction ends (needed only to count under limits).
+    async fn lock_queue(&mut self, namespace: &Namespace, queue: &str) -> Result<(), StoreError>;
+    /// Waiting jobs due at `now`, best first (priority, then `run_at`, then age), that no concurrent fetch holds.
+    async fn fetch_candidates(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+        limit: u32,
+    ) -> Result<Vec<(JobId, Option<String>)>, StoreError>;
+    async fn running_count(&mut self, namespace: &Namespace, queue: &str) -> Result<u64, StoreError>;
+    /// Jobs of the queue whose latest attempt started after `since`, running or not.
+    async fn started_since(&mut self, namespace: &Namespace, queue: &str, since: Timestamp) -> Result<u64, StoreError>;
+    async fn running_per_key(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, u64>, StoreError>;
+    /// Starts an attempt of each job for `worker_id`, drawing a fresh lease token for each, and returns them.
+    async fn claim(
+        &mut self,
+        namespace: &Namespace,
+        job_ids: &[JobId],
+        worker_id: &str,
+        lease_ms: i64,
+    ) -> Result<Vec<Job>, StoreError>;
+    /// The earliest `run_at` among waiting jobs of the queue.
+    async fn next_run_at(&mut self, namespace: &Namespace, queue: &str) -> Result<Option<Timestamp>, StoreError>;
+    async fn save_queue_settings(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+        settings: &QueueSettings,
+    ) -> Result<(), StoreError>;
+    /// Reads a job and holds it until the transaction ends.
+    async fn job_for_update(&mut self, namespace: &Namespace, job_id: JobId) -> Result<Option<Job>, StoreError>;
+    /// Writes back every field a transition may change.
+    async fn update_job(&mut self, job: &Job) -> Result<(), StoreError>;
+    /// Running jobs whose lease or timeout lapsed at `now`, held until the transaction ends.
+    async fn lapsed_running(&mut self, limit: u32) -> Result<Vec<Job>, StoreError>;
+    /// The earliest instant a running job's lease or timeout lapses.
+    async fn next_lapse(&mut self) -> Result<Option<Timestamp>, StoreError>;
+}
+
+/// Inserts new jobs, or finds the job each unique key already names. Returns outcomes in request order.
+pub async fn enqueue<T: JobTx>(tx: &mut T, params: &EnqueueParams) -> Result<Applied<Vec<EnqueueOutcome>>, Error> {
+    let now = tx.now().await?;
+    let namespace = &params.namespace;
+    let mut outcomes = Vec::with_capacity(params.jobs.len());
+    let mut inserted = Vec::new();
+    // Unique keys repeated inside one batch resolve to the first job that carries them.
+    let mut batch_unique: HashMap<(&str, &str), usize> = HashMap::new();
+    for new in &params.jobs {
+        if let Some(unique) = &new.unique {
+            if let Some(&index) = batch_unique.get(&(new.queue.as_str(), unique.key.as_str())) {
+                let existing: &Job = &inserted[index];
+                outcomes.push(duplicate(existing.clone(), unique.on_conflict, &unique.key)?);
+                continue;
+            }
+            tx.lock_unique_key(namespace, &new.queue, &unique.key).await?;
+            let since = unique.for_ms.map(|ms| Timestamp(now.0.saturating_sub(ms)));
+            if let Some(existing) = tx.find_unique(namespace, &new.queue, &unique.key, &unique.states, since).await? {
+                outcomes.push(duplicate(existing, unique.on_conflict, &unique.key)?);
+                continue;
+            }
+            batch_unique.insert((new.queue.as_str(), unique.key.as_str()), inserted.len());
+        }
+        let job = new_job_record(namespace, new, now);
+        outcomes.push(EnqueueOutcome::Created(job.clone()));
+        inserted.push(job);
+    }
+    tx.insert_jobs(&inserted).await?;
+    let available: BTreeSet<&str> =
+        inserted.iter().filter(|job| job.state == JobState::Available).map(|job| job.queue.as_str()).collect();
+    let changes = available
+        .into_iter()
+        .map(|queue| Change::JobsAvailable { namespace: namespace.clone(), queue: queue.to_owned() })
+        .collect();
+    Ok(Applied::with(outcomes, changes))
+}
+
+fn duplicate(existing: Job, on_conflict: OnConflict, key: &str) -> Result<EnqueueOutcome, Error> {
+    match on_conflict {
+        OnConflict::Existing => Ok(EnqueueOutcome::Duplicate(existing)),
+        OnConflict::Reject => Err(Error::DuplicateJob {
+            job_id: existing.job_id.to_string(),
+            unique_key: key.to_owned(),
+            state: existing.state,
+        }),
+    }
+}
+
+fn new_job_record(namespace: &Namespace, new: &NewJob, now: Timestamp) -> Job {
+    let run_at = match new.run_at {
+        RunAt::Now => now,
+        RunAt::After { delay_ms } => Timestamp(now.0.saturating_add(delay_ms)),
+        RunAt::At(at) => at,
+    };
+    Job {
+        job_id: new.job_id,
+        namespace: namespace.clone(),
+        queue: new.queue.clone(),
+        job_type: new.job_type.clone(),
+        payload: new.payload.clone(),
+        priority: new.priority,
+        state: if run_at > now { JobState::Scheduled } else { JobState::Available },
+        attempt: 0,
+        max_attempts: new.max_attempts,
+        backoff: new.backoff,
+        timeout_ms: new.timeout_ms,
+        run_at,
+        lease_token: None,
+        lease_ms: None,
+        lease_expires_at: None,
+        worker_id: None,
+        heartbeat_at: None,
+        progress: None,
+        result: None,
+        errors: Vec::new(),
+        unique_key: new.unique.as_ref().map(|unique| unique.key.clone()),
+        concurrency_key: new.concurrency_key.clone(),
+        tags: new.tags.clone(),
+        metadata: new.metadata.clone(),
+        trace_context: new.trace_context.clone(),
+        cancel_requested: false,
+        created_at: now,
+        attempted_at: None,
+        finalized_at: None,
+    }
+}
+
+/// Takes up to `max_jobs` due jobs from the queues, in order, within each queue's limits.
+pub async fn fetch<T: JobTx>(tx: &mut T, params: &FetchParams) -> Result<Applied<FetchOutcome>, Error> {
+    let namespace = &params.namespace;
+    let mut fetched = Vec::new();
+    for queue in &params.queues {
+        let wanted = params.max_jobs.saturating_sub(u32::try_from(fetched.len()).unwrap_or(u32::MAX));
+        if wanted == 0 {
+            break;
+        }
+        let jobs = fetch_from_queue(tx, namespace, queue, wanted, params).await?;
+        fetched.extend(jobs);
+    }
+    let mut next_run_at: Option<Timestamp> = None;
+    if fetched.is_empty() {
+        for queue in &params.queues {
+            if let Some(next) = tx.next_run_at(namespace, queue).await? {
+                next_run_at = Some(next_run_at.map_or(next, |earliest| earliest.min(next)));
+            }
+        }
+    }
+    let now = tx.now().await?;
+    let next_due_in_ms = next_run_at.map(|at| at.0.saturating_sub(now.0).max(0));
+    Ok(Applied::quiet(FetchOutcome { jobs: fetched, next_due_in_ms }))
+}
+
+async fn fetch_from_queue<T: JobTx>(
+    tx: &mut T,
+    namespace: &Namespace,
+    queue: &str,
+    wanted: u32,
+    params: &FetchParams,
+) -> Result<Vec<Job>, Error> {
+    let settings = tx.queue_settings(namespace, queue).await?.unwrap_or_else(QueueSettings::new);
+    if settings.paused {
+        return Ok(Vec::new());
+    }
+    let mut queue_locked = false;
+    let mut allowance = wanted;
+    if settings.limits_fetch() {
+        tx.lock_queue(namespace, queue).await?;
+        queue_locked = true;
+        let running = if settings.global_concurrency.is_some() { tx.running_count(namespace, queue).await? } else { 0 };
+        let started = match settings.rate_limit {
+            Some(rate) => {
+                let since = Timestamp(tx.now().await?.0.saturating_sub(rate.period_ms));
+                tx.started_since(namespace, queue, since).await?
+            }
+            None => 0,
+        };
+        allowance = rules::fetch_allowance(&settings, wanted, running, started);
+        if allowance == 0 {
+            return Ok(Vec::new());
+        }
+    }
+    let mut candidates = tx.fetch_candidates(namespace, queue, allowance).await?;
+    if candidates.iter().any(|(_, key)| key.is_some()) {
+        // Counting running jobs per key is only sound while no other node fetches from the queue.
+        if !queue_locked {
+            tx.lock_queue(namespace, queue).await?;
+        }
+        // Look further ahead, so that keys at their limit do not starve the jobs behind them.
+        candidates = tx.fetch_candidates(namespace, queue, allowance.saturating_mul(4).min(1000)).await?;
+        let keys: Vec<String> =
+            candidates.iter().filter_map(|(_, key)| key.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        let running = tx.running_per_key(namespace, queue, &keys).await?;
+        let picked = rules::pick_within_key_limits(&candidates, &running, settings.per_key_concurrency, allowance);
+        return Ok(tx.claim(namespace, &picked, &params.worker_id, params.lease_ms).await?);
+    }
+    let ids: Vec<JobId> = candidates.into_iter().map(|(id, _)| id).collect();
+    Ok(tx.claim(namespace, &ids, &params.worker_id, params.lease_ms).await?)
+}
+
+/// Changes the given settings of a queue and keeps the rest.
+pub async fn update_queue<T: JobTx>(
+    tx: &mut T,
+    namespace: &Namespace,
+    queue: &str,
+    update: &QueueSettingsUpdate,
+) -> Result<Applied<QueueSettings>, Error> {
+    let mut settings = tx.queue_settings(namespace, queue).await?.unwrap_or_else(QueueSettings::new);
+    let resumed = update.paused == Some(false) && settings.paused;
+    if let Some(paused) = update.paused {
+        settings.paused = paused;
+    }
+    if let Some(limit) = update.global_concurrency {
+        settings.global_concurrency = limit;
+    }
+    if let Some(rate) = update.rate_limit {
+        settings.rate_limit = rate;
+    }
+    if let Some(per_key) = update.per_key_concurrency {
+        settings.per_key_concurrency = per_key;
+    }
+    tx.save_queue_settings(namespace, queue, &settings).await?;
+    // Resuming (or loosening a limit) can make waiting jobs fetchable: let long polls look again.
+    let changes = if resumed || update.global_concurrency.is_some() || update.rate_limit.is_some() {
+        vec![Change::JobsAvailable { namespace: namespace.clone(), queue: queue.to_owned() }]
+    } else {
+        Vec::new()
+    };
+    Ok(Applied::with(settings, changes))
+}
+
+/// Reads the job running under `lease`, or says why it is not.
+async fn leased_job<T: JobTx>(tx: &mut T, lease: &LeaseRef) -> Result<Job, Error> {
+    let job = tx
+        .job_for_update(&lease.namespace, lease.job_id)
+        .await?
+        .ok_or_else(|| Error::JobNotFound { job_id: lease.job_id.to_string() })?;
+    if job.state != JobState::Running || job.lease_token != Some(lease.lease_token) {
+        return Err(Error::StaleToken {
+            job_id: lease.job_id.to_string(),
+            lease_token: lease.lease_token.0,
+            state: job.state,
+        });
+    }
+    Ok(job)
+}
+
+pub async fn heartbeat<T: JobTx>(tx: &mut T, params: &HeartbeatParams) -> Result<Applied<HeartbeatOutcome>, Error> {
+    let mut job = leased_job(tx, &params.lease).await?;
+    let now = tx.now().await?;
+    let extend_ms = params.extend_ms.or(job.lease_ms).unwrap_or(0);
+    let extended = Timestamp(now.0.saturating_add(extend_ms));
+    let expires_at = job.lease_expires_at.map_or(extended, |current| current.max(extended));
+    job.lease_expires_at = Some(expires_at);
+    job.heartbeat_at = Some(now);
+    if params.progress.is_some() {
+        job.progress = params.progress.clone();
+    }
+    tx.update_job(&job).await?;
+    Ok(Applied::quiet(HeartbeatOutcome {
+        job_id: job.job_id,
+        lease_expires_at: expires_at,
+        cancel_requested: job.cancel_requested,
+    }))
+}
+
+/// Completes each job; one item's stale token fails only that item.
+pub async fn complete<T: JobTx>(
+    tx: &mut T,
+    items: &[CompleteParams],
+) -> Result<Applied<Vec<Result<Job, Error>>>, Error> {
+    let now = tx.now().await?;
+    finish_each(tx, items.iter().map(|item| &item.lease), |job, index| {
+        rules::complete_attempt(job, items[index].result.clone(), now);
+    })
+    .await
+}
+
+/// Fails each job's attempt: it retries after its backoff, or is discarded, or cancelled if a cancel waits.
+pub async fn fail<T: JobTx>(tx: &mut T, items: &[FailParams]) -> Result<Applied<Vec<Result<Job, Error>>>, Error> {
+    let now = tx.now().await?;
+    finish_each(tx, items.iter().map(|item| &item.lease), |job, index| {
+        let item = &items[index];
+        let failure =
+            AttemptFailure { error: item.error.clone(), retry_in_ms: item.retry_in_ms, discard: item.discard };
+        rules::fail_attempt(job, failure, now);
+    })
+    .await
+}
+
+/// Applies `transition` to each leased job, in job id order so that concurrent batches lock rows in one order,
+/// and answers in the callers' order.
+async fn finish_each<'a, T: JobTx>(
+    tx: &mut T,
+    leases: impl Iterator<Item = &'a LeaseRef>,
+    mut transition: impl FnMut(&mut Job, usize),
+) -> Result<Applied<Vec<Result<Job, Error>>>, Error> {
+    let leases: Vec<&LeaseRef> = leases.collect();
+    let mut order: Vec<usize> = (0..leases.len()).collect();
+    order.sort_by_key(|&index| leases[index].job_id);
+    let mut results: Vec<Option<Result<Job, Error>>> = (0..leases.len()).map(|_| None).collect();
+    let mut changes = Vec::new();
+    for index in order {
+        let outcome = match leased_job(tx, leases[index]).await {
+            Ok(mut job) => {
+                transition(&mut job, index);
+                tx.update_job(&job).await?;
+                changes.extend(transition_changes(&job));
+                Ok(job)
+            }
+            Err(Error::Store(error)) => return Err(Error::Store(error)),
+            Err(refused) => Err(refused),
+        };
+        results[index] = Some(outcome);
+    }
+    let results = results.into_iter().map(|result| result.unwrap_or_else(|| Err(internal("unvisited item")))).collect();
+    Ok(Applied::with(results, merge_changes(changes)))
+}
+
+fn internal(message: &str) -> Error {
+    Error::Store(StoreError::Internal(message.to_owned()))
+}
+
+/// What a transition tells waiting callers: a finished job's result is in and its queue has room; a job that
+/// is due again can be fetched.
+fn transition_changes(job: &Job) -> Vec<Change> {
+    let mut changes = Vec::new();
+    if job.state.is_terminal() || job.state == JobState::Retryable {
+        changes.push(Change::JobsFinished {
+            namespace: job.namespace.clone(),
+            queue: job.queue.clone(),
+            job_ids: vec![job.job_id],
+        });
+    }
+    if job.state == JobState::Available {
+        changes.push(Change::JobsAvailable { namespace: job.namespace.clone(), queue: job.queue.clone() });
+    }
+    changes
+}
+
+/// Folds per-job changes into one per queue, so a batch publishes one notification per queue.
+fn merge_changes(changes: Vec<Change>) -> Vec<Change> {
+    let mut merged: Vec<Change> = Vec::new();
+    for change in changes {
+        let folded = match (&change, merged.last_mut()) {
+            (
+                Change::JobsFinished { namespace, queue, job_ids },
+                Some(Change::JobsFinished { namespace: last_namespace, queue: last_queue, job_ids: last_ids }),
+            ) if namespace == last_namespace && queue == last_queue => {
+                last_ids.extend(job_ids);
+                true
+            }
+            _ => merged.contains(&change),
+        };
+        if !folded {
+            merged.push(change);
+        }
+    }
+    merged
+}
+
+/// Cancels a waiting job at once; flags a running one, whose worker learns it from its next heartbeat.
+pub async fn cancel<T: JobTx>(tx: &mut T, namespace: &Namespace, job_id: JobId) -> Result<Applied<Job>, Error> {
+    let mut job = existing_job(tx, namespace, job_id).await?;
+    let now = tx.now().await?;
+    match job.state {
+        state if state.is_waiting() => rules::finalize(&mut job, JobState::Cancelled, now),
+        JobState::Running => job.cancel_requested = true,
+        state => return Err(Error::InvalidJobState { job_id: job_id.to_string(), state, action: "cancel" }),
+    }
+    tx.update_job(&job).await?;
+    let changes = transition_changes(&job);
+    Ok(Applied::with(job, changes))
+}
+
+/// Makes a discarded, cancelled or retryable job available now, with at least one more attempt.
+pub async fn retry<T: JobTx>(tx: &mut T, namespace: &Namespace, job_id: JobId) -> Result<Applied<Job>, Error> {
+    let mut job = existing_job(tx, namespace, job_id).await?;
+    if !matches!(job.state, JobState::Discarded | JobState::Cancelled | JobState::Retryable | JobState::Scheduled) {
+        return Err(Error::InvalidJobState { job_id: job_id.to_string(), state: job.state, action: "retry" });
+    }
+    let now = tx.now().await?;
+    job.state = JobState::Available;
+    job.run_at = now;
+    job.finalized_at = None;
+    job.cancel_requested = false;
+    job.max_attempts = job.max_attempts.max(job.attempt.saturating_add(1));
+    tx.update_job(&job).await?;
+    let changes = transition_changes(&job);
+    Ok(Applied::with(job, changes))
+}
+
+async fn existing_job<T: JobTx>(tx: &mut T, namespace: &Namespace, job_id: JobId) -> Result<Job, Error> {
+    tx.job_for_update(namespace, job_id).await?.ok_or_else(|| Error::JobNotFound { job_id: job_id.to_string() })
+}
+
+/// Ends the attempts whose lease or timeout lapsed, as failures: they retry, or are discarded when out of
+/// attempts, or cancelled when a cancel was waiting. Each job's row is held, so a worker's ack that races this
+/// either lands first (and the job is no longer lapsed) or finds a stale token.
+pub async fn expire_leases<T: JobTx>(tx: &mut T, max_jobs: u32) -> Result<Applied<JobExpiryReport>, Error> {
+    let now = tx.now().await?;
+    let lapsed = tx.lapsed_running(max_jobs).await?;
+    let mut changes = Vec::new();
+    for mut job in lapsed.iter().cloned() {
+        let timed_out = job
+            .timeout_ms
+            .zip(job.attempted_at)
+            .is_some_and(|(timeout, started)| started.0.saturating_add(timeout) <= now.0);
+        let error = if timed_out {
+            format!("timed out after {} ms", job.timeout_ms.unwrap_or(0))
+        } else {
+            format!("lease expired: worker {} stopped heartbeating", job.worker_id.as_deref().unwrap_or("?"))
+        };
+        rules::fail_attempt(&mut job, AttemptFailure { error, retry_in_ms: None, discard: false }, now);
+        tx.update_job(&job).await?;
+        changes.extend(transition_changes(&job));
+    }
+    let next_due_in_ms = tx.next_lapse().await?.map(|due| due.0.saturating_sub(now.0).max(0));
+    Ok(Applied::with(JobExpiryReport { jobs_expired: lapsed.len(), next_due_in_ms }, merge_changes(changes)))
+}

@@ -1,0 +1,531 @@
+//! The job service: validates requests, calls the store, and waits where a caller asked to (a long-poll
+//! fetch, a result), woken by the store's change feed on any node. Transports call it; it never touches SQL.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::select_all;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Timestamp;
+use crate::error::{Error, ErrorCode};
+use crate::job::model::{
+    Backoff, CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchParams, HeartbeatOutcome, HeartbeatParams,
+    Job, JobId, JobState, LeaseRef, LeaseToken, ListJobsParams, NewJob, OnConflict, QueueInfo, QueueSettings,
+    QueueSettingsUpdate, RateLimit, RunAt, Uniqueness,
+};
+use crate::job::wakeups::Wakeups;
+use crate::limits::Limits;
+use crate::namespace::Namespace;
+use crate::page::{Page, decode_cursor, page_size};
+use crate::store::{Change, Store};
+
+/// How often a long poll looks again if no wake-up arrives: the bounded safety net behind push wake-ups.
+const POLL_SAFETY_NET: Duration = Duration::from_secs(1);
+const MAX_NAME_BYTES: usize = 128;
+const MAX_TAGS: usize = 32;
+const MAX_PRIORITY: i32 = 1000;
+const MAX_ATTEMPTS: u32 = 1000;
+const DEFAULT_MAX_ATTEMPTS: u32 = 20;
+const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
+const MAX_DELAY: Duration = Duration::from_secs(366 * 24 * 3600);
+const MAX_JOB_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+/// A failure message is cut to this length rather than refused: it often carries a long stack trace.
+const MAX_ERROR_BYTES: usize = 4096;
+const MAX_QUEUES_PER_FETCH: usize = 32;
+
+/// One job as a client describes it.
+#[derive(Clone, Debug, Default)]
+pub struct JobSpec {
+    pub queue: String,
+    pub job_type: String,
+    pub payload: Value,
+    pub priority: Option<i32>,
+    /// An absolute start time, in milliseconds since the epoch; exclusive with `delay_ms`.
+    pub run_at: Option<Timestamp>,
+    pub delay_ms: Option<i64>,
+    pub max_attempts: Option<u32>,
+    pub backoff: Option<Backoff>,
+    pub timeout_seconds: Option<u64>,
+    pub unique_key: Option<String>,
+    pub unique_for_seconds: Option<u64>,
+    pub unique_states: Option<Vec<JobState>>,
+    pub on_conflict: Option<OnConflict>,
+    pub concurrency_key: Option<String>,
+    pub tags: Vec<String>,
+    pub metadata: Option<Value>,
+    pub trace_context: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct FetchRequest {
+    pub namespace: Namespace,
+    pub queues: Vec<String>,
+    pub worker_id: String,
+    pub max_jobs: Option<u32>,
+    pub wait: Option<Duration>,
+    pub lease: Option<Duration>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ListJobsRequest {
+    pub namespace: Namespace,
+    pub queue: Option<String>,
+    pub state: Option<JobState>,
+    pub job_type: Option<String>,
+    pub tag: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A settings change as a client sends it; absent fields are kept.
+#[derive(Clone, Debug, Default)]
+pub struct QueueSettingsRequest {
+    pub paused: Option<bool>,
+    pub global_concurrency: Option<Option<u32>>,
+    pub rate_limit: Option<Option<(u32, u64)>>,
+    pub per_key_concurrency: Option<u32>,
+}
+
+#[derive(Clone)]
+pub struct JobService {
+    store: Arc<dyn Store>,
+    limits: Limits,
+    queue_wakeups: Arc<Wakeups<(Namespace, String)>>,
+    finish_wakeups: Arc<Wakeups<JobId>>,
+}
+
+impl JobService {
+    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
+        Self { store, limits, queue_wakeups: Arc::default(), finish_wakeups: Arc::default() }
+    }
+
+    /// Forwards the store's changes to this node's long polls and result waiters until shutdown.
+    pub async fn run_wakeups(&self, shutdown: CancellationToken) {
+        let mut changes = self.store.changes();
+        loop {
+            let change = tokio::select! {
+                change = changes.recv() => change,
+                () = shutdown.cancelled() => return,
+            };
+            match change {
+                Ok(Change::JobsAvailable { namespace, queue }) => self.queue_wakeups.wake(&(namespace, queue)),
+                Ok(Change::JobsFinished { namespace, queue, job_ids }) => {
+                    self.queue_wakeups.wake(&(namespace, queue));
+                    for job_id in job_ids {
+                        self.finish_wakeups.wake(&job_id);
+                    }
+                }
+                Ok(Change::WaitersGranted(_)) => {}
+                // Some wake-ups were lost: everyone looks again, which is always correct.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    self.queue_wakeups.wake_all();
+                    self.finish_wakeups.wake_all();
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// Enqueues a batch atomically: every job is validated first, and one invalid job refuses the batch.
+    pub async fn enqueue(&self, namespace: Namespace, specs: Vec<JobSpec>) -> Result<Vec<EnqueueOutcome>, Error> {
+        if specs.is_empty() {
+            return Err(Error::invalid(ErrorCode::InvalidArgument, "a batch needs at least one job"));
+        }
+        self.check_batch(specs.len())?;
+        let batch = specs.len() > 1;
+        let jobs = specs
+            .into_iter()
+            .enumerate()
+            .map(|(index, spec)| {
+                self.new_job(spec).map_err(|error| match error {
+                    Error::Invalid { code, message } if batch => {
+                        Error::invalid(code, format!("jobs[{index}]: {message}"))
+                    }
+                    other => other,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let outcomes = self.store.enqueue(EnqueueParams { namespace, jobs }).await?;
+        let created = outcomes.iter().filter(|outcome| matches!(outcome, EnqueueOutcome::Created(_))).count();
+        metrics::counter!("baton_jobs_enqueued_total").increment(created as u64);
+        Ok(outcomes)
+    }
+
+    fn new_job(&self, spec: JobSpec) -> Result<NewJob, Error> {
+        check_name("queue", &spec.queue)?;
+        check_name("type", &spec.job_type)?;
+        self.check_json_size("payload", Some(&spec.payload))?;
+        self.check_json_size("metadata", spec.metadata.as_ref())?;
+        let priority = spec.priority.unwrap_or(0);
+        if priority.abs() > MAX_PRIORITY {
+            return Err(invalid(format!("priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}")));
+        }
+        let run_at = match (spec.run_at, spec.delay_ms) {
+            (Some(_), Some(_)) => return Err(invalid("give run_at or delay_seconds, not both")),
+            (Some(at), None) => RunAt::At(at),
+            (None, Some(delay)) if delay < 0 => return Err(invalid("delay must not be negative")),
+            (None, Some(delay)) if delay > duration_ms(MAX_DELAY) => {
+                return Err(invalid(format!("delay must be at most {} seconds", MAX_DELAY.as_secs())));
+            }
+            (None, Some(0)) | (None, None) => RunAt::Now,
+            (None, Some(delay_ms)) => RunAt::After { delay_ms },
+        };
+        let max_attempts = spec.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        if max_attempts == 0 || max_attempts > MAX_ATTEMPTS {
+            return Err(invalid(format!("max_attempts must be between 1 and {MAX_ATTEMPTS}")));
+        }
+        let backoff = spec.backoff.unwrap_or_default();
+        check_backoff(&backoff)?;
+        let timeout_ms = spec
+            .timeout_seconds
+            .map(|seconds| check_seconds("timeout_seconds", seconds, MAX_JOB_TIMEOUT))
+            .transpose()?;
+        let unique = match spec.unique_key {
+            None if spec.unique_for_seconds.is_some() || spec.unique_states.is_some() => {
+                return Err(invalid("unique_for_seconds and unique_states need a unique_key"));
+            }
+            None => None,
+            Some(key) => {
+                check_name("unique_key", &key).or_else(|_| check_long_name("unique_key", &key))?;
+                let for_ms =
+                    spec.unique_for_seconds.map(|s| check_seconds("unique_for_seconds", s, MAX_DELAY)).transpose()?;
+                let states = spec.unique_states.unwrap_or_else(|| {
+                    vec![JobState::Scheduled, JobState::Available, JobState::Running, JobState::Retryable]
+                });
+                if states.is_empty() {
+                    return Err(invalid("unique_states must name at least one state"));
+                }
+                Some(Uniqueness { key, for_ms, states, on_conflict: spec.on_conflict.unwrap_or_default() })
+            }
+        };
+        if let Some(key) = &spec.concurrency_key {
+            check_long_name("concurrency_key", key)?;
+        }
+        if spec.tags.len() > MAX_TAGS {
+            return Err(invalid(format!("a job may carry at most {MAX_TAGS} tags")));
+        }
+        for tag in &spec.tags {
+            check_name("tag", tag)?;
+        }
+        if spec.trace_context.as_ref().is_some_and(|trace| trace.len() > 512) {
+            return Err(invalid("trace_context must be at most 512 bytes"));
+        }
+        Ok(NewJob {
+            job_id: JobId::new(),
+            queue: spec.queue,
+            job_type: spec.job_type,
+            payload: spec.payload,
+            priority,
+            run_at,
+            max_attempts,
+            backoff,
+            timeout_ms,
+            unique,
+            concurrency_key: spec.concurrency_key,
+            tags: spec.tags,
+            metadata: spec.metadata,
+            trace_context: spec.trace_context,
+        })
+    }
+
+    /// Takes up to `max_jobs` due jobs. With a wait, a poll that finds none sleeps until a job is enqueued on
+    /// any node (or becomes due, or the wait ends) and looks again.
+    pub async fn fetch(&self, request: FetchRequest) -> Result<Vec<Job>, Error> {
+        if request.queues.is_empty() || request.queues.len() > MAX_QUEUES_PER_FETCH {
+            return Err(invalid(format!("fetch from 1 to {MAX_QUEUES_PER_FETCH} queues")));
+        }
+        for queue in &request.queues {
+            check_name("queue", queue)?;
+        }
+        if request.worker_id.is_empty() || request.worker_id.len() > self.limits.max_owner_bytes {
+            return Err(invalid(format!("worker_id must be 1 to {} bytes", self.limits.max_owner_bytes)));
+        }
+        let max_jobs = request.max_jobs.unwrap_or(1);
+        if max_jobs == 0 || max_jobs > self.limits.max_fetch {
+            return Err(Error::invalid(
+                ErrorCode::BatchTooLarge,
+                format!("max_jobs must be between 1 and {}", self.limits.max_fetch),
+            ));
+        }
+        let wait = self.check_wait(request.wait)?;
+        let lease = request.lease.unwrap_or(DEFAULT_LEASE);
+        let lease_ms = check_seconds("lease_seconds", lease.as_secs(), MAX_LEASE)?;
+        let params = FetchParams {
+            namespace: request.namespace.clone(),
+            queues: request.queues,
+            worker_id: request.worker_id,
+            max_jobs,
+            lease_ms,
+        };
+        let started = Instant::now();
+        let deadline = started + wait;
+        // Watched before the first look, so an enqueue committed right after it is not missed.
+        let watches: Vec<_> = if wait.is_zero() {
+            Vec::new()
+        } else {
+            params
+                .queues
+                .iter()
+                .map(|queue| self.queue_wakeups.watch((params.namespace.clone(), queue.clone())))
+                .collect()
+        };
+        loop {
+            let mut notified: Vec<_> = watches.iter().map(|watch| Box::pin(watch.notify.notified())).collect();
+            for wake in &mut notified {
+                wake.as_mut().enable();
+            }
+            let outcome = self.store.fetch(params.clone()).await?;
+            let now = Instant::now();
+            if !outcome.jobs.is_empty() || now >= deadline {
+                metrics::counter!("baton_jobs_fetched_total").increment(outcome.jobs.len() as u64);
+                metrics::histogram!("baton_job_fetch_wait_seconds").record(started.elapsed().as_secs_f64());
+                return Ok(outcome.jobs);
+            }
+            let due = outcome.next_due_in_ms.map_or(POLL_SAFETY_NET, |ms| {
+                Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(POLL_SAFETY_NET)
+            });
+            let look_again = (now + due).min(deadline);
+            tokio::select! {
+                _ = select_all(notified) => {}
+                () = tokio::time::sleep_until(look_again.into()) => {}
+            }
+        }
+    }
+
+    pub async fn heartbeat(
+        &self,
+        lease: LeaseRef,
+        progress: Option<Value>,
+        extend: Option<Duration>,
+    ) -> Result<HeartbeatOutcome, Error> {
+        self.check_json_size("progress", progress.as_ref())?;
+        let extend_ms =
+            extend.map(|extend| check_seconds("extend_seconds", extend.as_secs(), MAX_LEASE)).transpose()?;
+        self.store.heartbeat(HeartbeatParams { lease, progress, extend_ms }).await
+    }
+
+    pub async fn complete(&self, items: Vec<CompleteParams>) -> Result<Vec<Result<Job, Error>>, Error> {
+        self.check_batch(items.len())?;
+        for item in &items {
+            self.check_json_size("result", item.result.as_ref())?;
+        }
+        let results = self.store.complete(items).await?;
+        metrics::counter!("baton_jobs_completed_total").increment(results.iter().filter(|r| r.is_ok()).count() as u64);
+        Ok(results)
+    }
+
+    pub async fn fail(&self, mut items: Vec<FailParams>) -> Result<Vec<Result<Job, Error>>, Error> {
+        self.check_batch(items.len())?;
+        for item in &mut items {
+            truncate_utf8(&mut item.error, MAX_ERROR_BYTES);
+            if let Some(retry_in) = item.retry_in_ms
+                && !(0..=duration_ms(MAX_DELAY)).contains(&retry_in)
+            {
+                return Err(invalid(format!("retry_in_ms must be between 0 and {}", duration_ms(MAX_DELAY))));
+            }
+        }
+        let results = self.store.fail(items).await?;
+        metrics::counter!("baton_jobs_failed_total").increment(results.iter().filter(|r| r.is_ok()).count() as u64);
+        Ok(results)
+    }
+
+    pub async fn cancel(&self, namespace: &Namespace, job_id: &str) -> Result<Job, Error> {
+        self.store.cancel_job(namespace, parse_job_id(job_id)?).await
+    }
+
+    pub async fn retry(&self, namespace: &Namespace, job_id: &str) -> Result<Job, Error> {
+        self.store.retry_job(namespace, parse_job_id(job_id)?).await
+    }
+
+    pub async fn get(&self, namespace: &Namespace, job_id: &str) -> Result<Job, Error> {
+        let job_id = parse_job_id(job_id)?;
+        self.store.get_job(namespace, job_id).await?.ok_or_else(|| Error::JobNotFound { job_id: job_id.to_string() })
+    }
+
+    /// The job once it is finished, or as it stands when `wait` ends.
+    pub async fn result(&self, namespace: &Namespace, job_id: &str, wait: Option<Duration>) -> Result<Job, Error> {
+        let wait = self.check_wait(wait)?;
+        let job_id = parse_job_id(job_id)?;
+        self.wait_for_finish(namespace, job_id, Instant::now() + wait).await
+    }
+
+    /// Waits until the job is finished or `deadline` passes, then answers with the job as it stands.
+    pub async fn wait_for_finish(&self, namespace: &Namespace, job_id: JobId, deadline: Instant) -> Result<Job, Error> {
+        let watch = self.finish_wakeups.watch(job_id);
+        loop {
+            let notified = watch.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let job = self
+                .store
+                .get_job(namespace, job_id)
+                .await?
+                .ok_or_else(|| Error::JobNotFound { job_id: job_id.to_string() })?;
+            let now = Instant::now();
+            if job.state.is_terminal() || now >= deadline {
+                return Ok(job);
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep_until((now + POLL_SAFETY_NET).min(deadline).into()) => {}
+            }
+        }
+    }
+
+    pub async fn list(&self, request: ListJobsRequest) -> Result<Page<Job>, Error> {
+        let limit = page_size(request.limit)?;
+        let after = match request.cursor.as_deref() {
+            None | Some("") => None,
+            Some(cursor) => {
+                let parts = decode_cursor(cursor, 1)?;
+                Some(JobId::parse(&parts[0]).ok_or_else(|| invalid("cursor is not one this server issued"))?)
+            }
+        };
+        for (what, name) in [("queue", &request.queue), ("type", &request.job_type), ("tag", &request.tag)] {
+            if let Some(name) = name {
+                check_name(what, name)?;
+            }
+        }
+        let params = ListJobsParams {
+            namespace: request.namespace,
+            queue: request.queue,
+            state: request.state,
+            job_type: request.job_type,
+            tag: request.tag,
+            after,
+            limit,
+        };
+        self.store.list_jobs(params).await
+    }
+
+    pub async fn queues(&self, namespace: &Namespace) -> Result<Vec<QueueInfo>, Error> {
+        self.store.queues(namespace).await
+    }
+
+    pub async fn update_queue(
+        &self,
+        namespace: &Namespace,
+        queue: &str,
+        request: QueueSettingsRequest,
+    ) -> Result<QueueSettings, Error> {
+        check_name("queue", queue)?;
+        let positive = |what: &str, value: u32| {
+            if value == 0 { Err(invalid(format!("{what} must be at least 1"))) } else { Ok(value) }
+        };
+        let global_concurrency = match request.global_concurrency {
+            Some(Some(limit)) => Some(Some(positive("global_concurrency", limit)?)),
+            other => other,
+        };
+        let rate_limit = match request.rate_limit {
+            Some(Some((limit, period_seconds))) => {
+                let limit = positive("rate_limit.limit", limit)?;
+                let period_ms = check_seconds("rate_limit.period_seconds", period_seconds, MAX_LEASE)?;
+                Some(Some(RateLimit { limit, period_ms }))
+            }
+            Some(None) => Some(None),
+            None => None,
+        };
+        let per_key_concurrency =
+            request.per_key_concurrency.map(|limit| positive("per_key_concurrency", limit)).transpose()?;
+        let update =
+            QueueSettingsUpdate { paused: request.paused, global_concurrency, rate_limit, per_key_concurrency };
+        self.store.update_queue(namespace, queue, update).await
+    }
+
+    /// Validates a requested wait against the longest poll allowed.
+    pub fn check_wait(&self, wait: Option<Duration>) -> Result<Duration, Error> {
+        let wait = wait.unwrap_or_default();
+        if wait > self.limits.max_poll {
+            return Err(invalid(format!("wait_ms must be at most {}", duration_ms(self.limits.max_poll))));
+        }
+        Ok(wait)
+    }
+
+    fn check_batch(&self, size: usize) -> Result<(), Error> {
+        if size > self.limits.max_batch {
+            return Err(Error::invalid(
+                ErrorCode::BatchTooLarge,
+                format!("a batch holds at most {} items; this one has {size}", self.limits.max_batch),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_json_size(&self, what: &str, value: Option<&Value>) -> Result<(), Error> {
+        let size = value.map_or(0, |value| value.to_string().len());
+        if size > self.limits.max_job_payload_bytes {
+            return Err(Error::invalid(
+                ErrorCode::PayloadTooLarge,
+                format!("{what} is {size} bytes; the limit is {}", self.limits.max_job_payload_bytes),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::invalid(ErrorCode::InvalidArgument, message)
+}
+
+/// Queue, type and tag names: 1 to 128 bytes of letters, digits and `_ - . : /`.
+fn check_name(what: &str, name: &str) -> Result<(), Error> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/');
+    if name.is_empty() || name.len() > MAX_NAME_BYTES || !name.chars().all(allowed) {
+        return Err(invalid(format!(
+            "{what} must be 1 to {MAX_NAME_BYTES} characters of letters, digits, '_', '-', '.', ':' and '/'"
+        )));
+    }
+    Ok(())
+}
+
+/// Free-form keys (unique and concurrency keys): 1 to 512 bytes, no control characters.
+fn check_long_name(what: &str, name: &str) -> Result<(), Error> {
+    if name.is_empty() || name.len() > 512 || name.chars().any(char::is_control) {
+        return Err(invalid(format!("{what} must be 1 to 512 bytes without control characters")));
+    }
+    Ok(())
+}
+
+fn check_backoff(backoff: &Backoff) -> Result<(), Error> {
+    let max = duration_ms(MAX_DELAY);
+    if !(0..=max).contains(&backoff.initial_delay_ms) || !(0..=max).contains(&backoff.max_delay_ms) {
+        return Err(invalid(format!("backoff delays must be between 0 and {max} ms")));
+    }
+    if backoff.max_delay_ms < backoff.initial_delay_ms {
+        return Err(invalid("backoff.max_delay_ms must be at least initial_delay_ms"));
+    }
+    if !(0.0..=1.0).contains(&backoff.jitter) {
+        return Err(invalid("backoff.jitter must be between 0 and 1"));
+    }
+    Ok(())
+}
+
+fn check_seconds(what: &str, seconds: u64, max: Duration) -> Result<i64, Error> {
+    if seconds == 0 || seconds > max.as_secs() {
+        return Err(invalid(format!("{what} must be between 1 and {}", max.as_secs())));
+    }
+    Ok(duration_ms(Duration::from_secs(seconds)))
+}
+
+fn duration_ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn truncate_utf8(text: &mut String, max_bytes: usize) {
+    if text.len() > max_bytes {
+        let cut = (0..=max_bytes).rev().find(|&index| text.is_char_boundary(index)).unwrap_or(0);
+        text.truncate(cut);
+    }
+}
+
+fn parse_job_id(raw: &str) -> Result<JobId, Error> {
+    JobId::parse(raw).ok_or_else(|| Error::JobNotFound { job_id: raw.to_owned() })
+}
+
+/// A lease reference from a client's job id and token.
+pub fn lease_ref(namespace: Namespace, job_id: &str, lease_token: i64) -> Result<LeaseRef, Error> {
+    Ok(LeaseRef { namespace, job_id: parse_job_id(job_id)?, lease_token: LeaseToken(lease_token) })
+}

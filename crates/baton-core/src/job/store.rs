@@ -1,0 +1,50 @@
+//! The job half of the store port. Each method is one atomic store operation; batch methods apply every item
+//! in one operation, and one item's refusal (a stale token, say) never fails the others.
+
+use async_trait::async_trait;
+
+use crate::error::Error;
+use crate::job::model::{
+    CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchOutcome, FetchParams, HeartbeatOutcome,
+    HeartbeatParams, Job, JobExpiryReport, JobId, ListJobsParams, QueueInfo, QueueSettings, QueueSettingsUpdate,
+};
+use crate::namespace::Namespace;
+use crate::page::Page;
+
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    async fn enqueue(&self, params: EnqueueParams) -> Result<Vec<EnqueueOutcome>, Error>;
+
+    async fn fetch(&self, params: FetchParams) -> Result<FetchOutcome, Error>;
+
+    async fn heartbeat(&self, params: HeartbeatParams) -> Result<HeartbeatOutcome, Error>;
+
+    async fn complete(&self, items: Vec<CompleteParams>) -> Result<Vec<Result<Job, Error>>, Error>;
+
+    async fn fail(&self, items: Vec<FailParams>) -> Result<Vec<Result<Job, Error>>, Error>;
+
+    async fn cancel_job(&self, namespace: &Namespace, job_id: JobId) -> Result<Job, Error>;
+
+    async fn retry_job(&self, namespace: &Namespace, job_id: JobId) -> Result<Job, Error>;
+
+    async fn get_job(&self, namespace: &Namespace, job_id: JobId) -> Result<Option<Job>, Error>;
+
+    /// Jobs in id (creation) order.
+    async fn list_jobs(&self, params: ListJobsParams) -> Result<Page<Job>, Error>;
+
+    /// Every queue that has jobs or settings, with its counts per state.
+    async fn queues(&self, namespace: &Namespace) -> Result<Vec<QueueInfo>, Error>;
+
+    async fn update_queue(
+        &self,
+        namespace: &Namespace,
+        queue: &str,
+        update: QueueSettingsUpdate,
+    ) -> Result<QueueSettings, Error>;
+
+    /// Ends up to `max_jobs` attempts whose lease or timeout lapsed.
+    async fn expire_job_leases(&self, max_jobs: u32) -> Result<JobExpiryReport, Error>;
+
+    /// Deletes up to `max_jobs` jobs finalized more than `retention_ms` ago; returns how many.
+    async fn prune_jobs(&self, retention_ms: i64, max_jobs: u32) -> Result<u64, Error>;
+}

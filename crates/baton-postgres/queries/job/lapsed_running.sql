@@ -1,0 +1,7 @@
+-- Running jobs whose lease or timeout lapsed at $1; rows another pass or an ack holds are skipped.
+SELECT * FROM jobs
+WHERE state = 'running'
+  AND (lease_expires_at <= $1 OR (timeout_ms IS NOT NULL AND attempted_at + timeout_ms <= $1))
+ORDER BY lease_expires_at
+LIMIT $2
+FOR UPDATE SKIP LOCKED

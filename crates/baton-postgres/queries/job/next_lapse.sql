@@ -1,0 +1,3 @@
+-- The earliest lease expiry or timeout among running jobs.
+SELECT min(LEAST(lease_expires_at, COALESCE(attempted_at + timeout_ms, lease_expires_at))) FROM jobs
+WHERE state = 'running'

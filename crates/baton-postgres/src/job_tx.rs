@@ -1,0 +1,355 @@
+//! The statements the shared job rules run, on one PostgreSQL connection inside one transaction, and the
+//! decoding of a stored job. Fetches skip rows other fetches hold (`FOR UPDATE SKIP LOCKED`); counting under
+//! a queue's limits, and unique keys, take a transaction-scoped advisory lock.
+
+use std::collections::HashMap;
+
+use baton_core::StoreError;
+use baton_core::clock::Timestamp;
+use baton_core::job::engine::JobTx;
+use baton_core::job::stored::{decode, decode_optional, encode, encode_optional};
+use baton_core::job::{Job, JobId, JobState, LeaseToken, QueueSettings, RateLimit};
+use baton_core::lock::engine::LockTx;
+use baton_core::namespace::Namespace;
+use sqlx::postgres::PgRow;
+use sqlx::{Row, query};
+
+use crate::rows::store_error;
+use crate::tx::{PgTx, advisory_key};
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Internal(format!("stored job {what} does not parse"))
+}
+
+pub(crate) fn job(row: &PgRow) -> Result<Job, StoreError> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(store_error);
+    let optional_text = |name: &str| row.try_get::<Option<String>, _>(name).map_err(store_error);
+    let int = |name: &str| row.try_get::<i64, _>(name).map_err(store_error);
+    let optional_int = |name: &str| row.try_get::<Option<i64>, _>(name).map_err(store_error);
+    let count = |name: &str| u32::try_from(int(name)?).map_err(|_| corrupt(name));
+    let optional_value = |name: &str| decode_optional(optional_text(name)?, name);
+    Ok(Job {
+        job_id: JobId::parse(&text("job_id")?).ok_or_else(|| corrupt("id"))?,
+        namespace: Namespace::parse(&text("namespace")?).map_err(|_| corrupt("namespace"))?,
+        queue: text("queue")?,
+        job_type: text("job_type")?,
+        payload: decode(&text("payload")?, "payload")?,
+        priority: i32::try_from(int("priority")?).map_err(|_| corrupt("priority"))?,
+        state: text("state")?.parse::<JobState>().map_err(|_| corrupt("state"))?,
+        attempt: count("attempt")?,
+        max_attempts: count("max_attempts")?,
+        backoff: decode(&text("backoff")?, "backoff")?,
+        timeout_ms: optional_int("timeout_ms")?,
+        run_at: Timestamp(int("run_at")?),
+        lease_token: optional_int("lease_token")?.map(LeaseToken),
+        lease_ms: optional_int("lease_ms")?,
+        lease_expires_at: optional_int("lease_expires_at")?.map(Timestamp),
+        worker_id: optional_text("worker_id")?,
+        heartbeat_at: optional_int("heartbeat_at")?.map(Timestamp),
+        progress: optional_value("progress")?,
+        result: optional_value("result")?,
+        errors: decode(&text("errors")?, "errors")?,
+        unique_key: optional_text("unique_key")?,
+        concurrency_key: optional_text("concurrency_key")?,
+        tags: decode(&text("tags")?, "tags")?,
+        metadata: optional_value("metadata")?,
+        trace_context: optional_text("trace_context")?,
+        cancel_requested: row.try_get::<bool, _>("cancel_requested").map_err(store_error)?,
+        created_at: Timestamp(int("created_at")?),
+        attempted_at: optional_int("attempted_at")?.map(Timestamp),
+        finalized_at: optional_int("finalized_at")?.map(Timestamp),
+    })
+}
+
+/// Decodes a `job_queues` row; `None` when the row is the empty side of an outer join.
+pub(crate) fn queue_settings(row: &PgRow) -> Result<Option<(String, QueueSettings)>, StoreError> {
+    let optional_int = |name: &str| row.try_get::<Option<i64>, _>(name).map_err(store_error);
+    let Some(paused) = row.try_get::<Option<bool>, _>("paused").map_err(store_error)? else { return Ok(None) };
+    let limit = |value: Option<i64>| value.map(|v| u32::try_from(v).map_err(|_| corrupt("queue limit"))).transpose();
+    let rate_limit = match (limit(optional_int("rate_limit")?)?, optional_int("rate_period_ms")?) {
+        (Some(limit), Some(period_ms)) => Some(RateLimit { limit, period_ms }),
+        _ => None,
+    };
+    let settings = QueueSettings {
+        paused,
+        global_concurrency: limit(optional_int("global_concurrency")?)?,
+        rate_limit,
+        per_key_concurrency: limit(optional_int("per_key_concurrency")?)?.unwrap_or(1),
+    };
+    Ok(Some((row.try_get("queue").map_err(store_error)?, settings)))
+}
+
+fn count_of(row: &PgRow) -> Result<u64, StoreError> {
+    Ok(u64::try_from(row.try_get::<i64, _>(0).map_err(store_error)?).unwrap_or(0))
+}
+
+/// Advisory lock ids for job resources. Lock keys never hold a NUL, so these never share a lock key's input.
+fn job_lock_key(namespace: &Namespace, kind: &str, parts: &[&str]) -> i64 {
+    advisory_key(namespace, &format!("\u{0}job-{kind}\u{0}{}", parts.join("\u{0}")))
+}
+
+impl PgTx<'_> {
+    async fn take_advisory_lock(&mut self, lock_key: i64) -> Result<(), StoreError> {
+        query(include_str!("../queries/job/lock_key.sql"))
+            .bind(lock_key)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn count(&mut self, sql: &'static str, namespace: &Namespace, queue: &str) -> Result<u64, StoreError> {
+        let row =
+            query(sql).bind(namespace.as_str()).bind(queue).fetch_one(&mut *self.conn).await.map_err(store_error)?;
+        count_of(&row)
+    }
+}
+
+impl JobTx for PgTx<'_> {
+    async fn now(&mut self) -> Result<Timestamp, StoreError> {
+        LockTx::now(self).await
+    }
+
+    async fn lock_unique_key(&mut self, namespace: &Namespace, queue: &str, key: &str) -> Result<(), StoreError> {
+        self.take_advisory_lock(job_lock_key(namespace, "unique", &[queue, key])).await
+    }
+
+    async fn find_unique(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+        key: &str,
+        states: &[JobState],
+        created_since: Option<Timestamp>,
+    ) -> Result<Option<Job>, StoreError> {
+        let states: Vec<&str> = states.iter().map(|state| state.as_str()).collect();
+        let found = query(include_str!("../queries/job/find_unique.sql"))
+            .bind(namespace.as_str())
+            .bind(queue)
+            .bind(key)
+            .bind(states)
+            .bind(created_since.map(Timestamp::as_millis))
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        found.as_ref().map(job).transpose()
+    }
+
+    async fn insert_jobs(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
+        for job in jobs {
+            query(include_str!("../queries/job/insert.sql"))
+                .bind(job.namespace.as_str())
+                .bind(job.job_id.to_string())
+                .bind(&job.queue)
+                .bind(&job.job_type)
+                .bind(encode(&job.payload)?)
+                .bind(i64::from(job.priority))
+                .bind(job.state.as_str())
+                .bind(i64::from(job.max_attempts))
+                .bind(encode(&job.backoff)?)
+                .bind(job.timeout_ms)
+                .bind(job.run_at.as_millis())
+                .bind(&job.unique_key)
+                .bind(&job.concurrency_key)
+                .bind(encode(&job.tags)?)
+                .bind(encode_optional(job.metadata.as_ref())?)
+                .bind(&job.trace_context)
+                .bind(job.created_at.as_millis())
+                .execute(&mut *self.conn)
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    async fn queue_settings(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+    ) -> Result<Option<QueueSettings>, StoreError> {
+        let row = query(include_str!("../queries/job/queue_settings.sql"))
+            .bind(namespace.as_str())
+            .bind(queue)
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        self.set_now_if_unset(Timestamp(row.try_get("now_ms").map_err(store_error)?));
+        Ok(queue_settings(&row)?.map(|(_, settings)| settings))
+    }
+
+    async fn save_queue_settings(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+        settings: &QueueSettings,
+    ) -> Result<(), StoreError> {
+        query(include_str!("../queries/job/save_queue_settings.sql"))
+            .bind(namespace.as_str())
+            .bind(queue)
+            .bind(settings.paused)
+            .bind(settings.global_concurrency.map(i64::from))
+            .bind(settings.rate_limit.map(|rate| i64::from(rate.limit)))
+            .bind(settings.rate_limit.map(|rate| rate.period_ms))
+            .bind(i64::from(settings.per_key_concurrency))
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn lock_queue(&mut self, namespace: &Namespace, queue: &str) -> Result<(), StoreError> {
+        self.take_advisory_lock(job_lock_key(namespace, "queue", &[queue])).await
+    }
+
+    async fn fetch_candidates(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+        limit: u32,
+    ) -> Result<Vec<(JobId, Option<String>)>, StoreError> {
+        let now = JobTx::now(self).await?;
+        let rows = query(include_str!("../queries/job/fetch_candidates.sql"))
+            .bind(namespace.as_str())
+            .bind(queue)
+            .bind(now.as_millis())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("job_id").map_err(store_error)?;
+                let job_id = JobId::parse(&id).ok_or_else(|| corrupt("id"))?;
+                Ok((job_id, row.try_get("concurrency_key").map_err(store_error)?))
+            })
+            .collect()
+    }
+
+    async fn running_count(&mut self, namespace: &Namespace, queue: &str) -> Result<u64, StoreError> {
+        self.count(include_str!("../queries/job/running_count.sql"), namespace, queue).await
+    }
+
+    async fn started_since(&mut self, namespace: &Namespace, queue: &str, since: Timestamp) -> Result<u64, StoreError> {
+        let row = query(include_str!("../queries/job/started_since.sql"))
+            .bind(namespace.as_str())
+            .bind(queue)
+            .bind(since.as_millis())
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        count_of(&row)
+    }
+
+    async fn running_per_key(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        let rows = query(include_str!("../queries/job/running_per_key.sql"))
+            .bind(namespace.as_str())
+            .bind(queue)
+            .bind(keys)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let running = row.try_get::<i64, _>("running").map_err(store_error)?;
+                Ok((row.try_get("concurrency_key").map_err(store_error)?, u64::try_from(running).unwrap_or(0)))
+            })
+            .collect()
+    }
+
+    async fn claim(
+        &mut self,
+        namespace: &Namespace,
+        job_ids: &[JobId],
+        worker_id: &str,
+        lease_ms: i64,
+    ) -> Result<Vec<Job>, StoreError> {
+        if job_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = JobTx::now(self).await?;
+        let ids: Vec<String> = job_ids.iter().map(ToString::to_string).collect();
+        let rows = query(include_str!("../queries/job/claim.sql"))
+            .bind(namespace.as_str())
+            .bind(&ids)
+            .bind(lease_ms)
+            .bind(now.as_millis())
+            .bind(worker_id)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        let mut claimed = rows.iter().map(job).collect::<Result<Vec<_>, _>>()?;
+        // Answer in fetch order (best first), which the UPDATE does not keep.
+        let rank: HashMap<JobId, usize> = job_ids.iter().enumerate().map(|(rank, id)| (*id, rank)).collect();
+        claimed.sort_by_key(|job| rank.get(&job.job_id).copied().unwrap_or(usize::MAX));
+        Ok(claimed)
+    }
+
+    async fn next_run_at(&mut self, namespace: &Namespace, queue: &str) -> Result<Option<Timestamp>, StoreError> {
+        let row = query(include_str!("../queries/job/next_run_at.sql"))
+            .bind(namespace.as_str())
+            .bind(queue)
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(row.try_get::<Option<i64>, _>(0).map_err(store_error)?.map(Timestamp))
+    }
+
+    async fn job_for_update(&mut self, namespace: &Namespace, job_id: JobId) -> Result<Option<Job>, StoreError> {
+        let found = query(include_str!("../queries/job/get_for_update.sql"))
+            .bind(namespace.as_str())
+            .bind(job_id.to_string())
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        found.as_ref().map(job).transpose()
+    }
+
+    async fn update_job(&mut self, job: &Job) -> Result<(), StoreError> {
+        query(include_str!("../queries/job/update.sql"))
+            .bind(job.namespace.as_str())
+            .bind(job.job_id.to_string())
+            .bind(job.state.as_str())
+            .bind(i64::from(job.attempt))
+            .bind(i64::from(job.max_attempts))
+            .bind(job.run_at.as_millis())
+            .bind(job.lease_token.map(|token| token.0))
+            .bind(job.lease_ms)
+            .bind(job.lease_expires_at.map(Timestamp::as_millis))
+            .bind(&job.worker_id)
+            .bind(job.heartbeat_at.map(Timestamp::as_millis))
+            .bind(encode_optional(job.progress.as_ref())?)
+            .bind(encode_optional(job.result.as_ref())?)
+            .bind(encode(&job.errors)?)
+            .bind(job.cancel_requested)
+            .bind(job.attempted_at.map(Timestamp::as_millis))
+            .bind(job.finalized_at.map(Timestamp::as_millis))
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn lapsed_running(&mut self, limit: u32) -> Result<Vec<Job>, StoreError> {
+        let now = JobTx::now(self).await?;
+        let rows = query(include_str!("../queries/job/lapsed_running.sql"))
+            .bind(now.as_millis())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        rows.iter().map(job).collect()
+    }
+
+    async fn next_lapse(&mut self) -> Result<Option<Timestamp>, StoreError> {
+        let row = query(include_str!("../queries/job/next_lapse.sql"))
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(row.try_get::<Option<i64>, _>(0).map_err(store_error)?.map(Timestamp))
+    }
+}

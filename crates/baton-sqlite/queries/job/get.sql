@@ -1,0 +1,1 @@
+SELECT * FROM jobs WHERE namespace = ?1 AND job_id = ?2

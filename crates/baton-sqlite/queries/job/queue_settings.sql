@@ -1,0 +1,2 @@
+SELECT queue, paused, global_concurrency, rate_limit, rate_period_ms, per_key_concurrency
+FROM job_queues WHERE namespace = ?1 AND queue = ?2

@@ -1,0 +1,1 @@
+SELECT count(*) FROM jobs WHERE namespace = ?1 AND queue = ?2 AND state = 'running'

@@ -1,0 +1,293 @@
+//! The statements the shared job rules run, on one SQLite connection, and the decoding of a stored job. The
+//! writer thread serialises every write, so `lock_queue` and `lock_unique_key` have nothing to do here.
+
+use std::collections::HashMap;
+
+use baton_core::StoreError;
+use baton_core::clock::Timestamp;
+use baton_core::job::engine::JobTx;
+use baton_core::job::stored::{decode, decode_optional, encode, encode_optional, encode_states};
+use baton_core::job::{Job, JobId, JobState, LeaseToken, QueueSettings, RateLimit};
+use baton_core::namespace::Namespace;
+use rusqlite::{Row, params};
+
+use crate::rows::store_error;
+use crate::tx::SqliteTx;
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Internal(format!("stored job {what} does not parse"))
+}
+
+pub(crate) fn job(row: &Row<'_>) -> Result<Job, StoreError> {
+    let text = |name: &str| row.get::<_, String>(name).map_err(store_error);
+    let optional_text = |name: &str| row.get::<_, Option<String>>(name).map_err(store_error);
+    let int = |name: &str| row.get::<_, i64>(name).map_err(store_error);
+    let optional_int = |name: &str| row.get::<_, Option<i64>>(name).map_err(store_error);
+    let count = |name: &str| u32::try_from(int(name)?).map_err(|_| corrupt(name));
+    let optional_value = |name: &str| decode_optional(optional_text(name)?, name);
+    Ok(Job {
+        job_id: JobId::parse(&text("job_id")?).ok_or_else(|| corrupt("id"))?,
+        namespace: Namespace::parse(&text("namespace")?).map_err(|_| corrupt("namespace"))?,
+        queue: text("queue")?,
+        job_type: text("job_type")?,
+        payload: decode(&text("payload")?, "payload")?,
+        priority: i32::try_from(int("priority")?).map_err(|_| corrupt("priority"))?,
+        state: text("state")?.parse::<JobState>().map_err(|_| corrupt("state"))?,
+        attempt: count("attempt")?,
+        max_attempts: count("max_attempts")?,
+        backoff: decode(&text("backoff")?, "backoff")?,
+        timeout_ms: optional_int("timeout_ms")?,
+        run_at: Timestamp(int("run_at")?),
+        lease_token: optional_int("lease_token")?.map(LeaseToken),
+        lease_ms: optional_int("lease_ms")?,
+        lease_expires_at: optional_int("lease_expires_at")?.map(Timestamp),
+        worker_id: optional_text("worker_id")?,
+        heartbeat_at: optional_int("heartbeat_at")?.map(Timestamp),
+        progress: optional_value("progress")?,
+        result: optional_value("result")?,
+        errors: decode(&text("errors")?, "errors")?,
+        unique_key: optional_text("unique_key")?,
+        concurrency_key: optional_text("concurrency_key")?,
+        tags: decode(&text("tags")?, "tags")?,
+        metadata: optional_value("metadata")?,
+        trace_context: optional_text("trace_context")?,
+        cancel_requested: int("cancel_requested")? != 0,
+        created_at: Timestamp(int("created_at")?),
+        attempted_at: optional_int("attempted_at")?.map(Timestamp),
+        finalized_at: optional_int("finalized_at")?.map(Timestamp),
+    })
+}
+
+pub(crate) fn queue_settings(row: &Row<'_>) -> Result<(String, QueueSettings), StoreError> {
+    let optional_int = |name: &str| row.get::<_, Option<i64>>(name).map_err(store_error);
+    let limit = |value: Option<i64>| value.map(|v| u32::try_from(v).map_err(|_| corrupt("queue limit"))).transpose();
+    let rate_limit = match (limit(optional_int("rate_limit")?)?, optional_int("rate_period_ms")?) {
+        (Some(limit), Some(period_ms)) => Some(RateLimit { limit, period_ms }),
+        _ => None,
+    };
+    let settings = QueueSettings {
+        paused: row.get::<_, bool>("paused").map_err(store_error)?,
+        global_concurrency: limit(optional_int("global_concurrency")?)?,
+        rate_limit,
+        per_key_concurrency: limit(optional_int("per_key_concurrency")?)?.unwrap_or(1),
+    };
+    Ok((row.get("queue").map_err(store_error)?, settings))
+}
+
+impl JobTx for SqliteTx<'_> {
+    async fn now(&mut self) -> Result<Timestamp, StoreError> {
+        Ok(self.now)
+    }
+
+    async fn lock_unique_key(&mut self, _namespace: &Namespace, _queue: &str, _key: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn find_unique(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+        key: &str,
+        states: &[JobState],
+        created_since: Option<Timestamp>,
+    ) -> Result<Option<Job>, StoreError> {
+        let since = created_since.map(Timestamp::as_millis);
+        let args = params![namespace.as_str(), queue, key, encode_states(states)?, since];
+        self.query_optional(include_str!("../queries/job/find_unique.sql"), args, job)
+    }
+
+    async fn insert_jobs(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
+        for job in jobs {
+            self.execute(
+                include_str!("../queries/job/insert.sql"),
+                params![
+                    job.namespace.as_str(),
+                    job.job_id.to_string(),
+                    job.queue,
+                    job.job_type,
+                    encode(&job.payload)?,
+                    job.priority,
+                    job.state.as_str(),
+                    job.max_attempts,
+                    encode(&job.backoff)?,
+                    job.timeout_ms,
+                    job.run_at.as_millis(),
+                    job.unique_key,
+                    job.concurrency_key,
+                    encode(&job.tags)?,
+                    encode_optional(job.metadata.as_ref())?,
+                    job.trace_context,
+                    job.created_at.as_millis(),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    async fn queue_settings(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+    ) -> Result<Option<QueueSettings>, StoreError> {
+        let found = self.query_optional(
+            include_str!("../queries/job/queue_settings.sql"),
+            params![namespace.as_str(), queue],
+            queue_settings,
+        )?;
+        Ok(found.map(|(_, settings)| settings))
+    }
+
+    async fn save_queue_settings(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+        settings: &QueueSettings,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            include_str!("../queries/job/save_queue_settings.sql"),
+            params![
+                namespace.as_str(),
+                queue,
+                settings.paused,
+                settings.global_concurrency,
+                settings.rate_limit.map(|rate| rate.limit),
+                settings.rate_limit.map(|rate| rate.period_ms),
+                settings.per_key_concurrency,
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn lock_queue(&mut self, _namespace: &Namespace, _queue: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn fetch_candidates(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+        limit: u32,
+    ) -> Result<Vec<(JobId, Option<String>)>, StoreError> {
+        self.query_all(
+            include_str!("../queries/job/fetch_candidates.sql"),
+            params![namespace.as_str(), queue, self.now.as_millis(), limit],
+            |row| {
+                let id: String = row.get("job_id").map_err(store_error)?;
+                let job_id = JobId::parse(&id).ok_or_else(|| corrupt("id"))?;
+                Ok((job_id, row.get("concurrency_key").map_err(store_error)?))
+            },
+        )
+    }
+
+    async fn running_count(&mut self, namespace: &Namespace, queue: &str) -> Result<u64, StoreError> {
+        self.count(include_str!("../queries/job/running_count.sql"), params![namespace.as_str(), queue])
+    }
+
+    async fn started_since(&mut self, namespace: &Namespace, queue: &str, since: Timestamp) -> Result<u64, StoreError> {
+        self.count(include_str!("../queries/job/started_since.sql"), params![namespace.as_str(), queue, since.0])
+    }
+
+    async fn running_per_key(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        let rows = self.query_all(
+            include_str!("../queries/job/running_per_key.sql"),
+            params![namespace.as_str(), queue, encode(&keys)?],
+            |row| {
+                let running = row.get::<_, i64>("running").map_err(store_error)?;
+                Ok((row.get::<_, String>("concurrency_key").map_err(store_error)?, u64::try_from(running).unwrap_or(0)))
+            },
+        )?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn claim(
+        &mut self,
+        namespace: &Namespace,
+        job_ids: &[JobId],
+        worker_id: &str,
+        lease_ms: i64,
+    ) -> Result<Vec<Job>, StoreError> {
+        if job_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let count = i64::try_from(job_ids.len()).unwrap_or(i64::MAX);
+        let last = self
+            .query_optional(include_str!("../queries/job/next_lease_tokens.sql"), [count], |row| {
+                row.get::<_, i64>(0).map_err(store_error)
+            })?
+            .ok_or_else(|| StoreError::Internal("the job lease token counter is missing".into()))?;
+        let mut claimed = Vec::with_capacity(job_ids.len());
+        for (offset, job_id) in (0_i64..).zip(job_ids) {
+            let token = last - count + 1 + offset;
+            let args =
+                params![namespace.as_str(), job_id.to_string(), token, lease_ms, self.now.as_millis(), worker_id];
+            if let Some(found) = self.query_optional(include_str!("../queries/job/claim.sql"), args, job)? {
+                claimed.push(found);
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn next_run_at(&mut self, namespace: &Namespace, queue: &str) -> Result<Option<Timestamp>, StoreError> {
+        let next = self.query_optional(
+            include_str!("../queries/job/next_run_at.sql"),
+            params![namespace.as_str(), queue],
+            |row| row.get::<_, Option<i64>>(0).map_err(store_error),
+        )?;
+        Ok(next.flatten().map(Timestamp))
+    }
+
+    async fn job_for_update(&mut self, namespace: &Namespace, job_id: JobId) -> Result<Option<Job>, StoreError> {
+        self.query_optional(
+            include_str!("../queries/job/get.sql"),
+            params![namespace.as_str(), job_id.to_string()],
+            job,
+        )
+    }
+
+    async fn update_job(&mut self, job: &Job) -> Result<(), StoreError> {
+        self.execute(
+            include_str!("../queries/job/update.sql"),
+            params![
+                job.namespace.as_str(),
+                job.job_id.to_string(),
+                job.state.as_str(),
+                job.attempt,
+                job.max_attempts,
+                job.run_at.as_millis(),
+                job.lease_token.map(|token| token.0),
+                job.lease_ms,
+                job.lease_expires_at.map(Timestamp::as_millis),
+                job.worker_id,
+                job.heartbeat_at.map(Timestamp::as_millis),
+                encode_optional(job.progress.as_ref())?,
+                encode_optional(job.result.as_ref())?,
+                encode(&job.errors)?,
+                job.cancel_requested,
+                job.attempted_at.map(Timestamp::as_millis),
+                job.finalized_at.map(Timestamp::as_millis),
+            ],
+        )?;
+        Ok(())
+    }
+
+    async fn lapsed_running(&mut self, limit: u32) -> Result<Vec<Job>, StoreError> {
+        self.query_all(include_str!("../queries/job/lapsed_running.sql"), params![self.now.as_millis(), limit], job)
+    }
+
+    async fn next_lapse(&mut self) -> Result<Option<Timestamp>, StoreError> {
+        let next = self.query_optional(include_str!("../queries/job/next_lapse.sql"), [], |row| {
+            row.get::<_, Option<i64>>(0).map_err(store_error)
+        })?;
+        Ok(next.flatten().map(Timestamp))
+    }
+}
+
+/// Encodes values for statements outside the engine (lists and overviews).
+pub(crate) fn state_name(state: Option<JobState>) -> Option<&'static str> {
+    state.map(JobState::as_str)
+}
