@@ -87,8 +87,8 @@ pub struct CompleteBatch<'a> {
     pub items: Vec<CompleteItem<'a>>,
 }
 
-/// The answer to a batch complete: one result per item, in order. Their shape is not pinned down beyond an
-/// optional `error` member, which marks an item that did not complete.
+/// The answer to a batch complete: one result per item, in order. Only what marks a failed item is read:
+/// `"ok": false`, or a non-null `error`.
 #[derive(Debug, Deserialize)]
 pub struct CompleteBatchResponse {
     pub results: Vec<Value>,
@@ -186,7 +186,8 @@ pub fn check_complete_results(sent: usize, answer: &CompleteBatchResponse) -> Re
     if answer.results.len() != sent {
         bail!("batch complete of {sent} jobs returned {} results", answer.results.len());
     }
-    if let Some(failed) = answer.results.iter().find(|r| r.get("error").is_some_and(|e| !e.is_null())) {
+    let failed = |r: &&Value| r.get("ok") == Some(&Value::Bool(false)) || r.get("error").is_some_and(|e| !e.is_null());
+    if let Some(failed) = answer.results.iter().find(failed) {
         bail!("batch complete: an item failed: {failed}");
     }
     Ok(())
@@ -280,6 +281,10 @@ mod tests {
         let failed: CompleteBatchResponse =
             serde_json::from_value(json!({"results": [{"job_id": "a", "error": {"code": "lease_lost"}}]})).unwrap();
         assert!(check_complete_results(1, &failed).is_err());
+        let not_ok: CompleteBatchResponse =
+            serde_json::from_value(json!({"results": [{"job_id": "a", "ok": true}, {"job_id": "b", "ok": false}]}))
+                .unwrap();
+        assert!(check_complete_results(2, &not_ok).is_err());
     }
 
     #[test]

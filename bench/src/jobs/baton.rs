@@ -166,7 +166,9 @@ async fn end_to_end(spec: &JobsSpec, url: &str, queue: &str) -> Result<JobsMeasu
     tasks.spawn(async move {
         let mut n = 0u64;
         while Instant::now() < deadline {
-            let waiting = flow_p.enqueued.load(Ordering::SeqCst) - flow_p.completed.load(Ordering::SeqCst);
+            // Saturating: a worker may complete a batch before the producer has counted its enqueue.
+            let waiting =
+                flow_p.enqueued.load(Ordering::SeqCst).saturating_sub(flow_p.completed.load(Ordering::SeqCst));
             if waiting >= BACKLOG_CAP {
                 tokio::time::sleep(Duration::from_millis(1)).await;
                 continue;

@@ -3,6 +3,7 @@
 //! It deliberately holds no coordination logic: every decision is the server's.
 
 mod guard;
+mod jobs;
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use baton_api::lock::{
     RenewLockRequest,
 };
 pub use guard::{LockGuard, LockOptions};
+pub use jobs::ListJobs;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -80,7 +82,7 @@ impl BatonClient {
     }
 
     /// A request to the server's path made of `segments`, each percent-encoded (keys may hold `/`).
-    fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+    pub(crate) fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
         let mut url = self.base_url.clone();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().extend(segments);
@@ -92,7 +94,7 @@ impl BatonClient {
         }
     }
 
-    async fn send<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T, ClientError> {
+    pub(crate) async fn send<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T, ClientError> {
         let response = builder.send().await?;
         let status = response.status();
         let bytes = response.bytes().await?;

@@ -356,4 +356,3 @@ pub async fn concurrent_acquires_never_exceed_permits(h: &Harness) {
     assert_eq!(grants.len(), 2, "exactly the permits are granted: {outcomes:?}");
     assert_eq!(grants.iter().collect::<HashSet<_>>().len(), 2);
 }
-

@@ -3,6 +3,7 @@
 
 mod cli;
 mod cluster;
+mod http_jobs;
 mod http_locks;
 mod lifecycle;
 mod server;
