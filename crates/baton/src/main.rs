@@ -1,16 +1,18 @@
 //! `baton`: the server (`baton serve`) and a command-line client for it.
 
+mod job_cmd;
 mod lease_cmd;
 mod lock_cmd;
 mod output;
 mod serve;
+mod worker_cmd;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "baton", version, about = "Coordination service: locks, leases and more")]
+#[command(name = "baton", version, about = "Coordination service: locks, leases, jobs and more")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,6 +50,27 @@ enum Command {
         #[command(subcommand)]
         command: lease_cmd::LeaseCommand,
     },
+    /// Enqueue, inspect, cancel and retry jobs.
+    Job {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: job_cmd::JobCommand,
+    },
+    /// List queues, pause and resume them, and set their limits.
+    Queue {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: job_cmd::QueueCommand,
+    },
+    /// Run a queue's jobs with a shell command.
+    Worker {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        worker: worker_cmd::WorkerArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -64,6 +87,9 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Lock { client, command } => lock_cmd::run(&client, command).await,
             Command::Lease { client, command } => lease_cmd::run(&client, command).await,
+            Command::Job { client, command } => job_cmd::run_job(&client, command).await,
+            Command::Queue { client, command } => job_cmd::run_queue(&client, command).await,
+            Command::Worker { client, worker } => worker_cmd::run(&client, worker).await,
         }
     });
     match outcome {

@@ -1,12 +1,14 @@
 //! Two `baton serve` nodes on one PostgreSQL database behave as one service.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use baton_api::job::{CompleteItem, EnqueueJob, FetchRequest};
 use baton_api::lock::AcquireLockRequest;
 use baton_conformance::harness::TestDatabase;
 use futures::FutureExt as _;
+use serde_json::json;
 
 use crate::server::{Server, eventually};
 
@@ -110,5 +112,79 @@ async fn cluster_nodes_report_postgres_and_share_leases() {
         .unwrap();
     node_a.client().revoke_lease(&lease.lease_id).await.unwrap();
     assert!(!node_b.client().lock_status("k").await.unwrap().is_locked);
+    database.remove().await;
+}
+
+#[tokio::test]
+async fn an_enqueue_on_one_node_wakes_a_long_poll_on_the_other() {
+    let Some((node_a, node_b, database)) = two_nodes().await else {
+        return;
+    };
+    let (a, b) = (node_a.client(), node_b.client());
+    let poll = tokio::spawn(async move {
+        let request = FetchRequest { worker_id: "on-b".into(), wait_ms: Some(20_000), ..FetchRequest::default() };
+        let jobs = b.fetch_jobs(&["q"], request).await;
+        (jobs, Instant::now())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.enqueue("q", &EnqueueJob { job_type: "t".into(), ..EnqueueJob::default() }).await.unwrap();
+    let enqueued_at = Instant::now();
+    let (jobs, fetched_at) = poll.await.unwrap();
+    assert_eq!(jobs.unwrap().len(), 1);
+    let pickup = fetched_at.duration_since(enqueued_at);
+    eprintln!("cross-node pickup, measured from the enqueue's answer: {pickup:?}");
+    assert!(pickup < Duration::from_millis(500), "not pushed across nodes");
+    drop((node_a, node_b));
+    database.remove().await;
+}
+
+#[tokio::test]
+async fn workers_on_two_nodes_complete_every_job_exactly_once() {
+    let Some((node_a, node_b, database)) = two_nodes().await else {
+        return;
+    };
+    const JOBS: usize = 2_000;
+    let a = node_a.client();
+    for chunk in 0..JOBS / 500 {
+        let batch = (0..500)
+            .map(|n| EnqueueJob { job_type: "t".into(), payload: json!(chunk * 500 + n), ..EnqueueJob::default() })
+            .collect();
+        a.enqueue_batch("q", batch).await.unwrap();
+    }
+    let completed = Arc::new(Mutex::new(Vec::new()));
+    let workers = (0..8).map(|worker| {
+        let client = if worker % 2 == 0 { node_a.client() } else { node_b.client() };
+        let completed = completed.clone();
+        tokio::spawn(async move {
+            loop {
+                let request =
+                    FetchRequest { worker_id: format!("w{worker}"), max_jobs: Some(25), ..FetchRequest::default() };
+                let jobs = client.fetch_jobs(&["q"], request).await.expect("fetch");
+                if jobs.is_empty() {
+                    return;
+                }
+                let items = jobs
+                    .iter()
+                    .map(|job| CompleteItem {
+                        job_id: job.job_id.clone(),
+                        lease_token: job.lease_token.unwrap(),
+                        result: None,
+                    })
+                    .collect();
+                let results = client.complete_jobs(items).await.expect("complete").results;
+                assert!(results.iter().all(|r| r.ok), "{results:?}");
+                completed.lock().unwrap().extend(jobs.into_iter().map(|job| job.payload.as_u64().unwrap()));
+            }
+        })
+    });
+    for worker in workers.collect::<Vec<_>>() {
+        worker.await.unwrap();
+    }
+    let mut completed = completed.lock().unwrap().clone();
+    completed.sort_unstable();
+    assert_eq!(completed, (0..JOBS as u64).collect::<Vec<_>>(), "every job completed once, none lost");
+    let stats = a.queues().await.unwrap().queues;
+    assert_eq!(stats[0].counts.get("completed"), Some(&(JOBS as u64)));
+    drop((node_a, node_b));
     database.remove().await;
 }

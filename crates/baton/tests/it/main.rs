@@ -7,3 +7,4 @@ mod http_jobs;
 mod http_locks;
 mod lifecycle;
 mod server;
+mod workers;

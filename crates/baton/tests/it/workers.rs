@@ -1,0 +1,96 @@
+//! `baton worker` and the `baton job`/`baton queue` commands against a real server, including a worker killed
+//! with SIGKILL in the middle of a job.
+
+use std::process::{Child, Command, Stdio};
+
+use baton_api::job::{EnqueueJob, FetchRequest};
+use serde_json::{Value, json};
+
+use crate::server::{BATON, Server, data_dir, eventually, temp_dir};
+
+fn worker(server: &Server, queue: &str, exec: &str, lease: &str) -> Child {
+    Command::new(BATON)
+        .args(["worker", "--queue", queue, "--exec", exec, "--lease", lease, "--concurrency", "2"])
+        .env("BATON_URL", &server.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn baton worker")
+}
+
+fn job(payload: Value) -> EnqueueJob {
+    EnqueueJob { job_type: "shell".into(), payload, ..EnqueueJob::default() }
+}
+
+#[tokio::test]
+async fn a_worker_runs_shell_commands_and_reports_their_outcome() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let client = server.client();
+    let mut running = worker(&server, "sh", r#"read payload; echo "{\"seen\": $payload}""#, "30s");
+    let ok = client.enqueue("sh", &EnqueueJob { wait_ms: Some(20_000), ..job(json!({"n": 7})) }).await.unwrap();
+    assert_eq!(ok.state, "completed", "{ok:?}");
+    assert_eq!(ok.result.as_ref().map(|r| r["output"].clone()), Some(json!({"seen": {"n": 7}})));
+
+    let failing = EnqueueJob { max_attempts: Some(1), wait_ms: Some(20_000), ..job(json!(null)) };
+    let mut bad_worker = worker(&server, "bad", "echo broken >&2; exit 3", "30s");
+    let dead = client.enqueue("bad", &failing).await.unwrap();
+    assert_eq!(dead.state, "discarded");
+    assert!(dead.errors[0].error.contains("exit code 3"), "{:?}", dead.errors);
+    for child in [&mut running, &mut bad_worker] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_is_killed_runs_again_and_the_dead_workers_ack_is_refused() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let client = server.client();
+    let queued = client.enqueue("slow", &job(json!(null))).await.unwrap();
+    // The first worker takes the job and is killed while the job runs.
+    let mut doomed = worker(&server, "slow", "sleep 30", "2s");
+    eventually("the job is running", || async {
+        client.get_job(&queued.job_id).await.is_ok_and(|job| job.state == "running")
+    })
+    .await;
+    let first_token = client.get_job(&queued.job_id).await.unwrap().lease_token.unwrap();
+    doomed.kill().expect("kill -9");
+    let _ = doomed.wait();
+
+    // Once the lease lapses the job goes back to retryable and the next fetch gets a newer token.
+    eventually("the lease lapses", || async {
+        client.get_job(&queued.job_id).await.is_ok_and(|job| job.state == "retryable")
+    })
+    .await;
+    let retried = client.retry_job(&queued.job_id).await.unwrap();
+    assert!(retried.errors[0].error.contains("lease expired"), "{:?}", retried.errors);
+    let request = FetchRequest { worker_id: "survivor".into(), ..FetchRequest::default() };
+    let again = client.fetch_jobs(&["slow"], request).await.unwrap().remove(0);
+    let token = again.lease_token.unwrap();
+    assert!(token > first_token);
+    let late = client.complete_job(&queued.job_id, first_token, None).await;
+    assert_eq!(late.unwrap_err().code(), Some("STALE_TOKEN"), "the dead worker's late ack is refused");
+    client.complete_job(&queued.job_id, token, Some(json!("done"))).await.unwrap();
+    let finished = client.get_job(&queued.job_id).await.unwrap();
+    assert_eq!((finished.state.as_str(), finished.attempt), ("completed", 2), "exactly one completion, on attempt 2");
+}
+
+#[tokio::test]
+async fn job_and_queue_commands_print_json() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let run = |args: &[&str]| {
+        let output = Command::new(BATON).args(args).env("BATON_URL", &server.url).output().expect("run baton");
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<Value>(&output.stdout).expect("JSON")
+    };
+    let job = run(&["job", "enqueue", "--queue", "q", "--type", "t", "--payload", r#"{"a":1}"#, "--json"]);
+    let id = job["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(run(&["job", "get", &id, "--json"])["payload"], json!({"a": 1}));
+    assert_eq!(run(&["queue", "pause", "q", "--json"])["paused"], json!(true));
+    assert_eq!(run(&["queue", "list", "--json"])["queues"][0]["counts"]["available"], json!(1));
+    assert_eq!(run(&["job", "cancel", &id, "--json"])["state"], json!("cancelled"));
+    assert_eq!(run(&["job", "list", "--state", "cancelled", "--json"])["jobs"][0]["job_id"], json!(id));
+}
