@@ -328,3 +328,51 @@ pub struct JobStats {
     pub counts: BTreeMap<String, u64>,
     pub completed_last_minute: u64,
 }
+
+/// A cron schedule: every tick of `cron` (5 fields, or 6 with seconds first) in `timezone` enqueues `job`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    pub name: String,
+    pub cron: String,
+    /// An IANA zone name such as `Europe/Paris`; UTC by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    pub queue: String,
+    /// The job each tick enqueues (no `run_at`, delay or `unique_key`: each tick sets them).
+    #[serde(alias = "template")]
+    pub job: EnqueueJob,
+    /// `allow` (the default) or `skip`: skip a tick while the previous tick's job is unfinished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap: Option<String>,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScheduleView {
+    pub name: String,
+    pub namespace: String,
+    pub cron: String,
+    pub timezone: String,
+    pub queue: String,
+    /// The job each tick enqueues.
+    pub job: Value,
+    pub overlap: String,
+    pub paused: bool,
+    /// Absent while paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_fire_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_fired_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_job_id: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScheduleList {
+    pub schedules: Vec<ScheduleView>,
+}

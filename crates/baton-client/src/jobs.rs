@@ -5,7 +5,7 @@ use std::time::Duration;
 use baton_api::job::{
     BatchCompleteRequest, BatchResponse, CompleteItem, CompleteRequest, EnqueueBatch, EnqueueJob, FailRequest,
     FetchRequest, HeartbeatRequest, HeartbeatResponse, JobBatch, JobList, JobView, QueueList, QueueSettingsRequest,
-    QueueView,
+    QueueView, ScheduleList, ScheduleRequest, ScheduleView,
 };
 use reqwest::Method;
 
@@ -115,5 +115,30 @@ impl BatonClient {
 
     pub async fn update_queue(&self, queue: &str, settings: &QueueSettingsRequest) -> Result<QueueView, ClientError> {
         self.send(self.request(Method::PUT, &["api", "v1", "queues", queue]).json(settings)).await
+    }
+
+    pub async fn save_schedule(&self, schedule: &ScheduleRequest) -> Result<ScheduleView, ClientError> {
+        self.send(self.request(Method::POST, &["api", "v1", "schedules"]).json(schedule)).await
+    }
+
+    pub async fn schedules(&self) -> Result<ScheduleList, ClientError> {
+        self.send(self.request(Method::GET, &["api", "v1", "schedules"])).await
+    }
+
+    pub async fn schedule(&self, name: &str) -> Result<ScheduleView, ClientError> {
+        self.send(self.request(Method::GET, &["api", "v1", "schedules", name])).await
+    }
+
+    pub async fn delete_schedule(&self, name: &str) -> Result<(), ClientError> {
+        self.send_empty(self.request(Method::DELETE, &["api", "v1", "schedules", name])).await
+    }
+
+    pub async fn pause_schedule(&self, name: &str, paused: bool) -> Result<ScheduleView, ClientError> {
+        let action = if paused { "pause" } else { "resume" };
+        self.send(self.request(Method::POST, &["api", "v1", "schedules", name, action])).await
+    }
+
+    pub async fn trigger_schedule(&self, name: &str) -> Result<JobView, ClientError> {
+        self.send(self.request(Method::POST, &["api", "v1", "schedules", name, "trigger"])).await
     }
 }

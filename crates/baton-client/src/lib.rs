@@ -95,11 +95,22 @@ impl BatonClient {
     }
 
     pub(crate) async fn send<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T, ClientError> {
+        let (status, bytes) = self.send_checked(builder).await?;
+        serde_json::from_slice(&bytes).map_err(|_| unexpected(status, &bytes))
+    }
+
+    /// For answers without a body (204).
+    pub(crate) async fn send_empty(&self, builder: RequestBuilder) -> Result<(), ClientError> {
+        self.send_checked(builder).await.map(|_| ())
+    }
+
+    /// Sends, and turns a non-2xx answer into [`ClientError::Api`].
+    async fn send_checked(&self, builder: RequestBuilder) -> Result<(StatusCode, Vec<u8>), ClientError> {
         let response = builder.send().await?;
         let status = response.status();
-        let bytes = response.bytes().await?;
+        let bytes = response.bytes().await?.to_vec();
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|_| unexpected(status, &bytes));
+            return Ok((status, bytes));
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Err(ClientError::Api {

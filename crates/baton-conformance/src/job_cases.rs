@@ -4,6 +4,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use baton_core::Error;
+use baton_core::clock::Timestamp;
+use baton_core::job::schedule::{JobTemplate, Overlap, Schedule, tick_job_id};
 use baton_core::job::{
     Backoff, BackoffStrategy, CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchParams, HeartbeatParams,
     Job, JobId, JobState, LeaseRef, LeaseToken, ListJobsParams, NewJob, OnConflict, QueueSettingsUpdate, RateLimit,
@@ -411,4 +413,86 @@ pub async fn change_feed_announces_available_and_finished_jobs(h: &Harness) {
     })
     .await
     .expect("both changes are announced");
+}
+
+fn schedule(name: &str, cron: &str, overlap: Overlap) -> Schedule {
+    let template = JobTemplate {
+        job_type: "report".into(),
+        payload: json!({"kind": "nightly"}),
+        priority: 0,
+        max_attempts: 3,
+        backoff: Backoff::default(),
+        timeout_ms: None,
+        tags: vec!["cron".into()],
+        metadata: None,
+    };
+    Schedule {
+        namespace: Namespace::default(),
+        name: name.into(),
+        cron: cron.into(),
+        timezone: "UTC".into(),
+        queue: "reports".into(),
+        template,
+        overlap,
+        paused: false,
+        next_fire_at: None,
+        last_fired_at: None,
+        last_job_id: None,
+        created_at: Timestamp(0),
+    }
+}
+
+async fn queued_jobs(h: &Harness, queue: &str) -> Vec<Job> {
+    let params = ListJobsParams { queue: Some(queue.into()), limit: 100, ..ListJobsParams::default() };
+    h.store.list_jobs(params).await.unwrap().items
+}
+
+pub async fn schedules_fire_once_per_tick(h: &Harness) {
+    let (saved, created) =
+        h.store.save_schedule(schedule("every-10s", "*/10 * * * * *", Overlap::Allow)).await.unwrap();
+    assert!(created);
+    let first_tick = h.clock_now().plus(10 * SECOND);
+    assert_eq!(saved.next_fire_at, Some(first_tick));
+    assert_eq!(h.store.fire_due_schedules(10).await.unwrap().fired, 0, "not due yet");
+    h.advance(10 * SECOND);
+    let report = h.store.fire_due_schedules(10).await.unwrap();
+    assert_eq!((report.fired, report.next_due_in_ms), (1, Some(10_000)));
+    assert_eq!(h.store.fire_due_schedules(10).await.unwrap().fired, 0, "a tick fires once");
+    let jobs = queued_jobs(h, "reports").await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].job_id, tick_job_id(&Namespace::default(), "every-10s", first_tick));
+    assert_eq!((jobs[0].job_type.as_str(), jobs[0].tags.clone()), ("report", vec!["cron".to_owned()]));
+    let stored = h.store.get_schedule(&Namespace::default(), "every-10s").await.unwrap().unwrap();
+    assert_eq!((stored.last_fired_at, stored.last_job_id), (Some(first_tick), Some(jobs[0].job_id)));
+    // A server that was down for a minute fires the missed tick once and moves on.
+    h.advance(60 * SECOND);
+    assert_eq!(h.store.fire_due_schedules(10).await.unwrap().fired, 1);
+    assert_eq!(h.store.fire_due_schedules(10).await.unwrap().fired, 0);
+    assert_eq!(queued_jobs(h, "reports").await.len(), 2);
+}
+
+pub async fn schedules_skip_overlaps_pause_and_trigger(h: &Harness) {
+    let ns = Namespace::default();
+    h.store.save_schedule(schedule("skipper", "*/10 * * * * *", Overlap::Skip)).await.unwrap();
+    h.advance(10 * SECOND);
+    assert_eq!(h.store.fire_due_schedules(10).await.unwrap().fired, 1);
+    h.advance(10 * SECOND);
+    assert_eq!(h.store.fire_due_schedules(10).await.unwrap().fired, 0, "the last job has not finished");
+    let running = fetch(h, "reports", 1).await.remove(0);
+    complete(h, lease(&running)).await.unwrap();
+    h.advance(10 * SECOND);
+    assert_eq!(h.store.fire_due_schedules(10).await.unwrap().fired, 1, "fires again once it finished");
+
+    let paused = h.store.set_schedule_paused(&ns, "skipper", true).await.unwrap();
+    assert_eq!((paused.paused, paused.next_fire_at), (true, None));
+    h.advance(60 * SECOND);
+    assert_eq!(h.store.fire_due_schedules(10).await.unwrap().fired, 0);
+    let triggered = h.store.trigger_schedule(&ns, "skipper").await.unwrap();
+    assert_eq!((triggered.queue.as_str(), triggered.state), ("reports", JobState::Available));
+    let resumed = h.store.set_schedule_paused(&ns, "skipper", false).await.unwrap();
+    assert_eq!(resumed.next_fire_at, Some(h.clock_now().plus(10 * SECOND)));
+    assert_eq!(h.store.list_schedules(&ns).await.unwrap().len(), 1);
+    h.store.delete_schedule(&ns, "skipper").await.unwrap();
+    assert!(h.store.get_schedule(&ns, "skipper").await.unwrap().is_none());
+    assert!(h.store.delete_schedule(&ns, "skipper").await.is_err());
 }

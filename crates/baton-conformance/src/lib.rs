@@ -48,7 +48,9 @@ macro_rules! conformance_suite {
             jobs_list_by_filter_and_queues_count_by_state,
             finished_jobs_are_pruned_after_retention,
             concurrent_fetches_never_share_a_job,
-            change_feed_announces_available_and_finished_jobs
+            change_feed_announces_available_and_finished_jobs,
+            schedules_fire_once_per_tick,
+            schedules_skip_overlaps_pause_and_trigger
         );
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {

@@ -48,6 +48,7 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .merge(routes::lease::routes())
         .merge(routes::job::routes())
         .merge(routes::queue::routes())
+        .merge(routes::schedule::routes())
         .layer(DefaultBodyLimit::max(options.max_body_bytes));
     let app = Router::new()
         .nest("/api/v1", api)

@@ -4,7 +4,7 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{job, lease, lock, queue, system};
+use crate::routes::{job, lease, lock, queue, schedule, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,10 +15,13 @@ use crate::routes::{job, lease, lock, queue, system};
         job::enqueue, job::fetch_from_queue, job::fetch, job::heartbeat, job::complete, job::fail,
         job::complete_batch, job::fail_batch, job::cancel, job::retry, job::show, job::result, job::list,
         queue::list, queue::update, queue::stats,
+        schedule::save, schedule::list, schedule::show, schedule::remove, schedule::pause, schedule::resume,
+        schedule::trigger,
         system::health, system::ready, system::metrics,
     ),
     components(schemas(baton_api::job::EnqueueBatch)),
-    tags((name = "locks"), (name = "leases"), (name = "jobs"), (name = "workers"), (name = "queues"), (name = "system"))
+    tags((name = "locks"), (name = "leases"), (name = "jobs"), (name = "workers"), (name = "queues"), (name = "schedules"),
+        (name = "system"))
 )]
 pub struct ApiDoc;
 

@@ -10,6 +10,7 @@ mod job_tx;
 mod listener;
 mod migrate;
 mod rows;
+mod schedule_store;
 mod store;
 mod tx;
 

@@ -11,6 +11,7 @@ pub(crate) fn migrator() -> Migrator {
     Migrator::with_migrations(vec![
         migration(1, "locks", include_str!("../migrations/0001_locks.sql")),
         migration(2, "jobs", include_str!("../migrations/0002_jobs.sql")),
+        migration(3, "schedules", include_str!("../migrations/0003_schedules.sql")),
     ])
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use baton_core::clock::SystemClock;
 use baton_core::health::HealthService;
-use baton_core::job::{JobReaper, JobReaperOptions, JobService};
+use baton_core::job::{JobReaper, JobReaperOptions, JobService, Scheduler};
 use baton_core::lease::LeaseService;
 use baton_core::lock::reaper::ReaperOptions;
 use baton_core::lock::{ExpiryReaper, LockService};
@@ -70,6 +70,7 @@ impl Node {
                 ..JobReaperOptions::default()
             },
         );
+        let scheduler = Scheduler::new(store.clone());
         let state = AppState {
             locks: locks.clone(),
             leases: LeaseService::new(store.clone(), limits),
@@ -85,6 +86,7 @@ impl Node {
                     reaper.run(shutdown.clone()),
                     locks.run_wakeups(shutdown.clone()),
                     job_reaper.run(shutdown.clone()),
+                    scheduler.run(shutdown.clone()),
                     jobs.run_wakeups(shutdown),
                 )
             }

@@ -11,6 +11,7 @@ mod job_tx;
 mod migrate;
 mod readers;
 mod rows;
+mod schedule_store;
 mod store;
 mod tx;
 mod writer;

@@ -4,6 +4,7 @@ mod job_cmd;
 mod lease_cmd;
 mod lock_cmd;
 mod output;
+mod schedule_cmd;
 mod serve;
 mod worker_cmd;
 
@@ -64,6 +65,13 @@ enum Command {
         #[command(subcommand)]
         command: job_cmd::QueueCommand,
     },
+    /// Cron schedules: add, list, pause, resume, trigger and remove.
+    Schedule {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: schedule_cmd::ScheduleCommand,
+    },
     /// Run a queue's jobs with a shell command.
     Worker {
         #[command(flatten)]
@@ -89,6 +97,7 @@ fn main() -> ExitCode {
             Command::Lease { client, command } => lease_cmd::run(&client, command).await,
             Command::Job { client, command } => job_cmd::run_job(&client, command).await,
             Command::Queue { client, command } => job_cmd::run_queue(&client, command).await,
+            Command::Schedule { client, command } => schedule_cmd::run(&client, command).await,
             Command::Worker { client, worker } => worker_cmd::run(&client, worker).await,
         }
     });

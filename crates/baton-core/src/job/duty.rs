@@ -1,6 +1,6 @@
-//! The job reaper: ends attempts whose lease or timeout lapsed (so the job runs again), and prunes finished
-//! jobs past their retention. Both passes are idempotent and hold each row they change, so every node of a
-//! cluster runs one.
+//! The job duties. The reaper ends attempts whose lease or timeout lapsed (so the job runs again) and prunes
+//! finished jobs past their retention; the scheduler fires due cron ticks. Every pass is idempotent and holds
+//! each row it changes, so every node of a cluster runs both.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,6 +80,42 @@ impl JobReaper {
                     tracing::warn!(%error, "pruning finished jobs failed; will retry");
                     return;
                 }
+            }
+        }
+    }
+}
+
+/// Fires due cron ticks, sleeping until the next one is due (or a second, to see schedules saved elsewhere).
+pub struct Scheduler {
+    store: Arc<dyn Store>,
+    max_idle: Duration,
+}
+
+impl Scheduler {
+    const SCHEDULES_PER_PASS: u32 = 100;
+
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store, max_idle: Duration::from_secs(1) }
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let pause = match self.store.fire_due_schedules(Self::SCHEDULES_PER_PASS).await {
+                Ok(report) => {
+                    metrics::counter!("baton_schedule_ticks_total").increment(report.fired as u64);
+                    report
+                        .next_due_in_ms
+                        .map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+                        .map_or(self.max_idle, |due| due.min(self.max_idle))
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "firing schedules failed; retrying");
+                    self.max_idle
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = shutdown.cancelled() => return,
             }
         }
     }

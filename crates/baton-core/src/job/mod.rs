@@ -10,12 +10,15 @@ pub mod duty;
 pub mod engine;
 pub mod model;
 pub mod rules;
+pub mod schedule;
+pub mod schedule_engine;
+pub mod schedule_service;
 pub mod service;
 pub mod store;
 pub mod stored;
 mod wakeups;
 
-pub use duty::{JobReaper, JobReaperOptions};
+pub use duty::{JobReaper, JobReaperOptions, Scheduler};
 pub use model::*;
 pub use service::JobService;
-pub use store::JobStore;
+pub use store::{JobStore, ScheduleStore};

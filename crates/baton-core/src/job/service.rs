@@ -140,7 +140,7 @@ impl JobService {
             .into_iter()
             .enumerate()
             .map(|(index, spec)| {
-                self.new_job(spec).map_err(|error| match error {
+                self.validate_job(spec).map_err(|error| match error {
                     Error::Invalid { code, message } if batch => {
                         Error::invalid(code, format!("jobs[{index}]: {message}"))
                     }
@@ -154,7 +154,12 @@ impl JobService {
         Ok(outcomes)
     }
 
-    fn new_job(&self, spec: JobSpec) -> Result<NewJob, Error> {
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Checks a job as a client described it and turns it into one ready to store.
+    pub(crate) fn validate_job(&self, spec: JobSpec) -> Result<NewJob, Error> {
         check_name("queue", &spec.queue)?;
         check_name("type", &spec.job_type)?;
         self.check_json_size("payload", Some(&spec.payload))?;

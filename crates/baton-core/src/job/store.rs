@@ -8,6 +8,7 @@ use crate::job::model::{
     CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchOutcome, FetchParams, HeartbeatOutcome,
     HeartbeatParams, Job, JobExpiryReport, JobId, ListJobsParams, QueueInfo, QueueSettings, QueueSettingsUpdate,
 };
+use crate::job::schedule::{Schedule, ScheduleReport};
 use crate::namespace::Namespace;
 use crate::page::Page;
 
@@ -47,4 +48,25 @@ pub trait JobStore: Send + Sync {
 
     /// Deletes up to `max_jobs` jobs finalized more than `retention_ms` ago; returns how many.
     async fn prune_jobs(&self, retention_ms: i64, max_jobs: u32) -> Result<u64, Error>;
+}
+
+/// Cron schedules. Firing is idempotent per tick, so every node runs a scheduler.
+#[async_trait]
+pub trait ScheduleStore: Send + Sync {
+    /// Creates or replaces a schedule; says whether it is new.
+    async fn save_schedule(&self, schedule: Schedule) -> Result<(Schedule, bool), Error>;
+
+    async fn get_schedule(&self, namespace: &Namespace, name: &str) -> Result<Option<Schedule>, Error>;
+
+    /// Every schedule of the namespace, by name.
+    async fn list_schedules(&self, namespace: &Namespace) -> Result<Vec<Schedule>, Error>;
+
+    async fn delete_schedule(&self, namespace: &Namespace, name: &str) -> Result<(), Error>;
+
+    async fn set_schedule_paused(&self, namespace: &Namespace, name: &str, paused: bool) -> Result<Schedule, Error>;
+
+    /// Enqueues the schedule's job now.
+    async fn trigger_schedule(&self, namespace: &Namespace, name: &str) -> Result<Job, Error>;
+
+    async fn fire_due_schedules(&self, max: u32) -> Result<ScheduleReport, Error>;
 }

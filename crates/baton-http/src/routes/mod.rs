@@ -5,4 +5,5 @@ mod job_view;
 pub(crate) mod lease;
 pub(crate) mod lock;
 pub(crate) mod queue;
+pub(crate) mod schedule;
 pub(crate) mod system;

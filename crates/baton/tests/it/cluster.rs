@@ -4,8 +4,9 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use baton_api::job::{CompleteItem, EnqueueJob, FetchRequest};
+use baton_api::job::{CompleteItem, EnqueueJob, FetchRequest, ScheduleRequest};
 use baton_api::lock::AcquireLockRequest;
+use baton_client::ListJobs;
 use baton_conformance::harness::TestDatabase;
 use futures::FutureExt as _;
 use serde_json::json;
@@ -185,6 +186,30 @@ async fn workers_on_two_nodes_complete_every_job_exactly_once() {
     assert_eq!(completed, (0..JOBS as u64).collect::<Vec<_>>(), "every job completed once, none lost");
     let stats = a.queues().await.unwrap().queues;
     assert_eq!(stats[0].counts.get("completed"), Some(&(JOBS as u64)));
+    drop((node_a, node_b));
+    database.remove().await;
+}
+
+#[tokio::test]
+async fn a_schedule_fires_once_per_tick_on_two_nodes() {
+    let Some((node_a, node_b, database)) = two_nodes().await else {
+        return;
+    };
+    let request = ScheduleRequest {
+        name: "every-second".into(),
+        cron: "* * * * * *".into(),
+        queue: "cron".into(),
+        job: EnqueueJob { job_type: "tick".into(), ..EnqueueJob::default() },
+        ..ScheduleRequest::default()
+    };
+    node_a.client().save_schedule(&request).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
+    node_b.client().pause_schedule("every-second", true).await.unwrap();
+    let jobs = node_b.client().list_jobs(&ListJobs { queue: Some("cron".into()), ..ListJobs::default() }).await;
+    let keys: Vec<String> = jobs.unwrap().jobs.into_iter().filter_map(|job| job.unique_key).collect();
+    let distinct: std::collections::HashSet<&String> = keys.iter().collect();
+    assert!(keys.len() >= 3, "both schedulers ran for four seconds: {keys:?}");
+    assert_eq!(distinct.len(), keys.len(), "one job per tick: {keys:?}");
     drop((node_a, node_b));
     database.remove().await;
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use baton_api::job::{CompleteItem, EnqueueJob, FailRequest, FetchRequest, QueueSettingsRequest};
+use baton_api::job::{CompleteItem, EnqueueJob, FailRequest, FetchRequest, QueueSettingsRequest, ScheduleRequest};
 use baton_client::{BatonClient, ClientError, ListJobs};
 use serde_json::{Value, json};
 
@@ -191,4 +191,40 @@ async fn bad_job_input_gets_a_clear_error() {
     assert_eq!(response.status(), 422, "an unknown queue setting is refused");
     let client: BatonClient = server.client();
     assert!(client.queues().await.unwrap().queues.is_empty(), "and changes nothing");
+}
+
+#[tokio::test]
+async fn schedules_are_managed_over_http_and_fire_with_seconds() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let client = server.client();
+    let request = ScheduleRequest {
+        name: "every-second".into(),
+        cron: "* * * * * *".into(),
+        queue: "cron".into(),
+        job: job("tick", json!({"from": "cron"})),
+        overlap: Some("allow".into()),
+        ..ScheduleRequest::default()
+    };
+    let saved = client.save_schedule(&request).await.unwrap();
+    assert!(saved.next_fire_at.is_some());
+    let first = client.fetch_jobs(&["cron"], fetch(1, 5_000)).await.unwrap();
+    assert_eq!((first.len(), first[0].payload.clone()), (1, json!({"from": "cron"})));
+    assert_eq!(client.schedules().await.unwrap().schedules.len(), 1);
+    let paused = client.pause_schedule("every-second", true).await.unwrap();
+    assert!(paused.paused && paused.next_fire_at.is_none());
+    let triggered = client.trigger_schedule("every-second").await.unwrap();
+    assert_eq!(triggered.queue, "cron");
+    client.delete_schedule("every-second").await.unwrap();
+    assert_eq!(code(client.schedule("every-second").await), "NOT_FOUND");
+
+    let bad = [
+        ScheduleRequest { cron: "61 * * * *".into(), ..request.clone() },
+        ScheduleRequest { timezone: Some("Mars/Olympus".into()), ..request.clone() },
+        ScheduleRequest { overlap: Some("sometimes".into()), ..request.clone() },
+        ScheduleRequest { job: EnqueueJob { delay_seconds: Some(5), ..request.job.clone() }, ..request.clone() },
+    ];
+    for schedule in bad {
+        assert_eq!(code(client.save_schedule(&schedule).await), "INVALID_ARGUMENT", "{schedule:?}");
+    }
 }

@@ -93,4 +93,9 @@ async fn job_and_queue_commands_print_json() {
     assert_eq!(run(&["queue", "list", "--json"])["queues"][0]["counts"]["available"], json!(1));
     assert_eq!(run(&["job", "cancel", &id, "--json"])["state"], json!("cancelled"));
     assert_eq!(run(&["job", "list", "--state", "cancelled", "--json"])["jobs"][0]["job_id"], json!(id));
+    let added = run(&["schedule", "add", "hourly", "--cron", "0 * * * *", "--queue", "q", "--type", "t", "--json"]);
+    assert!(added["next_fire_at"].as_str().is_some_and(|at| at.ends_with(":00:00.000Z")), "{added}");
+    assert_eq!(run(&["schedule", "trigger", "hourly", "--json"])["queue"], json!("q"));
+    assert_eq!(run(&["schedule", "list", "--json"])["schedules"][0]["name"], json!("hourly"));
+    run(&["schedule", "rm", "hourly", "--json"]);
 }

@@ -1,0 +1,1 @@
+DELETE FROM job_schedules WHERE namespace = $1 AND name = $2

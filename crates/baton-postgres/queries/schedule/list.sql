@@ -1,0 +1,1 @@
+SELECT * FROM job_schedules WHERE namespace = $1 ORDER BY name

@@ -1,0 +1,1 @@
+SELECT min(next_fire_at) FROM job_schedules WHERE NOT paused
