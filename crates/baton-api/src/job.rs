@@ -169,6 +169,9 @@ pub struct FetchRequest {
     /// How long the worker holds each job without a heartbeat; 30 by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_seconds: Option<u64>,
+    /// Take only jobs of these types (a worker that runs some types only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub types: Option<Vec<String>>,
     /// Only for `POST /api/v1/fetch`: the queues to take from, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queues: Option<Vec<String>>,

@@ -4,6 +4,7 @@
 
 mod guard;
 mod jobs;
+mod worker;
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ pub use jobs::ListJobs;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+pub use worker::{JobContext, JobError, Worker, WorkerReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

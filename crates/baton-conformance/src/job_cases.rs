@@ -61,6 +61,7 @@ fn fetch_params(queue: &str, max_jobs: u32) -> FetchParams {
         worker_id: "w1".into(),
         max_jobs,
         lease_ms: 10_000,
+        job_types: None,
     }
 }
 
@@ -106,6 +107,16 @@ pub async fn jobs_are_fetched_best_priority_first_with_increasing_tokens(h: &Har
     }
     assert!(fetch(h, "q", 10).await.is_empty(), "a running job is not fetched twice");
     assert!(fetch(h, "other", 10).await.is_empty(), "queues are separate");
+}
+
+pub async fn fetches_can_take_only_some_types(h: &Harness) {
+    let resize = enqueue_one(h, NewJob { job_type: "resize".into(), ..job("q") }).await;
+    enqueue_one(h, job("q")).await;
+    let only_resize = FetchParams { job_types: Some(vec!["resize".into()]), ..fetch_params("q", 10) };
+    let fetched = h.store.fetch(only_resize.clone()).await.unwrap().jobs;
+    assert_eq!(fetched.iter().map(|job| job.job_id).collect::<Vec<_>>(), vec![resize.job_id]);
+    assert!(h.store.fetch(only_resize).await.unwrap().jobs.is_empty(), "the other type stays for its workers");
+    assert_eq!(fetch(h, "q", 10).await.len(), 1);
 }
 
 pub async fn delayed_jobs_wait_for_their_time(h: &Harness) {

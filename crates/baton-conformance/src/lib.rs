@@ -33,6 +33,7 @@ macro_rules! conformance_suite {
             waiter_limit_is_enforced,
             concurrent_acquires_never_exceed_permits,
             jobs_are_fetched_best_priority_first_with_increasing_tokens,
+            fetches_can_take_only_some_types,
             delayed_jobs_wait_for_their_time,
             only_the_current_lease_token_completes_a_job,
             failed_attempts_back_off_then_go_dead_and_can_be_redriven,

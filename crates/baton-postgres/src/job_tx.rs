@@ -205,6 +205,7 @@ impl JobTx for PgTx<'_> {
         &mut self,
         namespace: &Namespace,
         queue: &str,
+        job_types: Option<&[String]>,
         limit: u32,
     ) -> Result<Vec<(JobId, Option<String>)>, StoreError> {
         let now = JobTx::now(self).await?;
@@ -213,6 +214,7 @@ impl JobTx for PgTx<'_> {
             .bind(queue)
             .bind(now.as_millis())
             .bind(i64::from(limit))
+            .bind(job_types)
             .fetch_all(&mut *self.conn)
             .await
             .map_err(store_error)?;

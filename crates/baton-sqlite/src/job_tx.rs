@@ -166,11 +166,13 @@ impl JobTx for SqliteTx<'_> {
         &mut self,
         namespace: &Namespace,
         queue: &str,
+        job_types: Option<&[String]>,
         limit: u32,
     ) -> Result<Vec<(JobId, Option<String>)>, StoreError> {
+        let types = job_types.map(encode).transpose()?;
         self.query_all(
             include_str!("../queries/job/fetch_candidates.sql"),
-            params![namespace.as_str(), queue, self.now.as_millis(), limit],
+            params![namespace.as_str(), queue, self.now.as_millis(), limit, types],
             |row| {
                 let id: String = row.get("job_id").map_err(store_error)?;
                 let job_id = JobId::parse(&id).ok_or_else(|| corrupt("id"))?;

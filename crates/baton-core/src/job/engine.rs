@@ -49,6 +49,7 @@ pub trait JobTx {
         &mut self,
         namespace: &Namespace,
         queue: &str,
+        job_types: Option<&[String]>,
         limit: u32,
     ) -> Result<Vec<(JobId, Option<String>)>, StoreError>;
     async fn running_count(&mut self, namespace: &Namespace, queue: &str) -> Result<u64, StoreError>;
@@ -227,14 +228,16 @@ async fn fetch_from_queue<T: JobTx>(
             return Ok(Vec::new());
         }
     }
-    let mut candidates = tx.fetch_candidates(namespace, queue, allowance).await?;
+    let mut candidates = tx.fetch_candidates(namespace, queue, params.job_types.as_deref(), allowance).await?;
     if candidates.iter().any(|(_, key)| key.is_some()) {
         // Counting running jobs per key is only sound while no other node fetches from the queue.
         if !queue_locked {
             tx.lock_queue(namespace, queue).await?;
         }
         // Look further ahead, so that keys at their limit do not starve the jobs behind them.
-        candidates = tx.fetch_candidates(namespace, queue, allowance.saturating_mul(4).min(1000)).await?;
+        candidates = tx
+            .fetch_candidates(namespace, queue, params.job_types.as_deref(), allowance.saturating_mul(4).min(1000))
+            .await?;
         let keys: Vec<String> =
             candidates.iter().filter_map(|(_, key)| key.clone()).collect::<BTreeSet<_>>().into_iter().collect();
         let running = tx.running_per_key(namespace, queue, &keys).await?;

@@ -255,6 +255,8 @@ pub struct FetchParams {
     pub worker_id: String,
     pub max_jobs: u32,
     pub lease_ms: i64,
+    /// Take only jobs of these types; all types when `None`.
+    pub job_types: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -67,6 +67,7 @@ pub struct FetchRequest {
     pub max_jobs: Option<u32>,
     pub wait: Option<Duration>,
     pub lease: Option<Duration>,
+    pub job_types: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -256,6 +257,14 @@ impl JobService {
             ));
         }
         let wait = self.check_wait(request.wait)?;
+        if let Some(types) = &request.job_types {
+            if types.is_empty() || types.len() > MAX_QUEUES_PER_FETCH {
+                return Err(invalid(format!("fetch 1 to {MAX_QUEUES_PER_FETCH} types")));
+            }
+            for job_type in types {
+                check_name("type", job_type)?;
+            }
+        }
         let lease = request.lease.unwrap_or(DEFAULT_LEASE);
         let lease_ms = check_seconds("lease_seconds", lease.as_secs(), MAX_LEASE)?;
         let params = FetchParams {
@@ -264,6 +273,7 @@ impl JobService {
             worker_id: request.worker_id,
             max_jobs,
             lease_ms,
+            job_types: request.job_types,
         };
         let started = Instant::now();
         let deadline = started + wait;

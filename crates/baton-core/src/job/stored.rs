@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::error::StoreError;
 use crate::job::model::JobState;
 
-pub fn encode(value: &impl Serialize) -> Result<String, StoreError> {
+pub fn encode(value: &(impl Serialize + ?Sized)) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Internal(format!("cannot encode JSON: {e}")))
 }
 

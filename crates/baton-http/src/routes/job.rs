@@ -150,6 +150,7 @@ async fn run_fetch(
         max_jobs: body.max_jobs,
         wait: millis(body.wait_ms),
         lease: body.lease_seconds.map(Duration::from_secs),
+        job_types: body.types,
     };
     let jobs = state.jobs.fetch(request).await?;
     Ok(Json(JobBatch { jobs: jobs.into_iter().map(|job| job_view(job, false)).collect() }))

@@ -2,9 +2,12 @@
 //! with SIGKILL in the middle of a job.
 
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use baton_api::job::{EnqueueJob, FetchRequest};
+use baton_client::{JobContext, JobError, Worker};
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 use crate::server::{BATON, Server, data_dir, eventually, temp_dir};
 
@@ -98,4 +101,46 @@ async fn job_and_queue_commands_print_json() {
     assert_eq!(run(&["schedule", "trigger", "hourly", "--json"])["queue"], json!("q"));
     assert_eq!(run(&["schedule", "list", "--json"])["schedules"][0]["name"], json!("hourly"));
     run(&["schedule", "rm", "hourly", "--json"]);
+}
+
+#[tokio::test]
+async fn the_sdk_worker_runs_handlers_passes_cancels_on_and_drains_on_shutdown() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let client = server.client();
+    let stop = CancellationToken::new();
+    let worker = Worker::new(client.clone(), &["sdk"])
+        .concurrency(4)
+        .lease(Duration::from_secs(3))
+        .handle("double", |context: JobContext| async move {
+            let n = context.job.payload["n"].as_i64().ok_or_else(|| JobError::discard("n is missing"))?;
+            Ok(json!(n * 2))
+        })
+        .handle("wait-for-cancel", |context: JobContext| async move {
+            context.cancelled().await;
+            Err(JobError::new("cancelled by request"))
+        });
+    let running = tokio::spawn(worker.run(stop.clone()));
+
+    let unhandled = client.enqueue("sdk", &EnqueueJob { wait_ms: Some(1_000), ..job(json!({"n": 21})) }).await;
+    let unhandled = unhandled.unwrap();
+    assert_eq!(unhandled.state, "available", "type 'shell' has no handler and is not fetched");
+    let request = EnqueueJob { job_type: "double".into(), wait_ms: Some(20_000), ..job(json!({"n": 21})) };
+    assert_eq!(client.enqueue("sdk", &request).await.unwrap().result, Some(json!(42)));
+    let bad = EnqueueJob { job_type: "double".into(), wait_ms: Some(20_000), ..job(json!({})) };
+    assert_eq!(client.enqueue("sdk", &bad).await.unwrap().state, "discarded");
+
+    let long = client.enqueue("sdk", &EnqueueJob { job_type: "wait-for-cancel".into(), ..job(json!(null)) }).await;
+    let long = long.unwrap();
+    eventually("the long job runs", || async {
+        client.get_job(&long.job_id).await.is_ok_and(|job| job.state == "running")
+    })
+    .await;
+    client.cancel_job(&long.job_id).await.unwrap();
+    let cancelled = client.job_result(&long.job_id, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(cancelled.state, "cancelled", "the heartbeat passed the cancel to the handler");
+
+    stop.cancel();
+    let report = tokio::time::timeout(Duration::from_secs(20), running).await.expect("drains").unwrap();
+    assert_eq!((report.completed, report.failed), (1, 2));
 }
