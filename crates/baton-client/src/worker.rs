@@ -110,7 +110,8 @@ impl Worker {
             worker_id: format!("worker-{}", std::process::id()),
             concurrency: 10,
             lease: Duration::from_secs(30),
-            poll: Duration::from_secs(10),
+            // Short, as in Sidekiq: shutdown waits for the poll in flight, and enqueues wake polls anyway.
+            poll: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(30),
             handlers: HashMap::new(),
             fallback: None,
