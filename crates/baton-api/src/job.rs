@@ -379,3 +379,39 @@ pub struct ScheduleView {
 pub struct ScheduleList {
     pub schedules: Vec<ScheduleView>,
 }
+
+/// A job type run by a built-in executor: `shell` (`{command, args, env, working_dir, max_output_bytes}`) or
+/// `http` (`{method, url, headers, body_template, max_response_bytes}`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobTypeRequest {
+    pub executor: String,
+    #[serde(default)]
+    pub config: Value,
+    /// The queue its executors take it from; `default` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// The longest one attempt may run, for jobs that set no timeout of their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobTypeView {
+    #[serde(rename = "type")]
+    pub job_type: String,
+    pub namespace: String,
+    pub executor: String,
+    pub config: Value,
+    pub queue: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i64>,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobTypeList {
+    pub job_types: Vec<JobTypeView>,
+}

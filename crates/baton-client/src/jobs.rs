@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use baton_api::job::{
     BatchCompleteRequest, BatchResponse, CompleteItem, CompleteRequest, EnqueueBatch, EnqueueJob, FailRequest,
-    FetchRequest, HeartbeatRequest, HeartbeatResponse, JobBatch, JobList, JobView, QueueList, QueueSettingsRequest,
-    QueueView, ScheduleList, ScheduleRequest, ScheduleView,
+    FetchRequest, HeartbeatRequest, HeartbeatResponse, JobBatch, JobList, JobTypeList, JobTypeRequest, JobTypeView,
+    JobView, QueueList, QueueSettingsRequest, QueueView, ScheduleList, ScheduleRequest, ScheduleView,
 };
 use reqwest::Method;
 
@@ -140,5 +140,17 @@ impl BatonClient {
 
     pub async fn trigger_schedule(&self, name: &str) -> Result<JobView, ClientError> {
         self.send(self.request(Method::POST, &["api", "v1", "schedules", name, "trigger"])).await
+    }
+
+    pub async fn save_job_type(&self, name: &str, job_type: &JobTypeRequest) -> Result<JobTypeView, ClientError> {
+        self.send(self.request(Method::PUT, &["api", "v1", "job-types", name]).json(job_type)).await
+    }
+
+    pub async fn job_types(&self) -> Result<JobTypeList, ClientError> {
+        self.send(self.request(Method::GET, &["api", "v1", "job-types"])).await
+    }
+
+    pub async fn delete_job_type(&self, name: &str) -> Result<(), ClientError> {
+        self.send_empty(self.request(Method::DELETE, &["api", "v1", "job-types", name])).await
     }
 }

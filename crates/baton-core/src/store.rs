@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use crate::error::StoreError;
-use crate::job::{JobId, JobStore, ScheduleStore};
+use crate::job::{JobId, JobStore, JobTypeStore, ScheduleStore};
 use crate::lease::LeaseStore;
 use crate::lock::{LockId, LockStore};
 use crate::namespace::Namespace;
@@ -50,7 +50,7 @@ impl<T> Applied<T> {
 }
 
 #[async_trait]
-pub trait Store: LockStore + LeaseStore + JobStore + ScheduleStore + Send + Sync + 'static {
+pub trait Store: LockStore + LeaseStore + JobStore + ScheduleStore + JobTypeStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and `/ready`.
     fn backend(&self) -> &'static str;
 

@@ -7,7 +7,7 @@ mod error;
 mod extract;
 mod middleware;
 pub mod openapi;
-mod routes;
+pub(crate) mod routes;
 
 use std::sync::Arc;
 
@@ -20,6 +20,7 @@ use baton_core::lock::LockService;
 
 pub use error::ApiError;
 pub use middleware::install_metrics_recorder;
+pub use routes::job_type::job_type_view;
 
 /// What the handlers need: the services, never a store.
 #[derive(Clone)]
@@ -49,6 +50,7 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .merge(routes::job::routes())
         .merge(routes::queue::routes())
         .merge(routes::schedule::routes())
+        .merge(routes::job_type::routes())
         .layer(DefaultBodyLimit::max(options.max_body_bytes));
     let app = Router::new()
         .nest("/api/v1", api)

@@ -4,7 +4,7 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{job, lease, lock, queue, schedule, system};
+use crate::routes::{job, job_type, lease, lock, queue, schedule, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,7 @@ use crate::routes::{job, lease, lock, queue, schedule, system};
         queue::list, queue::update, queue::stats,
         schedule::save, schedule::list, schedule::show, schedule::remove, schedule::pause, schedule::resume,
         schedule::trigger,
+        job_type::save, job_type::list, job_type::show, job_type::remove,
         system::health, system::ready, system::metrics,
     ),
     components(schemas(baton_api::job::EnqueueBatch)),

@@ -7,6 +7,7 @@
 
 mod job_store;
 mod job_tx;
+mod job_type_store;
 mod listener;
 mod migrate;
 mod rows;

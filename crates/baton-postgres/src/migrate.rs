@@ -12,6 +12,7 @@ pub(crate) fn migrator() -> Migrator {
         migration(1, "locks", include_str!("../migrations/0001_locks.sql")),
         migration(2, "jobs", include_str!("../migrations/0002_jobs.sql")),
         migration(3, "schedules", include_str!("../migrations/0003_schedules.sql")),
+        migration(4, "job_types", include_str!("../migrations/0004_job_types.sql")),
     ])
 }
 

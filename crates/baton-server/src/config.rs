@@ -37,6 +37,9 @@ pub struct Config {
     /// Finished jobs are deleted this many seconds after they finish.
     pub job_retention_seconds: u64,
     pub max_job_payload_bytes: usize,
+    /// Run registered job types' executors inside the server.
+    pub executors: bool,
+    pub executor_concurrency: usize,
 }
 
 impl Default for Config {
@@ -56,6 +59,8 @@ impl Default for Config {
             max_waiters_per_key: limits.max_waiters_per_key,
             job_retention_seconds: 24 * 3600,
             max_job_payload_bytes: limits.max_job_payload_bytes,
+            executors: false,
+            executor_concurrency: 8,
         }
     }
 }
@@ -73,6 +78,8 @@ pub struct ConfigOverrides {
     pub node_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executors: Option<bool>,
 }
 
 /// Where the state lives.
@@ -100,7 +107,7 @@ impl Config {
 
     /// The settings the environment may set, so that client variables such as `BATON_URL` are not read as
     /// server settings.
-    const ENV_KEYS: [&'static str; 13] = [
+    const ENV_KEYS: [&'static str; 15] = [
         "http_addr",
         "data_dir",
         "database_url",
@@ -114,6 +121,8 @@ impl Config {
         "max_waiters_per_key",
         "job_retention_seconds",
         "max_job_payload_bytes",
+        "executors",
+        "executor_concurrency",
     ];
 
     pub fn storage_mode(&self) -> anyhow::Result<StorageMode> {

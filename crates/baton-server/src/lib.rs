@@ -5,6 +5,7 @@
 //! listener the caller bound (tests bind port 0) until the shutdown token fires.
 
 mod config;
+pub mod executors;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,7 +63,8 @@ impl Node {
         let limits = config.limits();
         let reaper = ExpiryReaper::new(store.clone(), ReaperOptions::default());
         let locks = LockService::new(store.clone(), limits.clone(), reaper.handle());
-        let jobs = JobService::new(store.clone(), limits.clone());
+        let jobs =
+            JobService::new(store.clone(), limits.clone()).with_executor_check(Arc::new(executors::BuiltInExecutors));
         let job_reaper = JobReaper::new(
             store.clone(),
             JobReaperOptions {
@@ -80,7 +82,7 @@ impl Node {
         };
 
         let duties = tokio::spawn({
-            let shutdown = shutdown.clone();
+            let (shutdown, jobs) = (shutdown.clone(), jobs.clone());
             async move {
                 tokio::join!(
                     reaper.run(shutdown.clone()),
@@ -90,6 +92,10 @@ impl Node {
                     jobs.run_wakeups(shutdown),
                 )
             }
+        });
+        let executor_pool = config.executors.then(|| {
+            let base_url = own_url(&listener);
+            tokio::spawn(executors::run_pool(jobs.clone(), base_url, config.executor_concurrency, shutdown.clone()))
         });
         let app = baton_http::router(state, &HttpOptions { max_body_bytes: config.max_body_bytes });
         let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
@@ -101,7 +107,19 @@ impl Node {
         }
         shutdown.cancel();
         let _ = duties.await;
+        if let Some(pool) = executor_pool {
+            let _ = pool.await;
+        }
         Ok(())
+    }
+}
+
+/// The address this node's own executor pool reaches it at: loopback when bound to every interface.
+fn own_url(listener: &TcpListener) -> String {
+    match listener.local_addr() {
+        Ok(addr) if addr.ip().is_unspecified() => format!("http://127.0.0.1:{}", addr.port()),
+        Ok(addr) => format!("http://{addr}"),
+        Err(_) => "http://127.0.0.1:8080".to_owned(),
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod job_store;
 mod job_tx;
+mod job_type_store;
 mod migrate;
 mod readers;
 mod rows;

@@ -8,6 +8,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "locks", include_str!("../migrations/0001_locks.sql")),
     (2, "jobs", include_str!("../migrations/0002_jobs.sql")),
     (3, "schedules", include_str!("../migrations/0003_schedules.sql")),
+    (4, "job_types", include_str!("../migrations/0004_job_types.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), String> {

@@ -28,6 +28,9 @@ pub struct ServeArgs {
     /// text or json [env: BATON_LOG_FORMAT]
     #[arg(long, value_parser = parse_log_format)]
     log_format: Option<LogFormat>,
+    /// Run the built-in executors of registered job types inside the server.
+    #[arg(long)]
+    executors: bool,
 }
 
 fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
@@ -45,6 +48,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.database_url,
         node_id: args.node_id,
         log_format: args.log_format,
+        executors: args.executors.then_some(true),
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
     init_logging(config.log_format);

@@ -1,15 +1,15 @@
 //! `baton worker`: runs a queue's jobs through the public API like any other worker, on the Rust SDK's
-//! [`Worker`], with the built-in shell executor (`--exec`). SIGINT or SIGTERM stops fetching and lets running
-//! jobs finish.
+//! [`Worker`]: every job with one shell command (`--exec`), or each registered job type with its built-in
+//! executor. SIGINT or SIGTERM stops fetching and lets running jobs finish.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_client::{JobContext, JobError, Worker};
-use baton_executor::{ExecutorConfig, Outcome};
+use baton_client::Worker;
+use baton_executor::ExecutorConfig;
+use baton_server::executors::{run_executor, with_job_types};
 use clap::Args;
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::ClientArgs;
@@ -23,9 +23,10 @@ pub struct WorkerArgs {
     /// Jobs run at once.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
-    /// Run this shell command for every job: the payload arrives on stdin and in BATON_JOB_PAYLOAD.
+    /// Run this shell command for every job: the payload arrives on stdin and in BATON_JOB_PAYLOAD. Without
+    /// it, the worker runs the registered job types (`PUT /api/v1/job-types/{type}`) with their executors.
     #[arg(long)]
-    exec: String,
+    exec: Option<String>,
     /// How long a job is held without a heartbeat (heartbeats come every third of it).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     lease: Duration,
@@ -42,45 +43,32 @@ pub struct WorkerArgs {
 
 pub async fn run(args: &ClientArgs, options: WorkerArgs) -> anyhow::Result<ExitCode> {
     let client = client(args)?;
-    let executor = Arc::new(ExecutorConfig::shell_command(&options.exec).map_err(|e| anyhow::anyhow!("--exec: {e}"))?);
     let worker_id = options.worker_id.clone().unwrap_or_else(|| format!("baton-worker-{}", std::process::id()));
     let stop = CancellationToken::new();
     tokio::spawn(crate::serve::cancel_on_signal(stop.clone()));
     eprintln!("worker {worker_id} on {} ({} at once)", options.queues.join(", "), options.concurrency);
     let queues: Vec<&str> = options.queues.iter().map(String::as_str).collect();
     let default_timeout = options.timeout;
-    let report = Worker::new(client, &queues)
+    let worker = Worker::new(client.clone(), &queues)
         .worker_id(worker_id)
         .concurrency(options.concurrency)
         .lease(options.lease)
-        .shutdown_grace(options.shutdown_grace)
-        .handle_any(move |context| run_executor(executor.clone(), context, default_timeout))
-        .run(stop)
-        .await;
+        .shutdown_grace(options.shutdown_grace);
+    let worker = match &options.exec {
+        Some(command) => {
+            let executor =
+                Arc::new(ExecutorConfig::shell_command(command).map_err(|e| anyhow::anyhow!("--exec: {e}"))?);
+            worker.handle_any(move |context| run_executor(executor.clone(), context, default_timeout))
+        }
+        None => {
+            let job_types = client.job_types().await?.job_types;
+            if job_types.is_empty() {
+                anyhow::bail!("no job types are registered: register one, or give --exec");
+            }
+            with_job_types(worker, &job_types, default_timeout)
+        }
+    };
+    let report = worker.run(stop).await;
     eprintln!("stopped: {} completed, {} failed", report.completed, report.failed);
     Ok(ExitCode::SUCCESS)
-}
-
-/// One attempt through an executor: a retryable failure retries with the job's backoff, any other is final.
-pub async fn run_executor(
-    executor: Arc<ExecutorConfig>,
-    context: JobContext,
-    default_timeout: Duration,
-) -> Result<Value, JobError> {
-    let job = &context.job;
-    let attempt = baton_executor::JobContext {
-        job_id: job.job_id.clone(),
-        namespace: job.namespace.clone(),
-        queue: job.queue.clone(),
-        job_type: job.job_type.clone(),
-        attempt: job.attempt,
-        payload: job.payload.clone(),
-        timeout: job.timeout_seconds.map_or(default_timeout, |seconds| Duration::from_secs(seconds.max(1) as u64)),
-    };
-    match baton_executor::execute(&executor, &attempt, context.cancellation()).await {
-        Outcome::Completed { result } => Ok(result),
-        Outcome::Failed { error, retryable, .. } => {
-            Err(JobError { message: error, discard: !retryable, ..JobError::default() })
-        }
-    }
 }

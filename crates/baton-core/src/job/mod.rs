@@ -8,6 +8,7 @@
 
 pub mod duty;
 pub mod engine;
+pub mod job_type;
 pub mod model;
 pub mod rules;
 pub mod schedule;
@@ -21,4 +22,4 @@ mod wakeups;
 pub use duty::{JobReaper, JobReaperOptions, Scheduler};
 pub use model::*;
 pub use service::JobService;
-pub use store::{JobStore, ScheduleStore};
+pub use store::{JobStore, JobTypeStore, ScheduleStore};

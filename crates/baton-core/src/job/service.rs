@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Timestamp;
 use crate::error::{Error, ErrorCode};
+use crate::job::job_type::ExecutorCheck;
 use crate::job::model::{
     Backoff, CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchParams, HeartbeatOutcome, HeartbeatParams,
     Job, JobId, JobState, LeaseRef, LeaseToken, ListJobsParams, NewJob, OnConflict, QueueInfo, QueueSettings,
@@ -96,11 +97,22 @@ pub struct JobService {
     limits: Limits,
     queue_wakeups: Arc<Wakeups<(Namespace, String)>>,
     finish_wakeups: Arc<Wakeups<JobId>>,
+    executor_check: Option<Arc<dyn ExecutorCheck>>,
 }
 
 impl JobService {
     pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
-        Self { store, limits, queue_wakeups: Arc::default(), finish_wakeups: Arc::default() }
+        Self { store, limits, queue_wakeups: Arc::default(), finish_wakeups: Arc::default(), executor_check: None }
+    }
+
+    /// Lets the service accept job types for the executors the server has built in.
+    pub fn with_executor_check(mut self, check: Arc<dyn ExecutorCheck>) -> Self {
+        self.executor_check = Some(check);
+        self
+    }
+
+    pub(crate) fn executor_check(&self) -> Option<&Arc<dyn ExecutorCheck>> {
+        self.executor_check.as_ref()
     }
 
     /// Forwards the store's changes to this node's long polls and result waiters until shutdown.
@@ -486,7 +498,7 @@ fn invalid(message: impl Into<String>) -> Error {
 }
 
 /// Queue, type and tag names: 1 to 128 bytes of letters, digits and `_ - . : /`.
-fn check_name(what: &str, name: &str) -> Result<(), Error> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), Error> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/');
     if name.is_empty() || name.len() > MAX_NAME_BYTES || !name.chars().all(allowed) {
         return Err(invalid(format!(
@@ -518,7 +530,7 @@ fn check_backoff(backoff: &Backoff) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_seconds(what: &str, seconds: u64, max: Duration) -> Result<i64, Error> {
+pub(crate) fn check_seconds(what: &str, seconds: u64, max: Duration) -> Result<i64, Error> {
     if seconds == 0 || seconds > max.as_secs() {
         return Err(invalid(format!("{what} must be between 1 and {}", max.as_secs())));
     }

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use crate::error::Error;
+use crate::job::job_type::JobType;
 use crate::job::model::{
     CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchOutcome, FetchParams, HeartbeatOutcome,
     HeartbeatParams, Job, JobExpiryReport, JobId, ListJobsParams, QueueInfo, QueueSettings, QueueSettingsUpdate,
@@ -48,6 +49,21 @@ pub trait JobStore: Send + Sync {
 
     /// Deletes up to `max_jobs` jobs finalized more than `retention_ms` ago; returns how many.
     async fn prune_jobs(&self, retention_ms: i64, max_jobs: u32) -> Result<u64, Error>;
+}
+
+/// The registry of job types with a built-in executor.
+#[async_trait]
+pub trait JobTypeStore: Send + Sync {
+    /// Creates or replaces a job type (its `updated_at` is set by the store); says whether it is new.
+    async fn save_job_type(&self, job_type: JobType) -> Result<(JobType, bool), Error>;
+
+    async fn get_job_type(&self, namespace: &Namespace, job_type: &str) -> Result<Option<JobType>, Error>;
+
+    /// Every job type of every namespace when `namespace` is `None` (what an executor pool serves), by name.
+    async fn list_job_types(&self, namespace: Option<&Namespace>) -> Result<Vec<JobType>, Error>;
+
+    /// Returns whether it existed.
+    async fn delete_job_type(&self, namespace: &Namespace, job_type: &str) -> Result<bool, Error>;
 }
 
 /// Cron schedules. Firing is idempotent per tick, so every node runs a scheduler.

@@ -1,6 +1,7 @@
 //! One module per resource.
 
 pub(crate) mod job;
+pub mod job_type;
 mod job_view;
 pub(crate) mod lease;
 pub(crate) mod lock;

@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use baton_api::job::{EnqueueJob, FetchRequest};
+use baton_api::job::{EnqueueJob, FetchRequest, JobTypeRequest};
 use baton_client::{JobContext, JobError, Worker};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -143,4 +143,75 @@ async fn the_sdk_worker_runs_handlers_passes_cancels_on_and_drains_on_shutdown()
     stop.cancel();
     let report = tokio::time::timeout(Duration::from_secs(20), running).await.expect("drains").unwrap();
     assert_eq!((report.completed, report.failed), (1, 2));
+}
+
+#[tokio::test]
+async fn registered_job_types_run_inside_the_server_with_executors() {
+    let temp = temp_dir();
+    let server = Server::start(vec!["--data-dir".into(), data_dir(&temp).display().to_string(), "--executors".into()]);
+    let client = server.client();
+    let shell = JobTypeRequest {
+        executor: "shell".into(),
+        config: json!({"command": "sh", "args": ["-c", "cat"]}),
+        queue: Some("exec".into()),
+        ..JobTypeRequest::default()
+    };
+    assert_eq!(client.save_job_type("echo", &shell).await.unwrap().queue, "exec");
+    // The http executor calls a real server: this Baton node's own API.
+    let health = JobTypeRequest {
+        executor: "http".into(),
+        config: json!({"method": "GET", "url": format!("{}/health", server.url)}),
+        queue: Some("exec".into()),
+        ..JobTypeRequest::default()
+    };
+    client.save_job_type("probe", &health).await.unwrap();
+    let missing = JobTypeRequest {
+        config: json!({"method": "GET", "url": format!("{}/no-such-page", server.url)}),
+        ..health.clone()
+    };
+    client.save_job_type("broken-probe", &missing).await.unwrap();
+
+    let run = |job_type: &str, payload: Value| {
+        let request = EnqueueJob { job_type: job_type.into(), payload, wait_ms: Some(20_000), ..EnqueueJob::default() };
+        let client = client.clone();
+        async move { client.enqueue("exec", &request).await.unwrap() }
+    };
+    let echoed = run("echo", json!({"hello": "world"})).await;
+    assert_eq!(echoed.state, "completed", "{echoed:?}");
+    assert_eq!(echoed.result.unwrap()["output"], json!({"hello": "world"}), "the payload went in on stdin");
+    let probed = run("probe", json!(null)).await;
+    assert_eq!((probed.state.as_str(), probed.result.clone().unwrap()["status"].clone()), ("completed", json!(200)));
+    let broken = run("broken-probe", json!(null)).await;
+    assert_eq!(broken.state, "discarded", "a 4xx fails for good: {broken:?}");
+
+    let invalid =
+        JobTypeRequest { executor: "shell".into(), config: json!({"command": ""}), ..JobTypeRequest::default() };
+    assert_eq!(client.save_job_type("bad", &invalid).await.unwrap_err().code(), Some("INVALID_ARGUMENT"));
+    let unknown = JobTypeRequest { executor: "carrier-pigeon".into(), ..JobTypeRequest::default() };
+    assert_eq!(client.save_job_type("bad", &unknown).await.unwrap_err().code(), Some("INVALID_ARGUMENT"));
+}
+
+#[tokio::test]
+async fn baton_worker_without_exec_runs_the_registered_types() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let client = server.client();
+    let shell = JobTypeRequest {
+        executor: "shell".into(),
+        config: json!({"command": "sh", "args": ["-c", "echo \"\\\"attempt $BATON_JOB_ATTEMPT\\\"\""]}),
+        ..JobTypeRequest::default()
+    };
+    client.save_job_type("attempts", &shell).await.unwrap();
+    let mut running = Command::new(BATON)
+        .args(["worker", "--queue", "default"])
+        .env("BATON_URL", &server.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn baton worker");
+    let request = EnqueueJob { job_type: "attempts".into(), wait_ms: Some(20_000), ..EnqueueJob::default() };
+    let done = client.enqueue("default", &request).await.unwrap();
+    assert_eq!((done.state.as_str(), done.result.unwrap()["output"].clone()), ("completed", json!("attempt 1")));
+    let _ = running.kill();
+    let _ = running.wait();
 }

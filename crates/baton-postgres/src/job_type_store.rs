@@ -1,0 +1,88 @@
+//! The job type registry on PostgreSQL.
+
+use async_trait::async_trait;
+use baton_core::clock::Timestamp;
+use baton_core::job::JobTypeStore;
+use baton_core::job::engine::JobTx;
+use baton_core::job::job_type::JobType;
+use baton_core::job::stored::{decode, encode};
+use baton_core::namespace::Namespace;
+use baton_core::store::Applied;
+use baton_core::{Error, StoreError};
+use sqlx::postgres::PgRow;
+use sqlx::{Row, query};
+
+use crate::rows::store_error;
+use crate::store::PgStore;
+
+fn job_type(row: &PgRow) -> Result<JobType, StoreError> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(store_error);
+    Ok(JobType {
+        namespace: Namespace::parse(&text("namespace")?)
+            .map_err(|_| StoreError::Internal("stored job type namespace does not parse".into()))?,
+        job_type: text("job_type")?,
+        executor: text("executor")?,
+        config: decode(&text("config")?, "executor config")?,
+        queue: row.try_get("queue").map_err(store_error)?,
+        timeout_ms: row.try_get("timeout_ms").map_err(store_error)?,
+        updated_at: Timestamp(row.try_get("updated_at").map_err(store_error)?),
+    })
+}
+
+#[async_trait]
+impl JobTypeStore for PgStore {
+    async fn save_job_type(&self, mut saved: JobType) -> Result<(JobType, bool), Error> {
+        self.write(async |tx| {
+            saved.updated_at = JobTx::now(tx).await?;
+            let existed = query(include_str!("../queries/job_type/get.sql"))
+                .bind(saved.namespace.as_str())
+                .bind(&saved.job_type)
+                .fetch_optional(&mut *tx.conn)
+                .await
+                .map_err(store_error)?
+                .is_some();
+            query(include_str!("../queries/job_type/save.sql"))
+                .bind(saved.namespace.as_str())
+                .bind(&saved.job_type)
+                .bind(&saved.executor)
+                .bind(encode(&saved.config)?)
+                .bind(&saved.queue)
+                .bind(saved.timeout_ms)
+                .bind(saved.updated_at.as_millis())
+                .execute(&mut *tx.conn)
+                .await
+                .map_err(store_error)?;
+            Ok(Applied::quiet((saved, !existed)))
+        })
+        .await
+    }
+
+    async fn get_job_type(&self, namespace: &Namespace, name: &str) -> Result<Option<JobType>, Error> {
+        let found = query(include_str!("../queries/job_type/get.sql"))
+            .bind(namespace.as_str())
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(found.as_ref().map(job_type).transpose()?)
+    }
+
+    async fn list_job_types(&self, namespace: Option<&Namespace>) -> Result<Vec<JobType>, Error> {
+        let rows = query(include_str!("../queries/job_type/list.sql"))
+            .bind(namespace.map(Namespace::as_str))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(rows.iter().map(job_type).collect::<Result<_, _>>()?)
+    }
+
+    async fn delete_job_type(&self, namespace: &Namespace, name: &str) -> Result<bool, Error> {
+        let done = query(include_str!("../queries/job_type/delete.sql"))
+            .bind(namespace.as_str())
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+}

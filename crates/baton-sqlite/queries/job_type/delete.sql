@@ -1,0 +1,1 @@
+DELETE FROM job_types WHERE namespace = ?1 AND job_type = ?2
