@@ -13,7 +13,8 @@ use baton_core::namespace::Namespace;
 use baton_core::page::Page;
 use sqlx::{Row, query};
 
-use crate::job_tx::{self, job};
+use crate::job_tx;
+use crate::rows::job;
 use crate::rows::store_error;
 use crate::store::PgStore;
 

@@ -7,58 +7,18 @@ use std::collections::HashMap;
 use baton_core::StoreError;
 use baton_core::clock::Timestamp;
 use baton_core::job::engine::JobTx;
-use baton_core::job::stored::{decode, decode_optional, encode, encode_optional};
-use baton_core::job::{Job, JobId, JobState, LeaseToken, QueueSettings, RateLimit};
+use baton_core::job::stored::{encode, encode_optional};
+use baton_core::job::{Job, JobId, JobState, QueueSettings, RateLimit};
 use baton_core::lock::engine::LockTx;
 use baton_core::namespace::Namespace;
 use sqlx::postgres::PgRow;
 use sqlx::{Row, query};
 
-use crate::rows::store_error;
+use crate::rows::{job, store_error};
 use crate::tx::{PgTx, advisory_key};
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Internal(format!("stored job {what} does not parse"))
-}
-
-pub(crate) fn job(row: &PgRow) -> Result<Job, StoreError> {
-    let text = |name: &str| row.try_get::<String, _>(name).map_err(store_error);
-    let optional_text = |name: &str| row.try_get::<Option<String>, _>(name).map_err(store_error);
-    let int = |name: &str| row.try_get::<i64, _>(name).map_err(store_error);
-    let optional_int = |name: &str| row.try_get::<Option<i64>, _>(name).map_err(store_error);
-    let count = |name: &str| u32::try_from(int(name)?).map_err(|_| corrupt(name));
-    let optional_value = |name: &str| decode_optional(optional_text(name)?, name);
-    Ok(Job {
-        job_id: JobId::parse(&text("job_id")?).ok_or_else(|| corrupt("id"))?,
-        namespace: Namespace::parse(&text("namespace")?).map_err(|_| corrupt("namespace"))?,
-        queue: text("queue")?,
-        job_type: text("job_type")?,
-        payload: decode(&text("payload")?, "payload")?,
-        priority: i32::try_from(int("priority")?).map_err(|_| corrupt("priority"))?,
-        state: text("state")?.parse::<JobState>().map_err(|_| corrupt("state"))?,
-        attempt: count("attempt")?,
-        max_attempts: count("max_attempts")?,
-        backoff: decode(&text("backoff")?, "backoff")?,
-        timeout_ms: optional_int("timeout_ms")?,
-        run_at: Timestamp(int("run_at")?),
-        lease_token: optional_int("lease_token")?.map(LeaseToken),
-        lease_ms: optional_int("lease_ms")?,
-        lease_expires_at: optional_int("lease_expires_at")?.map(Timestamp),
-        worker_id: optional_text("worker_id")?,
-        heartbeat_at: optional_int("heartbeat_at")?.map(Timestamp),
-        progress: optional_value("progress")?,
-        result: optional_value("result")?,
-        errors: decode(&text("errors")?, "errors")?,
-        unique_key: optional_text("unique_key")?,
-        concurrency_key: optional_text("concurrency_key")?,
-        tags: decode(&text("tags")?, "tags")?,
-        metadata: optional_value("metadata")?,
-        trace_context: optional_text("trace_context")?,
-        cancel_requested: row.try_get::<bool, _>("cancel_requested").map_err(store_error)?,
-        created_at: Timestamp(int("created_at")?),
-        attempted_at: optional_int("attempted_at")?.map(Timestamp),
-        finalized_at: optional_int("finalized_at")?.map(Timestamp),
-    })
 }
 
 /// Decodes a `job_queues` row; `None` when the row is the empty side of an outer join.

@@ -1,33 +1,17 @@
 //! The job type registry on PostgreSQL.
 
 use async_trait::async_trait;
-use baton_core::clock::Timestamp;
+use baton_core::Error;
 use baton_core::job::JobTypeStore;
 use baton_core::job::engine::JobTx;
 use baton_core::job::job_type::JobType;
-use baton_core::job::stored::{decode, encode};
+use baton_core::job::stored::encode;
 use baton_core::namespace::Namespace;
 use baton_core::store::Applied;
-use baton_core::{Error, StoreError};
-use sqlx::postgres::PgRow;
-use sqlx::{Row, query};
+use sqlx::query;
 
-use crate::rows::store_error;
+use crate::rows::{job_type, store_error};
 use crate::store::PgStore;
-
-fn job_type(row: &PgRow) -> Result<JobType, StoreError> {
-    let text = |name: &str| row.try_get::<String, _>(name).map_err(store_error);
-    Ok(JobType {
-        namespace: Namespace::parse(&text("namespace")?)
-            .map_err(|_| StoreError::Internal("stored job type namespace does not parse".into()))?,
-        job_type: text("job_type")?,
-        executor: text("executor")?,
-        config: decode(&text("config")?, "executor config")?,
-        queue: row.try_get("queue").map_err(store_error)?,
-        timeout_ms: row.try_get("timeout_ms").map_err(store_error)?,
-        updated_at: Timestamp(row.try_get("updated_at").map_err(store_error)?),
-    })
-}
 
 #[async_trait]
 impl JobTypeStore for PgStore {

@@ -2,6 +2,10 @@
 
 use baton_core::StoreError;
 use baton_core::clock::Timestamp;
+use baton_core::job::Job;
+use baton_core::job::job_type::JobType;
+use baton_core::job::schedule::Schedule;
+use baton_core::job::stored::{self, StoredRow};
 use baton_core::lock::engine::KeySnapshot;
 use baton_core::lock::{FencingToken, Holder, LeaseId, LockId};
 use serde_json::Value;
@@ -69,4 +73,41 @@ pub(crate) fn key_snapshot(found: &[PgRow]) -> Result<KeySnapshot, StoreError> {
         }
     }
     Ok(snapshot)
+}
+
+/// A row as the shared record decoders (`baton_core::job::stored`) read it.
+pub(crate) struct Stored<'r>(pub(crate) &'r PgRow);
+
+impl StoredRow for Stored<'_> {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        self.0.try_get(column).map_err(store_error)
+    }
+
+    fn optional_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        self.0.try_get(column).map_err(store_error)
+    }
+
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        self.0.try_get(column).map_err(store_error)
+    }
+
+    fn optional_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        self.0.try_get(column).map_err(store_error)
+    }
+
+    fn flag(&self, column: &str) -> Result<bool, StoreError> {
+        self.0.try_get(column).map_err(store_error)
+    }
+}
+
+pub(crate) fn job(row: &PgRow) -> Result<Job, StoreError> {
+    stored::job(&Stored(row))
+}
+
+pub(crate) fn schedule(row: &PgRow) -> Result<Schedule, StoreError> {
+    stored::schedule(&Stored(row))
+}
+
+pub(crate) fn job_type(row: &PgRow) -> Result<JobType, StoreError> {
+    stored::job_type(&Stored(row))
 }

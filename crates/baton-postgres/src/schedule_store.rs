@@ -4,42 +4,17 @@
 use async_trait::async_trait;
 use baton_core::clock::Timestamp;
 use baton_core::job::engine::JobTx;
-use baton_core::job::schedule::{Overlap, Schedule, ScheduleReport};
+use baton_core::job::schedule::{Schedule, ScheduleReport};
 use baton_core::job::schedule_engine::{self, ScheduleTx};
-use baton_core::job::stored::{decode, encode};
-use baton_core::job::{Job, JobId, ScheduleStore};
+use baton_core::job::stored::encode;
+use baton_core::job::{Job, ScheduleStore};
 use baton_core::namespace::Namespace;
 use baton_core::{Error, StoreError};
-use sqlx::postgres::PgRow;
 use sqlx::{Row, query};
 
-use crate::rows::store_error;
+use crate::rows::{schedule, store_error};
 use crate::store::PgStore;
 use crate::tx::PgTx;
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Internal(format!("stored schedule {what} does not parse"))
-}
-
-fn schedule(row: &PgRow) -> Result<Schedule, StoreError> {
-    let text = |name: &str| row.try_get::<String, _>(name).map_err(store_error);
-    let optional_int = |name: &str| row.try_get::<Option<i64>, _>(name).map_err(store_error);
-    let last_job_id = row.try_get::<Option<String>, _>("last_job_id").map_err(store_error)?;
-    Ok(Schedule {
-        namespace: Namespace::parse(&text("namespace")?).map_err(|_| corrupt("namespace"))?,
-        name: text("name")?,
-        cron: text("cron")?,
-        timezone: text("timezone")?,
-        queue: text("queue")?,
-        template: decode(&text("template")?, "template")?,
-        overlap: Overlap::parse(&text("overlap")?).ok_or_else(|| corrupt("overlap"))?,
-        paused: row.try_get::<bool, _>("paused").map_err(store_error)?,
-        next_fire_at: optional_int("next_fire_at")?.map(Timestamp),
-        last_fired_at: optional_int("last_fired_at")?.map(Timestamp),
-        last_job_id: last_job_id.map(|id| JobId::parse(&id).ok_or_else(|| corrupt("last job id"))).transpose()?,
-        created_at: Timestamp(row.try_get("created_at").map_err(store_error)?),
-    })
-}
 
 impl ScheduleTx for PgTx<'_> {
     async fn schedule_for_update(&mut self, namespace: &Namespace, name: &str) -> Result<Option<Schedule>, StoreError> {

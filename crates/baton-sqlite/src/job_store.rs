@@ -60,7 +60,7 @@ impl JobStore for SqliteStore {
         self.readers
             .read(move |tx| {
                 let args = params![namespace.as_str(), job_id.to_string()];
-                Ok(tx.query_optional(include_str!("../queries/job/get.sql"), args, job_tx::job)?)
+                Ok(tx.query_optional(include_str!("../queries/job/get.sql"), args, crate::rows::job)?)
             })
             .await
     }
@@ -79,7 +79,7 @@ impl JobStore for SqliteStore {
                         params.after.map(|id| id.to_string()),
                         i64::from(params.limit) + 1
                     ],
-                    job_tx::job,
+                    crate::rows::job,
                 )?;
                 Ok(Page::from_overfetch(items, params.limit, |job| vec![job.job_id.to_string()]))
             })

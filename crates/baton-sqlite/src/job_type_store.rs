@@ -1,31 +1,16 @@
 //! The job type registry on SQLite.
 
 use async_trait::async_trait;
-use baton_core::clock::Timestamp;
+use baton_core::Error;
 use baton_core::job::JobTypeStore;
 use baton_core::job::job_type::JobType;
-use baton_core::job::stored::{decode, encode};
+use baton_core::job::stored::encode;
 use baton_core::namespace::Namespace;
 use baton_core::store::Applied;
-use baton_core::{Error, StoreError};
-use rusqlite::{Row, params};
+use rusqlite::params;
 
-use crate::rows::store_error;
+use crate::rows::job_type;
 use crate::store::SqliteStore;
-
-fn job_type(row: &Row<'_>) -> Result<JobType, StoreError> {
-    let text = |name: &str| row.get::<_, String>(name).map_err(store_error);
-    Ok(JobType {
-        namespace: Namespace::parse(&text("namespace")?)
-            .map_err(|_| StoreError::Internal("stored job type namespace does not parse".into()))?,
-        job_type: text("job_type")?,
-        executor: text("executor")?,
-        config: decode(&text("config")?, "executor config")?,
-        queue: row.get("queue").map_err(store_error)?,
-        timeout_ms: row.get("timeout_ms").map_err(store_error)?,
-        updated_at: Timestamp(row.get("updated_at").map_err(store_error)?),
-    })
-}
 
 #[async_trait]
 impl JobTypeStore for SqliteStore {

@@ -2,6 +2,10 @@
 
 use baton_core::StoreError;
 use baton_core::clock::Timestamp;
+use baton_core::job::Job;
+use baton_core::job::job_type::JobType;
+use baton_core::job::schedule::Schedule;
+use baton_core::job::stored::{self, StoredRow};
 use baton_core::lock::engine::KeySnapshot;
 use baton_core::lock::{FencingToken, Holder, LeaseId, LockId};
 use rusqlite::Row;
@@ -58,4 +62,41 @@ pub(crate) fn fold_key_snapshot(snapshot: &mut KeySnapshot, row: &Row<'_>) -> Re
         snapshot.holders.push(holder(row)?);
     }
     Ok(())
+}
+
+/// A row as the shared record decoders (`baton_core::job::stored`) read it.
+pub(crate) struct Stored<'r, 's>(pub(crate) &'r Row<'s>);
+
+impl StoredRow for Stored<'_, '_> {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        self.0.get(column).map_err(store_error)
+    }
+
+    fn optional_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        self.0.get(column).map_err(store_error)
+    }
+
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        self.0.get(column).map_err(store_error)
+    }
+
+    fn optional_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        self.0.get(column).map_err(store_error)
+    }
+
+    fn flag(&self, column: &str) -> Result<bool, StoreError> {
+        self.0.get(column).map_err(store_error)
+    }
+}
+
+pub(crate) fn job(row: &Row<'_>) -> Result<Job, StoreError> {
+    stored::job(&Stored(row))
+}
+
+pub(crate) fn schedule(row: &Row<'_>) -> Result<Schedule, StoreError> {
+    stored::schedule(&Stored(row))
+}
+
+pub(crate) fn job_type(row: &Row<'_>) -> Result<JobType, StoreError> {
+    stored::job_type(&Stored(row))
 }

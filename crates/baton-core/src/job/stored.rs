@@ -1,12 +1,110 @@
-//! How both backends store a job's JSON fields (payload, backoff, errors, tags, ...): as text, written and read
-//! here so the two agree.
+//! How both backends store jobs, schedules and job types: JSON fields as text and times as milliseconds, written
+//! and read here so the two agree. A backend only says how to read one column of its row type
+//! ([`StoredRow`]); the records are assembled once, below.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::clock::Timestamp;
 use crate::error::StoreError;
-use crate::job::model::JobState;
+use crate::job::job_type::JobType;
+use crate::job::model::{Job, JobId, JobState, LeaseToken};
+use crate::job::schedule::{Overlap, Schedule};
+use crate::namespace::Namespace;
+
+/// One stored row, read by column name.
+pub trait StoredRow {
+    fn text(&self, column: &str) -> Result<String, StoreError>;
+    fn optional_text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    fn int(&self, column: &str) -> Result<i64, StoreError>;
+    fn optional_int(&self, column: &str) -> Result<Option<i64>, StoreError>;
+    fn flag(&self, column: &str) -> Result<bool, StoreError>;
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Internal(format!("stored {what} does not parse"))
+}
+
+fn namespace(row: &impl StoredRow) -> Result<Namespace, StoreError> {
+    Namespace::parse(&row.text("namespace")?).map_err(|_| corrupt("namespace"))
+}
+
+fn job_id(text: &str) -> Result<JobId, StoreError> {
+    JobId::parse(text).ok_or_else(|| corrupt("job id"))
+}
+
+fn count(row: &impl StoredRow, column: &str) -> Result<u32, StoreError> {
+    u32::try_from(row.int(column)?).map_err(|_| corrupt(column))
+}
+
+fn time(row: &impl StoredRow, column: &str) -> Result<Option<Timestamp>, StoreError> {
+    Ok(row.optional_int(column)?.map(Timestamp))
+}
+
+pub fn job(row: &impl StoredRow) -> Result<Job, StoreError> {
+    let value = |column: &str| decode_optional(row.optional_text(column)?, column);
+    Ok(Job {
+        job_id: job_id(&row.text("job_id")?)?,
+        namespace: namespace(row)?,
+        queue: row.text("queue")?,
+        job_type: row.text("job_type")?,
+        payload: decode(&row.text("payload")?, "payload")?,
+        priority: i32::try_from(row.int("priority")?).map_err(|_| corrupt("priority"))?,
+        state: row.text("state")?.parse::<JobState>().map_err(|_| corrupt("job state"))?,
+        attempt: count(row, "attempt")?,
+        max_attempts: count(row, "max_attempts")?,
+        backoff: decode(&row.text("backoff")?, "backoff")?,
+        timeout_ms: row.optional_int("timeout_ms")?,
+        run_at: Timestamp(row.int("run_at")?),
+        lease_token: row.optional_int("lease_token")?.map(LeaseToken),
+        lease_ms: row.optional_int("lease_ms")?,
+        lease_expires_at: time(row, "lease_expires_at")?,
+        worker_id: row.optional_text("worker_id")?,
+        heartbeat_at: time(row, "heartbeat_at")?,
+        progress: value("progress")?,
+        result: value("result")?,
+        errors: decode(&row.text("errors")?, "errors")?,
+        unique_key: row.optional_text("unique_key")?,
+        concurrency_key: row.optional_text("concurrency_key")?,
+        tags: decode(&row.text("tags")?, "tags")?,
+        metadata: value("metadata")?,
+        trace_context: row.optional_text("trace_context")?,
+        cancel_requested: row.flag("cancel_requested")?,
+        created_at: Timestamp(row.int("created_at")?),
+        attempted_at: time(row, "attempted_at")?,
+        finalized_at: time(row, "finalized_at")?,
+    })
+}
+
+pub fn schedule(row: &impl StoredRow) -> Result<Schedule, StoreError> {
+    Ok(Schedule {
+        namespace: namespace(row)?,
+        name: row.text("name")?,
+        cron: row.text("cron")?,
+        timezone: row.text("timezone")?,
+        queue: row.text("queue")?,
+        template: decode(&row.text("template")?, "template")?,
+        overlap: Overlap::parse(&row.text("overlap")?).ok_or_else(|| corrupt("overlap"))?,
+        paused: row.flag("paused")?,
+        next_fire_at: time(row, "next_fire_at")?,
+        last_fired_at: time(row, "last_fired_at")?,
+        last_job_id: row.optional_text("last_job_id")?.map(|id| job_id(&id)).transpose()?,
+        created_at: Timestamp(row.int("created_at")?),
+    })
+}
+
+pub fn job_type(row: &impl StoredRow) -> Result<JobType, StoreError> {
+    Ok(JobType {
+        namespace: namespace(row)?,
+        job_type: row.text("job_type")?,
+        executor: row.text("executor")?,
+        config: decode(&row.text("config")?, "executor config")?,
+        queue: row.optional_text("queue")?,
+        timeout_ms: row.optional_int("timeout_ms")?,
+        updated_at: Timestamp(row.int("updated_at")?),
+    })
+}
 
 pub fn encode(value: &(impl Serialize + ?Sized)) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Internal(format!("cannot encode JSON: {e}")))
