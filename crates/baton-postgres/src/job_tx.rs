@@ -96,29 +96,34 @@ impl JobTx for PgTx<'_> {
     }
 
     async fn insert_jobs(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
-        for job in jobs {
-            query(include_str!("../queries/job/insert.sql"))
-                .bind(job.namespace.as_str())
-                .bind(job.job_id.to_string())
-                .bind(&job.queue)
-                .bind(&job.job_type)
-                .bind(encode(&job.payload)?)
-                .bind(i64::from(job.priority))
-                .bind(job.state.as_str())
-                .bind(i64::from(job.max_attempts))
-                .bind(encode(&job.backoff)?)
-                .bind(job.timeout_ms)
-                .bind(job.run_at.as_millis())
-                .bind(&job.unique_key)
-                .bind(&job.concurrency_key)
-                .bind(encode(&job.tags)?)
-                .bind(encode_optional(job.metadata.as_ref())?)
-                .bind(&job.trace_context)
-                .bind(job.created_at.as_millis())
-                .execute(&mut *self.conn)
-                .await
-                .map_err(store_error)?;
+        if jobs.is_empty() {
+            return Ok(());
         }
+        let column = |field: fn(&Job) -> String| jobs.iter().map(field).collect::<Vec<_>>();
+        let optional = |field: fn(&Job) -> Option<String>| jobs.iter().map(field).collect::<Vec<_>>();
+        let encoded =
+            |field: fn(&Job) -> Result<String, StoreError>| jobs.iter().map(field).collect::<Result<Vec<_>, _>>();
+        query(include_str!("../queries/job/insert_many.sql"))
+            .bind(column(|job| job.namespace.as_str().to_owned()))
+            .bind(column(|job| job.job_id.to_string()))
+            .bind(column(|job| job.queue.clone()))
+            .bind(column(|job| job.job_type.clone()))
+            .bind(encoded(|job| encode(&job.payload))?)
+            .bind(jobs.iter().map(|job| i64::from(job.priority)).collect::<Vec<_>>())
+            .bind(column(|job| job.state.as_str().to_owned()))
+            .bind(jobs.iter().map(|job| i64::from(job.max_attempts)).collect::<Vec<_>>())
+            .bind(encoded(|job| encode(&job.backoff))?)
+            .bind(jobs.iter().map(|job| job.timeout_ms).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| job.run_at.as_millis()).collect::<Vec<_>>())
+            .bind(optional(|job| job.unique_key.clone()))
+            .bind(optional(|job| job.concurrency_key.clone()))
+            .bind(encoded(|job| encode(&job.tags))?)
+            .bind(jobs.iter().map(|job| encode_optional(job.metadata.as_ref())).collect::<Result<Vec<_>, _>>()?)
+            .bind(optional(|job| job.trace_context.clone()))
+            .bind(jobs.iter().map(|job| job.created_at.as_millis()).collect::<Vec<_>>())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -290,6 +295,51 @@ impl JobTx for PgTx<'_> {
             .bind(job.cancel_requested)
             .bind(job.attempted_at.map(Timestamp::as_millis))
             .bind(job.finalized_at.map(Timestamp::as_millis))
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn jobs_for_update(&mut self, namespace: &Namespace, job_ids: &[JobId]) -> Result<Vec<Job>, StoreError> {
+        let ids: Vec<String> = job_ids.iter().map(ToString::to_string).collect();
+        let rows = query(include_str!("../queries/job/get_many_for_update.sql"))
+            .bind(namespace.as_str())
+            .bind(ids)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        rows.iter().map(job).collect()
+    }
+
+    async fn update_jobs(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let times = |field: fn(&Job) -> Option<Timestamp>| {
+            jobs.iter().map(|job| field(job).map(Timestamp::as_millis)).collect::<Vec<_>>()
+        };
+        let values = |field: fn(&Job) -> Option<&serde_json::Value>| {
+            jobs.iter().map(|job| encode_optional(field(job))).collect::<Result<Vec<_>, _>>()
+        };
+        query(include_str!("../queries/job/update_many.sql"))
+            .bind(jobs.iter().map(|job| job.namespace.as_str().to_owned()).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| job.job_id.to_string()).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| job.state.as_str().to_owned()).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| i64::from(job.attempt)).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| i64::from(job.max_attempts)).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| job.run_at.as_millis()).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| job.lease_token.map(|token| token.0)).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| job.lease_ms).collect::<Vec<_>>())
+            .bind(times(|job| job.lease_expires_at))
+            .bind(jobs.iter().map(|job| job.worker_id.clone()).collect::<Vec<_>>())
+            .bind(times(|job| job.heartbeat_at))
+            .bind(values(|job| job.progress.as_ref())?)
+            .bind(values(|job| job.result.as_ref())?)
+            .bind(jobs.iter().map(|job| encode(&job.errors)).collect::<Result<Vec<_>, _>>()?)
+            .bind(jobs.iter().map(|job| job.cancel_requested).collect::<Vec<_>>())
+            .bind(times(|job| job.attempted_at))
+            .bind(times(|job| job.finalized_at))
             .execute(&mut *self.conn)
             .await
             .map_err(store_error)?;

@@ -14,12 +14,15 @@ use crate::output::print;
 
 #[derive(Subcommand)]
 pub enum JobCommand {
-    /// Enqueue a job.
+    /// Enqueue a job, or every job of a file (`--file`, one JSON job per line) with a progress bar.
     Enqueue {
         #[arg(long)]
         queue: String,
-        #[arg(long = "type")]
-        job_type: String,
+        #[arg(long = "type", required_unless_present = "file")]
+        job_type: Option<String>,
+        /// A file of jobs, one JSON object per line (`{"type": …, "payload": …}`), sent in batches; `-` is stdin.
+        #[arg(long, conflicts_with_all = ["job_type", "wait"])]
+        file: Option<std::path::PathBuf>,
         /// The payload, as JSON.
         #[arg(long, default_value = "null")]
         payload: String,
@@ -75,6 +78,13 @@ pub enum QueueCommand {
     Resume {
         queue: String,
     },
+    /// Wait until the queue has no waiting or running jobs, with a progress bar.
+    Drain {
+        queue: String,
+        /// Give up after this long.
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
+        timeout: Duration,
+    },
     /// Change limits: `--concurrency 0` or `--rate-limit 0` removes one.
     Set {
         queue: String,
@@ -113,11 +123,17 @@ fn describe_queue(queue: &QueueView) -> String {
 pub async fn run_job(args: &ClientArgs, command: JobCommand) -> anyhow::Result<ExitCode> {
     let client = client(args)?;
     match command {
-        JobCommand::Enqueue { queue, job_type, payload, priority, delay, max_attempts, unique_key, wait } => {
+        JobCommand::Enqueue { queue, file: Some(file), .. } => {
+            let enqueued = crate::bulk::enqueue_file(&client, &queue, &file).await?;
+            print(args.json, &serde_json::json!({"enqueued": enqueued, "queue": queue}), |_| {
+                format!("enqueued {enqueued} jobs on {queue}")
+            });
+        }
+        JobCommand::Enqueue { queue, job_type, payload, priority, delay, max_attempts, unique_key, wait, .. } => {
             let payload: Value =
                 serde_json::from_str(&payload).map_err(|e| anyhow::anyhow!("--payload is not JSON: {e}"))?;
             let job = EnqueueJob {
-                job_type,
+                job_type: job_type.unwrap_or_default(),
                 payload,
                 priority,
                 delay_ms: delay.map(|d| d.as_millis() as i64),
@@ -151,6 +167,17 @@ pub async fn run_queue(args: &ClientArgs, command: QueueCommand) -> anyhow::Resu
             let queues = client.queues().await?;
             print(args.json, &queues, |list| list.queues.iter().map(describe_queue).collect::<Vec<_>>().join("\n"));
             return Ok(ExitCode::SUCCESS);
+        }
+        QueueCommand::Drain { queue, timeout } => {
+            let left = crate::bulk::drain(&client, &queue, timeout).await?;
+            print(args.json, &serde_json::json!({"queue": queue, "unfinished": left}), |_| {
+                if left == 0 {
+                    format!("{queue} is drained")
+                } else {
+                    format!("{queue} still has {left} unfinished jobs")
+                }
+            });
+            return Ok(if left == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
         QueueCommand::Pause { queue } => (queue, QueueSettingsRequest { paused: Some(true), ..Default::default() }),
         QueueCommand::Resume { queue } => (queue, QueueSettingsRequest { paused: Some(false), ..Default::default() }),

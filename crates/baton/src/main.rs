@@ -1,5 +1,6 @@
 //! `baton`: the server (`baton serve`) and a command-line client for it.
 
+mod bulk;
 mod job_cmd;
 mod lease_cmd;
 mod lock_cmd;

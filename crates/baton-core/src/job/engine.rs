@@ -9,7 +9,7 @@
 //! **Invariant:** a call acting under a lease changes a job only if the job is running under exactly that
 //! lease token; a stale token changes nothing.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::clock::Timestamp;
 use crate::error::{Error, StoreError};
@@ -81,6 +81,21 @@ pub trait JobTx {
     async fn job_for_update(&mut self, namespace: &Namespace, job_id: JobId) -> Result<Option<Job>, StoreError>;
     /// Writes back every field a transition may change.
     async fn update_job(&mut self, job: &Job) -> Result<(), StoreError>;
+    /// Reads jobs (`job_ids` sorted) and holds them until the transaction ends; missing ids are left out.
+    async fn jobs_for_update(&mut self, namespace: &Namespace, job_ids: &[JobId]) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::with_capacity(job_ids.len());
+        for &job_id in job_ids {
+            jobs.extend(self.job_for_update(namespace, job_id).await?);
+        }
+        Ok(jobs)
+    }
+    /// Writes back many jobs, as [`JobTx::update_job`] does one.
+    async fn update_jobs(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
+        for job in jobs {
+            self.update_job(job).await?;
+        }
+        Ok(())
+    }
     /// Running jobs whose lease or timeout lapsed at `now`, held until the transaction ends.
     async fn lapsed_running(&mut self, limit: u32) -> Result<Vec<Job>, StoreError>;
     /// The earliest instant a running job's lease or timeout lapses.
@@ -285,6 +300,12 @@ async fn leased_job<T: JobTx>(tx: &mut T, lease: &LeaseRef) -> Result<Job, Error
         .job_for_update(&lease.namespace, lease.job_id)
         .await?
         .ok_or_else(|| Error::JobNotFound { job_id: lease.job_id.to_string() })?;
+    check_lease(&job, lease)?;
+    Ok(job)
+}
+
+/// Refuses a lease that is not the job's current one.
+fn check_lease(job: &Job, lease: &LeaseRef) -> Result<(), Error> {
     if job.state != JobState::Running || job.lease_token != Some(lease.lease_token) {
         return Err(Error::StaleToken {
             job_id: lease.job_id.to_string(),
@@ -292,7 +313,7 @@ async fn leased_job<T: JobTx>(tx: &mut T, lease: &LeaseRef) -> Result<Job, Error
             state: job.state,
         });
     }
-    Ok(job)
+    Ok(())
 }
 
 pub async fn heartbeat<T: JobTx>(tx: &mut T, params: &HeartbeatParams) -> Result<Applied<HeartbeatOutcome>, Error> {
@@ -346,29 +367,41 @@ async fn finish_each<'a, T: JobTx>(
     mut transition: impl FnMut(&mut Job, usize),
 ) -> Result<Applied<Vec<Result<Job, Error>>>, Error> {
     let leases: Vec<&LeaseRef> = leases.collect();
-    let mut order: Vec<usize> = (0..leases.len()).collect();
-    order.sort_by_key(|&index| leases[index].job_id);
-    let mut results: Vec<Option<Result<Job, Error>>> = (0..leases.len()).map(|_| None).collect();
-    let mut changes = Vec::new();
-    for index in order {
-        let outcome = match leased_job(tx, leases[index]).await {
-            Ok(mut job) => {
-                transition(&mut job, index);
-                tx.update_job(&job).await?;
-                changes.extend(transition_changes(&job));
-                Ok(job)
-            }
-            Err(Error::Store(error)) => return Err(Error::Store(error)),
-            Err(refused) => Err(refused),
-        };
-        results[index] = Some(outcome);
+    // One read per namespace for the whole batch, each holding its rows in job id order.
+    let mut wanted: BTreeMap<&Namespace, Vec<JobId>> = BTreeMap::new();
+    for lease in &leases {
+        wanted.entry(&lease.namespace).or_default().push(lease.job_id);
     }
-    let results = results.into_iter().map(|result| result.unwrap_or_else(|| Err(internal("unvisited item")))).collect();
+    let mut jobs: HashMap<(Namespace, JobId), Job> = HashMap::new();
+    for (namespace, mut job_ids) in wanted {
+        job_ids.sort_unstable();
+        job_ids.dedup();
+        for job in tx.jobs_for_update(namespace, &job_ids).await? {
+            jobs.insert((job.namespace.clone(), job.job_id), job);
+        }
+    }
+    let mut results = Vec::with_capacity(leases.len());
+    let mut changed: Vec<(Namespace, JobId)> = Vec::new();
+    for (index, lease) in leases.iter().enumerate() {
+        let key = (lease.namespace.clone(), lease.job_id);
+        // A job named twice in one batch sees the first item's transition, so the second is stale.
+        let outcome = match jobs.get_mut(&key) {
+            None => Err(Error::JobNotFound { job_id: lease.job_id.to_string() }),
+            Some(job) => match check_lease(job, lease) {
+                Ok(()) => {
+                    transition(job, index);
+                    changed.push(key);
+                    Ok(job.clone())
+                }
+                Err(refused) => Err(refused),
+            },
+        };
+        results.push(outcome);
+    }
+    let updated: Vec<Job> = changed.iter().filter_map(|key| jobs.get(key).cloned()).collect();
+    tx.update_jobs(&updated).await?;
+    let changes = updated.iter().flat_map(transition_changes).collect();
     Ok(Applied::with(results, merge_changes(changes)))
-}
-
-fn internal(message: &str) -> Error {
-    Error::Store(StoreError::Internal(message.to_owned()))
 }
 
 /// What a transition tells waiting callers: a finished job's result is in and its queue has room; a job that

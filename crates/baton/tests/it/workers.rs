@@ -101,6 +101,20 @@ async fn job_and_queue_commands_print_json() {
     assert_eq!(run(&["schedule", "trigger", "hourly", "--json"])["queue"], json!("q"));
     assert_eq!(run(&["schedule", "list", "--json"])["schedules"][0]["name"], json!("hourly"));
     run(&["schedule", "rm", "hourly", "--json"]);
+
+    let file = temp.path().join("jobs.ndjson");
+    let lines: Vec<String> = (0..1_200).map(|n| format!(r#"{{"type": "bulk", "payload": {n}}}"#)).collect();
+    std::fs::write(&file, lines.join("\n") + "\n\n").unwrap();
+    let bulk = run(&["job", "enqueue", "--queue", "bulk", "--file", file.to_str().unwrap(), "--json"]);
+    assert_eq!(bulk["enqueued"], json!(1_200));
+    let drain = Command::new(BATON)
+        .args(["queue", "drain", "bulk", "--timeout", "1s", "--json"])
+        .env("BATON_URL", &server.url)
+        .output()
+        .unwrap();
+    assert!(!drain.status.success(), "nothing ran the jobs, so the queue does not drain");
+    let report: Value = serde_json::from_slice(&drain.stdout).unwrap();
+    assert_eq!(report["unfinished"], json!(1_200));
 }
 
 #[tokio::test]
