@@ -34,10 +34,10 @@ CREATE TABLE jobs (
     CHECK (state IN ('scheduled', 'available', 'running', 'retryable', 'completed', 'discarded', 'cancelled')),
     CHECK ((state IN ('completed', 'discarded', 'cancelled')) = (finalized_at IS NOT NULL))
 );
--- The fetch order: best priority, then due first, then oldest.
-CREATE INDEX jobs_waiting ON jobs (namespace, queue, priority DESC, run_at, job_id)
-    WHERE state IN ('scheduled', 'available', 'retryable');
-CREATE INDEX jobs_due ON jobs (namespace, queue, run_at) WHERE state IN ('scheduled', 'available', 'retryable');
+-- The fetch order among available jobs: best priority, then due time, then age. Scheduled and retryable jobs
+-- wait in their own index by due time and become available when due, so a fetch reads only the jobs it takes.
+CREATE INDEX jobs_available ON jobs (namespace, queue, priority DESC, run_at, job_id) WHERE state = 'available';
+CREATE INDEX jobs_due ON jobs (namespace, queue, run_at) WHERE state IN ('scheduled', 'retryable');
 CREATE INDEX jobs_running ON jobs (namespace, queue, concurrency_key) WHERE state = 'running';
 CREATE INDEX jobs_lapse ON jobs (lease_expires_at) WHERE state = 'running';
 CREATE INDEX jobs_unique ON jobs (namespace, queue, unique_key, created_at) WHERE unique_key IS NOT NULL;

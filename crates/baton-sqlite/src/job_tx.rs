@@ -122,6 +122,12 @@ impl JobTx for SqliteTx<'_> {
         Ok(())
     }
 
+    async fn promote_due(&mut self, namespace: &Namespace, queue: &str, limit: u32) -> Result<(), StoreError> {
+        let args = params![namespace.as_str(), queue, self.now.as_millis(), limit];
+        self.execute(include_str!("../queries/job/promote_due.sql"), args)?;
+        Ok(())
+    }
+
     async fn fetch_candidates(
         &mut self,
         namespace: &Namespace,

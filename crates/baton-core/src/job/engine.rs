@@ -22,6 +22,9 @@ use crate::job::rules::{self, AttemptFailure};
 use crate::namespace::Namespace;
 use crate::store::{Applied, Change};
 
+/// How many due jobs one fetch makes available at most; more wait for the next fetch.
+const PROMOTE_PER_FETCH: u32 = 1000;
+
 /// The statements a backend offers inside one transaction.
 #[allow(async_fn_in_trait)]
 pub trait JobTx {
@@ -44,7 +47,9 @@ pub trait JobTx {
     -> Result<Option<QueueSettings>, StoreError>;
     /// Serialises fetches from this queue until the transaction ends (needed only to count under limits).
     async fn lock_queue(&mut self, namespace: &Namespace, queue: &str) -> Result<(), StoreError>;
-    /// Waiting jobs due at `now`, best first (priority, then `run_at`, then age), that no concurrent fetch holds.
+    /// Makes up to `limit` scheduled or retryable jobs of the queue that are due at `now` available.
+    async fn promote_due(&mut self, namespace: &Namespace, queue: &str, limit: u32) -> Result<(), StoreError>;
+    /// Available jobs, best first (priority, then `run_at`, then age), that no concurrent fetch holds.
     async fn fetch_candidates(
         &mut self,
         namespace: &Namespace,
@@ -69,7 +74,7 @@ pub trait JobTx {
         worker_id: &str,
         lease_ms: i64,
     ) -> Result<Vec<Job>, StoreError>;
-    /// The earliest `run_at` among waiting jobs of the queue.
+    /// The earliest `run_at` among the queue's scheduled and retryable jobs.
     async fn next_run_at(&mut self, namespace: &Namespace, queue: &str) -> Result<Option<Timestamp>, StoreError>;
     async fn save_queue_settings(
         &mut self,
@@ -243,6 +248,8 @@ async fn fetch_from_queue<T: JobTx>(
             return Ok(Vec::new());
         }
     }
+    // Due jobs join the available ones here, so an idle queue needs no background stager.
+    tx.promote_due(namespace, queue, PROMOTE_PER_FETCH).await?;
     let mut candidates = tx.fetch_candidates(namespace, queue, params.job_types.as_deref(), allowance).await?;
     if candidates.iter().any(|(_, key)| key.is_some()) {
         // Counting running jobs per key is only sound while no other node fetches from the queue.

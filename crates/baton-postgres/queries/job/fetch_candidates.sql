@@ -1,7 +1,7 @@
--- Due waiting jobs, best first: priority, then due time, then age; only types in $5 if set. Rows another
--- fetch holds are skipped.
+-- Available jobs, best first: priority, then due time, then age; only types in $5 if set. Rows another fetch
+-- holds are skipped.
 SELECT job_id, concurrency_key FROM jobs
-WHERE namespace = $1 AND queue = $2 AND state IN ('scheduled', 'available', 'retryable') AND run_at <= $3
+WHERE namespace = $1 AND queue = $2 AND state = 'available'
   AND ($5::TEXT[] IS NULL OR job_type = ANY($5))
 ORDER BY priority DESC, run_at, job_id
 LIMIT $4

@@ -1,2 +1,3 @@
+-- When the queue's next scheduled or retryable job is due.
 SELECT min(run_at) FROM jobs
-WHERE namespace = $1 AND queue = $2 AND state IN ('scheduled', 'available', 'retryable')
+WHERE namespace = $1 AND queue = $2 AND state IN ('scheduled', 'retryable')

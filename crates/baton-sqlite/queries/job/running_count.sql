@@ -1,1 +1,1 @@
-SELECT count(*) FROM jobs WHERE namespace = ?1 AND queue = ?2 AND state = 'running'
+SELECT count(*) FROM jobs INDEXED BY jobs_running WHERE namespace = ?1 AND queue = ?2 AND state = 'running'
