@@ -150,6 +150,15 @@ pub struct JobBatch {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FetchResponse {
+    /// The fetched jobs, each with its `lease_token`.
+    pub jobs: Vec<JobView>,
+    /// The outcome of each item of the request's `complete`, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub completed: Vec<BatchItemResult>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobList {
     pub jobs: Vec<JobView>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,6 +181,10 @@ pub struct FetchRequest {
     /// Take only jobs of these types (a worker that runs some types only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub types: Option<Vec<String>>,
+    /// Complete these jobs first, in the same transaction: acknowledge what you finished and take your next
+    /// jobs in one round trip. Their outcomes come back in `completed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete: Option<Vec<CompleteItem>>,
     /// Only for `POST /api/v1/fetch`: the queues to take from, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queues: Option<Vec<String>>,

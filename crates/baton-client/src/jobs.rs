@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use baton_api::job::{
     BatchCompleteRequest, BatchResponse, CompleteItem, CompleteRequest, EnqueueBatch, EnqueueJob, FailRequest,
-    FetchRequest, HeartbeatRequest, HeartbeatResponse, JobBatch, JobList, JobTypeList, JobTypeRequest, JobTypeView,
-    JobView, QueueList, QueueSettingsRequest, QueueView, ScheduleList, ScheduleRequest, ScheduleView,
+    FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, JobBatch, JobList, JobTypeList, JobTypeRequest,
+    JobTypeView, JobView, QueueList, QueueSettingsRequest, QueueView, ScheduleList, ScheduleRequest, ScheduleView,
 };
 use reqwest::Method;
 
@@ -41,11 +41,20 @@ impl BatonClient {
 
     /// Takes up to `request.max_jobs` jobs from `queues` (tried in order), long-polling up to `wait_ms`.
     pub async fn fetch_jobs(&self, queues: &[&str], request: FetchRequest) -> Result<Vec<JobView>, ClientError> {
+        Ok(self.fetch_and_complete(queues, request).await?.jobs)
+    }
+
+    /// Like [`BatonClient::fetch_jobs`], completing `request.complete` first in the same transaction; the
+    /// answer says how each completion went.
+    pub async fn fetch_and_complete(
+        &self,
+        queues: &[&str],
+        request: FetchRequest,
+    ) -> Result<FetchResponse, ClientError> {
         let wait = Duration::from_millis(request.wait_ms.unwrap_or(0));
         let body = FetchRequest { queues: Some(queues.iter().map(|q| (*q).to_owned()).collect()), ..request };
         let builder = self.request(Method::POST, &["api", "v1", "fetch"]).json(&body).timeout(wait + WAIT_HEADROOM);
-        let batch: JobBatch = self.send(builder).await?;
-        Ok(batch.jobs)
+        self.send(builder).await
     }
 
     pub async fn heartbeat_job(

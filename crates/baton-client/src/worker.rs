@@ -1,16 +1,17 @@
 //! `Worker`: runs a queue's jobs with a handler per job type. It fetches in batches up to its free slots,
 //! heartbeats each job while its handler runs, passes cancels on to the handler, acknowledges under the job's
 //! lease, and on shutdown stops fetching and lets running jobs finish (handing back those that do not finish
-//! in time).
+//! in time). A finished job's completion rides on the next fetch when one is about to go out, so a busy worker
+//! pays one round trip (and the server one commit) per batch rather than two.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use baton_api::job::{FailRequest, FetchRequest, JobView};
+use baton_api::job::{BatchItemResult, CompleteItem, FailRequest, FetchRequest, JobView};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -77,6 +78,22 @@ impl JobContext {
 type HandlerFuture = Pin<Box<dyn Future<Output = Result<Value, JobError>> + Send>>;
 type Handler = Arc<dyn Fn(JobContext) -> HandlerFuture + Send + Sync>;
 
+fn lock(acks: &Mutex<PendingAcks>) -> std::sync::MutexGuard<'_, PendingAcks> {
+    // Pushes and takes only: a panic while holding it cannot leave it inconsistent.
+    acks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn count_acks(results: &[BatchItemResult], counters: &Counters) {
+    for result in results {
+        match &result.error {
+            None => {
+                counters.completed.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(error) => tracing::warn!(job_id = %result.job_id, code = %error.code, "a completion was refused"),
+        }
+    }
+}
+
 /// What a worker did before it stopped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WorkerReport {
@@ -100,6 +117,14 @@ pub struct Worker {
 struct Counters {
     completed: AtomicU64,
     failed: AtomicU64,
+}
+
+/// Completions waiting for the next fetch to carry them.
+#[derive(Default)]
+struct PendingAcks {
+    /// A fetch is in flight: a completion now would wait for the one after it, so it goes on its own.
+    fetching: bool,
+    items: Vec<CompleteItem>,
 }
 
 impl Worker {
@@ -168,6 +193,7 @@ impl Worker {
         let slots = Arc::new(Semaphore::new(this.concurrency));
         let counters = Arc::new(Counters::default());
         let stop_jobs = CancellationToken::new();
+        let acks = Arc::new(Mutex::new(PendingAcks::default()));
         let mut running = JoinSet::new();
         let queues: Vec<&str> = this.queues.iter().map(String::as_str).collect();
         let types = this.fallback.is_none().then(|| this.handlers.keys().cloned().collect::<Vec<_>>());
@@ -180,27 +206,38 @@ impl Worker {
             while let Ok(permit) = slots.clone().try_acquire_owned() {
                 permits.push(permit);
             }
+            let carried = {
+                let mut pending = lock(&acks);
+                pending.fetching = true;
+                std::mem::take(&mut pending.items)
+            };
             let request = FetchRequest {
                 worker_id: this.worker_id.clone(),
                 max_jobs: Some(permits.len() as u32),
                 wait_ms: Some(this.poll.as_millis() as u64),
                 lease_seconds: Some(this.lease.as_secs()),
                 types: types.clone(),
+                complete: (!carried.is_empty()).then(|| carried.clone()),
                 ..FetchRequest::default()
             };
             // Not raced with shutdown: a fetch cut short could leave jobs leased to nobody until their lease ends.
-            let jobs = match this.client.fetch_jobs(&queues, request).await {
-                Ok(jobs) => jobs,
+            let fetched = this.client.fetch_and_complete(&queues, request).await;
+            lock(&acks).fetching = false;
+            let fetched = match fetched {
+                Ok(fetched) => fetched,
                 Err(error) => {
                     tracing::warn!(%error, "fetch failed; retrying");
+                    lock(&acks).items.extend(carried);
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             };
-            for (job, permit) in jobs.into_iter().zip(permits) {
-                let (this, counters, stop_jobs) = (this.clone(), counters.clone(), stop_jobs.clone());
+            count_acks(&fetched.completed, &counters);
+            for (job, permit) in fetched.jobs.into_iter().zip(permits) {
+                let (this, counters, stop_jobs, acks) =
+                    (this.clone(), counters.clone(), stop_jobs.clone(), acks.clone());
                 running.spawn(async move {
-                    this.execute(job, &counters, stop_jobs).await;
+                    this.execute(job, &counters, stop_jobs, &acks).await;
                     drop(permit);
                 });
             }
@@ -212,13 +249,26 @@ impl Worker {
             stop_jobs.cancel();
             while running.join_next().await.is_some() {}
         }
+        let left = std::mem::take(&mut lock(&acks).items);
+        if !left.is_empty() {
+            match this.client.complete_jobs(left).await {
+                Ok(answer) => count_acks(&answer.results, &counters),
+                Err(error) => tracing::warn!(%error, "could not complete the last jobs; their leases will lapse"),
+            }
+        }
         WorkerReport {
             completed: counters.completed.load(Ordering::Relaxed),
             failed: counters.failed.load(Ordering::Relaxed),
         }
     }
 
-    async fn execute(&self, job: JobView, counters: &Counters, stop_jobs: CancellationToken) {
+    async fn execute(
+        &self,
+        job: JobView,
+        counters: &Counters,
+        stop_jobs: CancellationToken,
+        acks: &Mutex<PendingAcks>,
+    ) {
         let Some(token) = job.lease_token else { return };
         let handler = self.handlers.get(&job.job_type).or(self.fallback.as_ref()).cloned();
         let Some(handler) = handler else {
@@ -244,12 +294,23 @@ impl Worker {
             other => other,
         };
         match outcome {
-            Ok(result) => match self.client.complete_job(&job.job_id, token, Some(result)).await {
-                Ok(_) => {
-                    counters.completed.fetch_add(1, Ordering::Relaxed);
+            Ok(result) => {
+                let item = CompleteItem { job_id: job.job_id.clone(), lease_token: token, result: Some(result) };
+                {
+                    let mut pending = lock(acks);
+                    if !pending.fetching {
+                        // The slot this job frees starts the next fetch, which carries the completion.
+                        pending.items.push(item);
+                        return;
+                    }
                 }
-                Err(error) => tracing::warn!(%error, job_id = %job.job_id, "could not complete the job"),
-            },
+                match self.client.complete_job(&job.job_id, token, item.result).await {
+                    Ok(_) => {
+                        counters.completed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(error) => tracing::warn!(%error, job_id = %job.job_id, "could not complete the job"),
+                }
+            }
             Err(error) => self.fail(&job, token, error, counters).await,
         }
     }

@@ -62,6 +62,7 @@ fn fetch_params(queue: &str, max_jobs: u32) -> FetchParams {
         max_jobs,
         lease_ms: 10_000,
         job_types: None,
+        complete: Vec::new(),
     }
 }
 
@@ -324,6 +325,21 @@ pub async fn concurrency_keys_limit_running_jobs_per_key(h: &Harness) {
     assert!(fetch(h, "q", 10).await.is_empty(), "customer-a already runs one");
     complete(h, lease(&get(h, a1.job_id).await)).await.unwrap();
     assert_eq!(fetch(h, "q", 10).await[0].job_id, a2.job_id);
+}
+
+pub async fn a_fetch_can_complete_the_previous_jobs_in_the_same_transaction(h: &Harness) {
+    enqueue(h, vec![job("q"), job("q"), job("q")]).await;
+    let first = fetch(h, "q", 2).await;
+    let stale = LeaseRef { lease_token: LeaseToken(-1), ..lease(&first[1]) };
+    let acks = vec![
+        CompleteParams { lease: lease(&first[0]), result: Some(json!(1)) },
+        CompleteParams { lease: stale, result: None },
+    ];
+    let outcome = h.store.fetch(FetchParams { complete: acks, ..fetch_params("q", 2) }).await.unwrap();
+    assert_eq!(outcome.completed[0].as_ref().map(|job| job.state).ok(), Some(JobState::Completed));
+    assert!(matches!(outcome.completed[1], Err(Error::StaleToken { .. })), "a refused ack still fetches");
+    assert_eq!(outcome.jobs.len(), 1, "the third job");
+    assert_eq!(get(h, first[0].job_id).await.result, Some(json!(1)));
 }
 
 pub async fn batch_acks_report_each_item(h: &Harness) {

@@ -45,6 +45,7 @@ macro_rules! conformance_suite {
             paused_queues_and_global_concurrency_limit_fetches,
             rate_limits_count_starts_per_period,
             concurrency_keys_limit_running_jobs_per_key,
+            a_fetch_can_complete_the_previous_jobs_in_the_same_transaction,
             batch_acks_report_each_item,
             jobs_list_by_filter_and_queues_count_by_state,
             finished_jobs_are_pruned_after_retention,

@@ -197,6 +197,12 @@ fn new_job_record(namespace: &Namespace, new: &NewJob, now: Timestamp) -> Job {
 /// Takes up to `max_jobs` due jobs from the queues, in order, within each queue's limits.
 pub async fn fetch<T: JobTx>(tx: &mut T, params: &FetchParams) -> Result<Applied<FetchOutcome>, Error> {
     let namespace = &params.namespace;
+    let (completed, changes) = if params.complete.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        let Applied { value, changes } = complete(tx, &params.complete).await?;
+        (value, changes)
+    };
     let mut fetched = Vec::new();
     for queue in &params.queues {
         let wanted = params.max_jobs.saturating_sub(u32::try_from(fetched.len()).unwrap_or(u32::MAX));
@@ -216,7 +222,7 @@ pub async fn fetch<T: JobTx>(tx: &mut T, params: &FetchParams) -> Result<Applied
     }
     let now = tx.now().await?;
     let next_due_in_ms = next_run_at.map(|at| at.0.saturating_sub(now.0).max(0));
-    Ok(Applied::quiet(FetchOutcome { jobs: fetched, next_due_in_ms }))
+    Ok(Applied::with(FetchOutcome { jobs: fetched, completed, next_due_in_ms }, changes))
 }
 
 async fn fetch_from_queue<T: JobTx>(

@@ -257,11 +257,16 @@ pub struct FetchParams {
     pub lease_ms: i64,
     /// Take only jobs of these types; all types when `None`.
     pub job_types: Option<Vec<String>>,
+    /// Complete these jobs first, in the same transaction: a worker acknowledges what it finished and takes
+    /// its next jobs in one round trip (and one commit).
+    pub complete: Vec<CompleteParams>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub struct FetchOutcome {
     pub jobs: Vec<Job>,
+    /// The outcome of each of [`FetchParams::complete`], in order.
+    pub completed: Vec<Result<Job, crate::error::Error>>,
     /// When nothing was fetched: how long until the earliest waiting job of these queues is due, by the
     /// store's clock, so a long poll knows when to look again without a wake-up.
     pub next_due_in_ms: Option<i64>,

@@ -69,6 +69,8 @@ pub struct FetchRequest {
     pub wait: Option<Duration>,
     pub lease: Option<Duration>,
     pub job_types: Option<Vec<String>>,
+    /// Jobs to complete before fetching, in the same transaction.
+    pub complete: Vec<CompleteParams>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -249,9 +251,10 @@ impl JobService {
         })
     }
 
-    /// Takes up to `max_jobs` due jobs. With a wait, a poll that finds none sleeps until a job is enqueued on
-    /// any node (or becomes due, or the wait ends) and looks again.
-    pub async fn fetch(&self, request: FetchRequest) -> Result<Vec<Job>, Error> {
+    /// Takes up to `max_jobs` due jobs, after completing `request.complete` in the same transaction. With a
+    /// wait, a poll that finds none sleeps until a job is enqueued on any node (or becomes due, or the wait
+    /// ends) and looks again. Returns the jobs and the outcome of each completion.
+    pub async fn fetch(&self, request: FetchRequest) -> Result<(Vec<Job>, Vec<Result<Job, Error>>), Error> {
         if request.queues.is_empty() || request.queues.len() > MAX_QUEUES_PER_FETCH {
             return Err(invalid(format!("fetch from 1 to {MAX_QUEUES_PER_FETCH} queues")));
         }
@@ -277,15 +280,17 @@ impl JobService {
                 check_name("type", job_type)?;
             }
         }
+        self.check_completions(&request.complete)?;
         let lease = request.lease.unwrap_or(DEFAULT_LEASE);
         let lease_ms = check_seconds("lease_seconds", lease.as_secs(), MAX_LEASE)?;
-        let params = FetchParams {
+        let mut params = FetchParams {
             namespace: request.namespace.clone(),
             queues: request.queues,
             worker_id: request.worker_id,
             max_jobs,
             lease_ms,
             job_types: request.job_types,
+            complete: request.complete,
         };
         let started = Instant::now();
         let deadline = started + wait;
@@ -299,17 +304,24 @@ impl JobService {
                 .map(|queue| self.queue_wakeups.watch((params.namespace.clone(), queue.clone())))
                 .collect()
         };
+        let mut completed = Vec::new();
         loop {
             let mut notified: Vec<_> = watches.iter().map(|watch| Box::pin(watch.notify.notified())).collect();
             for wake in &mut notified {
                 wake.as_mut().enable();
             }
             let outcome = self.store.fetch(params.clone()).await?;
+            if !params.complete.is_empty() {
+                // Completed by the first look; later looks only fetch.
+                params.complete.clear();
+                completed = outcome.completed;
+                count_completions(&completed);
+            }
             let now = Instant::now();
             if !outcome.jobs.is_empty() || now >= deadline {
                 metrics::counter!("baton_jobs_fetched_total").increment(outcome.jobs.len() as u64);
                 metrics::histogram!("baton_job_fetch_wait_seconds").record(started.elapsed().as_secs_f64());
-                return Ok(outcome.jobs);
+                return Ok((outcome.jobs, completed));
             }
             let due = outcome.next_due_in_ms.map_or(POLL_SAFETY_NET, |ms| {
                 Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(POLL_SAFETY_NET)
@@ -335,13 +347,18 @@ impl JobService {
     }
 
     pub async fn complete(&self, items: Vec<CompleteParams>) -> Result<Vec<Result<Job, Error>>, Error> {
+        self.check_completions(&items)?;
+        let results = self.store.complete(items).await?;
+        count_completions(&results);
+        Ok(results)
+    }
+
+    fn check_completions(&self, items: &[CompleteParams]) -> Result<(), Error> {
         self.check_batch(items.len())?;
-        for item in &items {
+        for item in items {
             self.check_json_size("result", item.result.as_ref())?;
         }
-        let results = self.store.complete(items).await?;
-        metrics::counter!("baton_jobs_completed_total").increment(results.iter().filter(|r| r.is_ok()).count() as u64);
-        Ok(results)
+        Ok(())
     }
 
     pub async fn fail(&self, mut items: Vec<FailParams>) -> Result<Vec<Result<Job, Error>>, Error> {
@@ -491,6 +508,10 @@ impl JobService {
         }
         Ok(())
     }
+}
+
+fn count_completions(results: &[Result<Job, Error>]) {
+    metrics::counter!("baton_jobs_completed_total").increment(results.iter().filter(|r| r.is_ok()).count() as u64);
 }
 
 fn invalid(message: impl Into<String>) -> Error {

@@ -9,8 +9,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use baton_api::error::ErrorBody;
 use baton_api::job::{
-    BatchCompleteRequest, BatchFailRequest, BatchItemResult, BatchResponse, CompleteRequest, EnqueueBatch, EnqueueJob,
-    FailRequest, FetchRequest, HeartbeatRequest, HeartbeatResponse, JobBatch, JobList, JobView,
+    BatchCompleteRequest, BatchFailRequest, BatchItemResult, BatchResponse, CompleteItem, CompleteRequest,
+    EnqueueBatch, EnqueueJob, FailRequest, FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, JobBatch,
+    JobList, JobView,
 };
 use baton_core::job::service::{FetchRequest as CoreFetch, ListJobsRequest, lease_ref};
 use baton_core::job::{CompleteParams, EnqueueOutcome, FailParams, Job};
@@ -110,13 +111,13 @@ fn outcome_view(outcome: EnqueueOutcome) -> JobView {
 /// is enqueued (on any node).
 #[utoipa::path(post, path = "/api/v1/queues/{queue}/fetch", tag = "workers", request_body = FetchRequest,
     params(("queue" = String, Path), ("namespace" = Option<String>, Query)),
-    responses((status = 200, body = JobBatch), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = FetchResponse), (status = 422, body = ErrorBody)))]
 pub(crate) async fn fetch_from_queue(
     State(state): State<AppState>,
     Path(queue): Path<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<FetchRequest>,
-) -> Result<Json<JobBatch>, ApiError> {
+) -> Result<Json<FetchResponse>, ApiError> {
     if body.queues.is_some() {
         return Err(ApiError::new(ErrorCode::InvalidArgument, "queues belongs to POST /api/v1/fetch"));
     }
@@ -126,12 +127,12 @@ pub(crate) async fn fetch_from_queue(
 /// Fetch from several queues, tried in the order given.
 #[utoipa::path(post, path = "/api/v1/fetch", tag = "workers", request_body = FetchRequest,
     params(("namespace" = Option<String>, Query)),
-    responses((status = 200, body = JobBatch), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = FetchResponse), (status = 422, body = ErrorBody)))]
 pub(crate) async fn fetch(
     State(state): State<AppState>,
     selector: NamespaceSelector,
     ApiJson(mut body): ApiJson<FetchRequest>,
-) -> Result<Json<JobBatch>, ApiError> {
+) -> Result<Json<FetchResponse>, ApiError> {
     let queues = body.queues.take().unwrap_or_default();
     run_fetch(state, selector, queues, body).await
 }
@@ -141,8 +142,11 @@ async fn run_fetch(
     selector: NamespaceSelector,
     queues: Vec<String>,
     body: FetchRequest,
-) -> Result<Json<JobBatch>, ApiError> {
+) -> Result<Json<FetchResponse>, ApiError> {
     let namespace = selector.resolve(body.namespace.as_deref())?;
+    let acks = body.complete.unwrap_or_default();
+    let job_ids: Vec<String> = acks.iter().map(|item| item.job_id.clone()).collect();
+    let complete = completions(&namespace, acks)?;
     let request = CoreFetch {
         namespace,
         queues,
@@ -151,9 +155,13 @@ async fn run_fetch(
         wait: millis(body.wait_ms),
         lease: body.lease_seconds.map(Duration::from_secs),
         job_types: body.types,
+        complete,
     };
-    let jobs = state.jobs.fetch(request).await?;
-    Ok(Json(JobBatch { jobs: jobs.into_iter().map(|job| job_view(job, false)).collect() }))
+    let (jobs, completed) = state.jobs.fetch(request).await?;
+    Ok(Json(FetchResponse {
+        jobs: jobs.into_iter().map(|job| job_view(job, false)).collect(),
+        completed: item_results(job_ids, completed),
+    }))
 }
 
 /// Extend the lease of a job you run, and report progress. The answer says whether the job was cancelled.
@@ -212,8 +220,9 @@ pub(crate) async fn fail(
     single(state.jobs.fail(vec![params]).await?)
 }
 
-fn batch_response(job_ids: Vec<String>, results: Vec<Result<Job, Error>>) -> Json<BatchResponse> {
-    let results = job_ids
+/// Per-item outcomes of a batch acknowledgement, in request order.
+fn item_results(job_ids: Vec<String>, results: Vec<Result<Job, Error>>) -> Vec<BatchItemResult> {
+    job_ids
         .into_iter()
         .zip(results)
         .map(|(job_id, result)| match result {
@@ -222,8 +231,17 @@ fn batch_response(job_ids: Vec<String>, results: Vec<Result<Job, Error>>) -> Jso
                 BatchItemResult { job_id, ok: false, state: None, error: Some(ApiError::from(error).into_detail()) }
             }
         })
-        .collect();
-    Json(BatchResponse { results })
+        .collect()
+}
+
+fn completions(namespace: &Namespace, items: Vec<CompleteItem>) -> Result<Vec<CompleteParams>, ApiError> {
+    items
+        .into_iter()
+        .map(|item| {
+            let lease = lease_ref(namespace.clone(), &item.job_id, item.lease_token)?;
+            Ok(CompleteParams { lease, result: item.result })
+        })
+        .collect()
 }
 
 /// Complete many jobs at once; each item succeeds or fails on its own.
@@ -236,17 +254,8 @@ pub(crate) async fn complete_batch(
 ) -> Result<Json<BatchResponse>, ApiError> {
     let namespace = selector.resolve(body.namespace.as_deref())?;
     let job_ids = body.items.iter().map(|item| item.job_id.clone()).collect();
-    let items = body
-        .items
-        .into_iter()
-        .map(|item| {
-            Ok(CompleteParams {
-                lease: lease_ref(namespace.clone(), &item.job_id, item.lease_token)?,
-                result: item.result,
-            })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(batch_response(job_ids, state.jobs.complete(items).await?))
+    let items = completions(&namespace, body.items)?;
+    Ok(Json(BatchResponse { results: item_results(job_ids, state.jobs.complete(items).await?) }))
 }
 
 /// Fail many attempts at once; each item succeeds or fails on its own.
@@ -271,7 +280,7 @@ pub(crate) async fn fail_batch(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(batch_response(job_ids, state.jobs.fail(items).await?))
+    Ok(Json(BatchResponse { results: item_results(job_ids, state.jobs.fail(items).await?) }))
 }
 
 /// Cancel a job: at once if it waits; a running job's worker learns it from its next heartbeat.

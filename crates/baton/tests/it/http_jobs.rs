@@ -228,3 +228,24 @@ async fn schedules_are_managed_over_http_and_fire_with_seconds() {
         assert_eq!(code(client.save_schedule(&schedule).await), "INVALID_ARGUMENT", "{schedule:?}");
     }
 }
+
+#[tokio::test]
+async fn a_fetch_completes_the_previous_batch_in_the_same_request() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let client = server.client();
+    client.enqueue_batch("q", (0..4).map(|n| job("t", json!(n))).collect()).await.unwrap();
+    let first = client.fetch_jobs(&["q"], fetch(2, 0)).await.unwrap();
+    let acks = first
+        .iter()
+        .map(|j| CompleteItem {
+            job_id: j.job_id.clone(),
+            lease_token: j.lease_token.unwrap(),
+            result: Some(json!("ok")),
+        })
+        .collect();
+    let next = client.fetch_and_complete(&["q"], FetchRequest { complete: Some(acks), ..fetch(2, 0) }).await.unwrap();
+    assert_eq!(next.jobs.len(), 2);
+    assert!(next.completed.iter().all(|item| item.ok && item.state.as_deref() == Some("completed")));
+    assert_eq!(client.get_job(&first[0].job_id).await.unwrap().result, Some(json!("ok")));
+}
