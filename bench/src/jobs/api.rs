@@ -51,11 +51,18 @@ pub struct FetchRequest<'a> {
     pub max_jobs: usize,
     pub wait_ms: u64,
     pub lease_seconds: u64,
+    /// Jobs to complete in the same request, before the fetch (what BullMQ's worker does when it moves a job
+    /// to completed and takes the next one in one call).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub complete: Vec<CompleteItem<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct FetchResponse {
     pub jobs: Vec<FetchedJob>,
+    /// One result per completed item, in order.
+    #[serde(default)]
+    pub completed: Vec<Value>,
 }
 
 /// A leased job. The lease token is echoed back verbatim on completion, whatever JSON type the server uses.
@@ -138,7 +145,15 @@ impl JobsClient {
     pub async fn fetch(&self, queue: &str, request: &FetchRequest<'_>) -> Result<Vec<FetchedJob>> {
         let answer: FetchResponse =
             self.post(&format!("/api/v1/queues/{queue}/fetch"), request, StatusCode::OK).await?;
+        check_complete_results(request.complete.len(), &CompleteBatchResponse { results: answer.completed })?;
         Ok(answer.jobs)
+    }
+
+    /// The items that complete `jobs` with a `null` result.
+    pub fn completions(jobs: &[FetchedJob]) -> Vec<CompleteItem<'_>> {
+        jobs.iter()
+            .map(|job| CompleteItem { job_id: &job.job_id, lease_token: &job.lease_token, result: Value::Null })
+            .collect()
     }
 
     /// Completes `jobs` with a `null` result: one job with the single endpoint, more with the batch endpoint.
@@ -236,7 +251,8 @@ mod tests {
 
     #[test]
     fn fetch_request_and_answer_match_the_contract() {
-        let request = FetchRequest { worker_id: "w1", max_jobs: 10, wait_ms: 5000, lease_seconds: 30 };
+        let request =
+            FetchRequest { worker_id: "w1", max_jobs: 10, wait_ms: 5000, lease_seconds: 30, complete: Vec::new() };
         assert_eq!(
             serde_json::to_value(&request).unwrap(),
             json!({"worker_id": "w1", "max_jobs": 10, "wait_ms": 5000, "lease_seconds": 30})

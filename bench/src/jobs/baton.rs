@@ -1,9 +1,10 @@
 //! The four job scenarios against one Baton server, over its HTTP jobs API (see `api.rs`).
 //!
 //! How worker concurrency N maps onto Baton: `ceil(N / 10)` fetch loops, each asking for up to 10 jobs
-//! (`max_jobs = min(10, N)`, the last loop taking what is left) and completing what it got (one job: the single
-//! complete endpoint; more: the batch endpoint) before it fetches again. So at most N jobs are leased at a time,
-//! as at most N run at a time with BullMQ's or graphile-worker's `concurrency: N`.
+//! (`max_jobs = min(10, N)`, the last loop taking what is left). A loop completes what it got in its next fetch
+//! (the fetch's `complete` list: one request and one commit, as BullMQ's worker completes a job and takes the
+//! next in one call), and what it holds at the end with the batch endpoint. So at most N jobs are leased at a
+//! time, as at most N run at a time with BullMQ's or graphile-worker's `concurrency: N`.
 //!
 //! Every measurement uses a fresh queue (`bench-<scenario>-<run id>`): Baton has no purge endpoint, so jobs
 //! left over by one measurement stay in that queue and are never fetched again. This module does not retry:
@@ -54,7 +55,7 @@ pub fn fetch_loops(n: usize) -> Vec<usize> {
 
 fn worker_note(n: usize) -> String {
     let loops = fetch_loops(n);
-    format!("baton workers: {} fetch loop(s), max_jobs {} each, complete before the next fetch", loops.len(), loops[0])
+    format!("baton workers: {} fetch loop(s), max_jobs {} each, completing in the next fetch", loops.len(), loops[0])
 }
 
 /// Opens `count` clients, each with its own connection, before the clock starts.
@@ -139,6 +140,13 @@ async fn end_to_end(spec: &JobsSpec, url: &str, queue: &str) -> Result<JobsMeasu
         let (queue, flow) = (queue.to_owned(), flow.clone());
         tasks.spawn(async move {
             let worker_id = format!("bench-w{idx}");
+            let count = |n: usize| {
+                flow.completed.fetch_add(n as u64, Ordering::SeqCst);
+                if Instant::now() <= deadline {
+                    flow.completed_in_window.fetch_add(n as u64, Ordering::SeqCst);
+                }
+            };
+            let mut held = Vec::new();
             while Instant::now() < deadline {
                 let wait = deadline.saturating_duration_since(Instant::now()).min(MAX_WAIT);
                 let request = FetchRequest {
@@ -146,18 +154,14 @@ async fn end_to_end(spec: &JobsSpec, url: &str, queue: &str) -> Result<JobsMeasu
                     max_jobs,
                     wait_ms: (wait.as_millis() as u64).max(1),
                     lease_seconds: LEASE_SECONDS,
+                    complete: JobsClient::completions(&held),
                 };
                 let jobs = client.fetch(&queue, &request).await?;
-                if jobs.is_empty() {
-                    continue;
-                }
-                client.complete(&jobs).await?;
-                let n = jobs.len() as u64;
-                flow.completed.fetch_add(n, Ordering::SeqCst);
-                if Instant::now() <= deadline {
-                    flow.completed_in_window.fetch_add(n, Ordering::SeqCst);
-                }
+                count(held.len());
+                held = jobs;
             }
+            client.complete(&held).await?;
+            count(held.len());
             anyhow::Ok(())
         });
     }
@@ -222,12 +226,14 @@ async fn pickup(spec: &JobsSpec, url: &str, queue: &str) -> Result<JobsMeasureme
         let (queue, state, stop) = (queue.to_owned(), state.clone(), stop.clone());
         workers_set.spawn(async move {
             let worker_id = format!("bench-w{idx}");
+            let mut held = Vec::new();
             while !stop.load(Ordering::SeqCst) {
                 let request = FetchRequest {
                     worker_id: &worker_id,
                     max_jobs,
                     wait_ms: MAX_WAIT.as_millis() as u64,
                     lease_seconds: LEASE_SECONDS,
+                    complete: JobsClient::completions(&held),
                 };
                 let jobs = client.fetch(&queue, &request).await?;
                 let arrived = Instant::now();
@@ -241,8 +247,9 @@ async fn pickup(spec: &JobsSpec, url: &str, queue: &str) -> Result<JobsMeasureme
                     state.latencies.lock().await.push(arrived.duration_since(state.base).saturating_sub(sent));
                     state.received.fetch_add(1, Ordering::SeqCst);
                 }
-                client.complete(&jobs).await?;
+                held = jobs;
             }
+            client.complete(&held).await?;
             anyhow::Ok(())
         });
     }

@@ -8,7 +8,7 @@ use baton_core::StoreError;
 use baton_core::clock::Timestamp;
 use baton_core::job::engine::JobTx;
 use baton_core::job::stored::{encode, encode_optional};
-use baton_core::job::{Job, JobId, JobState, QueueSettings, RateLimit};
+use baton_core::job::{Job, JobId, JobState, QueueSettings, RateLimit, RateWindow};
 use baton_core::lock::engine::LockTx;
 use baton_core::namespace::Namespace;
 use sqlx::postgres::PgRow;
@@ -35,6 +35,10 @@ pub(crate) fn queue_settings(row: &PgRow) -> Result<Option<(String, QueueSetting
         global_concurrency: limit(optional_int("global_concurrency")?)?,
         rate_limit,
         per_key_concurrency: limit(optional_int("per_key_concurrency")?)?.unwrap_or(1),
+        rate_window: RateWindow {
+            started_at: Timestamp(optional_int("rate_window_start")?.unwrap_or(0)),
+            taken: limit(optional_int("rate_window_taken")?)?.unwrap_or(0),
+        },
     };
     Ok(Some((row.try_get("queue").map_err(store_error)?, settings)))
 }
@@ -156,6 +160,8 @@ impl JobTx for PgTx<'_> {
             .bind(settings.rate_limit.map(|rate| i64::from(rate.limit)))
             .bind(settings.rate_limit.map(|rate| rate.period_ms))
             .bind(i64::from(settings.per_key_concurrency))
+            .bind(settings.rate_window.started_at.as_millis())
+            .bind(i64::from(settings.rate_window.taken))
             .execute(&mut *self.conn)
             .await
             .map_err(store_error)?;
@@ -207,17 +213,6 @@ impl JobTx for PgTx<'_> {
 
     async fn running_count(&mut self, namespace: &Namespace, queue: &str) -> Result<u64, StoreError> {
         self.count(include_str!("../queries/job/running_count.sql"), namespace, queue).await
-    }
-
-    async fn started_since(&mut self, namespace: &Namespace, queue: &str, since: Timestamp) -> Result<u64, StoreError> {
-        let row = query(include_str!("../queries/job/started_since.sql"))
-            .bind(namespace.as_str())
-            .bind(queue)
-            .bind(since.as_millis())
-            .fetch_one(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
-        count_of(&row)
     }
 
     async fn running_per_key(

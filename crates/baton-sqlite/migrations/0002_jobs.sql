@@ -41,9 +41,7 @@ CREATE INDEX jobs_due ON jobs (namespace, queue, run_at) WHERE state IN ('schedu
 CREATE INDEX jobs_running ON jobs (namespace, queue, concurrency_key) WHERE state = 'running';
 CREATE INDEX jobs_lapse ON jobs (lease_expires_at) WHERE state = 'running';
 CREATE INDEX jobs_unique ON jobs (namespace, queue, unique_key, created_at) WHERE unique_key IS NOT NULL;
-CREATE INDEX jobs_started ON jobs (namespace, queue, attempted_at) WHERE attempted_at IS NOT NULL;
 CREATE INDEX jobs_finalized ON jobs (finalized_at) WHERE finalized_at IS NOT NULL;
-CREATE INDEX jobs_by_queue ON jobs (namespace, queue, job_id);
 
 CREATE TABLE job_queues (
     namespace           TEXT    NOT NULL,
@@ -53,6 +51,9 @@ CREATE TABLE job_queues (
     rate_limit          INTEGER,
     rate_period_ms      INTEGER,
     per_key_concurrency INTEGER NOT NULL,
+    -- The rate limit's fixed window: when it began and how many jobs it started.
+    rate_window_start   INTEGER NOT NULL,
+    rate_window_taken   INTEGER NOT NULL,
     PRIMARY KEY (namespace, queue)
 );
 

@@ -7,7 +7,7 @@ use baton_core::StoreError;
 use baton_core::clock::Timestamp;
 use baton_core::job::engine::JobTx;
 use baton_core::job::stored::{encode, encode_optional, encode_states};
-use baton_core::job::{Job, JobId, JobState, QueueSettings, RateLimit};
+use baton_core::job::{Job, JobId, JobState, QueueSettings, RateLimit, RateWindow};
 use baton_core::namespace::Namespace;
 use rusqlite::{Row, params};
 
@@ -30,6 +30,10 @@ pub(crate) fn queue_settings(row: &Row<'_>) -> Result<(String, QueueSettings), S
         global_concurrency: limit(optional_int("global_concurrency")?)?,
         rate_limit,
         per_key_concurrency: limit(optional_int("per_key_concurrency")?)?.unwrap_or(1),
+        rate_window: RateWindow {
+            started_at: Timestamp(optional_int("rate_window_start")?.unwrap_or(0)),
+            taken: limit(optional_int("rate_window_taken")?)?.unwrap_or(0),
+        },
     };
     Ok((row.get("queue").map_err(store_error)?, settings))
 }
@@ -113,6 +117,8 @@ impl JobTx for SqliteTx<'_> {
                 settings.rate_limit.map(|rate| rate.limit),
                 settings.rate_limit.map(|rate| rate.period_ms),
                 settings.per_key_concurrency,
+                settings.rate_window.started_at.as_millis(),
+                settings.rate_window.taken,
             ],
         )?;
         Ok(())
@@ -149,10 +155,6 @@ impl JobTx for SqliteTx<'_> {
 
     async fn running_count(&mut self, namespace: &Namespace, queue: &str) -> Result<u64, StoreError> {
         self.count(include_str!("../queries/job/running_count.sql"), params![namespace.as_str(), queue])
-    }
-
-    async fn started_since(&mut self, namespace: &Namespace, queue: &str, since: Timestamp) -> Result<u64, StoreError> {
-        self.count(include_str!("../queries/job/started_since.sql"), params![namespace.as_str(), queue, since.0])
     }
 
     async fn running_per_key(

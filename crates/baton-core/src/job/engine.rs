@@ -58,8 +58,6 @@ pub trait JobTx {
         limit: u32,
     ) -> Result<Vec<(JobId, Option<String>)>, StoreError>;
     async fn running_count(&mut self, namespace: &Namespace, queue: &str) -> Result<u64, StoreError>;
-    /// Jobs of the queue whose latest attempt started after `since`, running or not.
-    async fn started_since(&mut self, namespace: &Namespace, queue: &str, since: Timestamp) -> Result<u64, StoreError>;
     async fn running_per_key(
         &mut self,
         namespace: &Namespace,
@@ -232,7 +230,7 @@ async fn fetch_from_queue<T: JobTx>(
     wanted: u32,
     params: &FetchParams,
 ) -> Result<Vec<Job>, Error> {
-    let settings = tx.queue_settings(namespace, queue).await?.unwrap_or_else(QueueSettings::new);
+    let mut settings = tx.queue_settings(namespace, queue).await?.unwrap_or_else(QueueSettings::new);
     if settings.paused {
         return Ok(Vec::new());
     }
@@ -242,14 +240,7 @@ async fn fetch_from_queue<T: JobTx>(
         tx.lock_queue(namespace, queue).await?;
         queue_locked = true;
         let running = if settings.global_concurrency.is_some() { tx.running_count(namespace, queue).await? } else { 0 };
-        let started = match settings.rate_limit {
-            Some(rate) => {
-                let since = Timestamp(tx.now().await?.0.saturating_sub(rate.period_ms));
-                tx.started_since(namespace, queue, since).await?
-            }
-            None => 0,
-        };
-        allowance = rules::fetch_allowance(&settings, wanted, running, started);
+        allowance = rules::fetch_allowance(&settings, wanted, running, tx.now().await?);
         if allowance == 0 {
             return Ok(Vec::new());
         }
@@ -270,10 +261,29 @@ async fn fetch_from_queue<T: JobTx>(
             candidates.iter().filter_map(|(_, key)| key.clone()).collect::<BTreeSet<_>>().into_iter().collect();
         let running = tx.running_per_key(namespace, queue, &keys).await?;
         let picked = rules::pick_within_key_limits(&candidates, &running, settings.per_key_concurrency, allowance);
-        return Ok(tx.claim(namespace, &picked, &params.worker_id, params.lease_ms).await?);
+        return claim_counted(tx, namespace, queue, &mut settings, &picked, params).await;
     }
     let ids: Vec<JobId> = candidates.into_iter().map(|(id, _)| id).collect();
-    Ok(tx.claim(namespace, &ids, &params.worker_id, params.lease_ms).await?)
+    claim_counted(tx, namespace, queue, &mut settings, &ids, params).await
+}
+
+/// Claims the jobs and, under a rate limit, counts them in the queue's window (the queue is locked then).
+async fn claim_counted<T: JobTx>(
+    tx: &mut T,
+    namespace: &Namespace,
+    queue: &str,
+    settings: &mut QueueSettings,
+    job_ids: &[JobId],
+    params: &FetchParams,
+) -> Result<Vec<Job>, Error> {
+    let claimed = tx.claim(namespace, job_ids, &params.worker_id, params.lease_ms).await?;
+    if settings.rate_limit.is_some() && !claimed.is_empty() {
+        let mut window = rules::current_window(settings, tx.now().await?);
+        window.taken = window.taken.saturating_add(u32::try_from(claimed.len()).unwrap_or(u32::MAX));
+        settings.rate_window = window;
+        tx.save_queue_settings(namespace, queue, settings).await?;
+    }
+    Ok(claimed)
 }
 
 /// Changes the given settings of a queue and keeps the rest.

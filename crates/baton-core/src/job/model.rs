@@ -340,6 +340,23 @@ pub struct QueueSettings {
     pub rate_limit: Option<RateLimit>,
     /// The most running jobs per `concurrency_key`.
     pub per_key_concurrency: u32,
+    /// The rate limit's current window: when it began and how many jobs it has started.
+    pub rate_window: RateWindow,
+}
+
+/// A fixed window of a rate limit (as BullMQ's limiter): at most `limit` jobs start from `started_at` until
+/// `started_at + period`, then the count starts again.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct RateWindow {
+    pub started_at: Timestamp,
+    pub taken: u32,
+}
+
+impl Default for RateWindow {
+    /// A window long over, so the first fetch starts a fresh one.
+    fn default() -> Self {
+        Self { started_at: Timestamp(0), taken: 0 }
+    }
 }
 
 impl QueueSettings {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::clock::Timestamp;
-use crate::job::model::{AttemptError, Backoff, BackoffStrategy, Job, JobId, JobState, QueueSettings};
+use crate::job::model::{AttemptError, Backoff, BackoffStrategy, Job, JobId, JobState, QueueSettings, RateWindow};
 
 /// The attempt errors a job keeps; older ones are dropped first.
 pub const MAX_ERRORS_KEPT: usize = 20;
@@ -84,14 +84,23 @@ pub fn finalize(job: &mut Job, state: JobState, now: Timestamp) {
     job.finalized_at = Some(now);
 }
 
-/// How many jobs a fetch may take from a queue: what was asked, cut by the queue's concurrency and rate limits.
-pub fn fetch_allowance(settings: &QueueSettings, wanted: u32, running: u64, started_in_period: u64) -> u32 {
+/// The rate window in force at `now`: the stored one, or a fresh one once its period is over.
+pub fn current_window(settings: &QueueSettings, now: Timestamp) -> RateWindow {
+    match settings.rate_limit {
+        Some(rate) if now.0 < settings.rate_window.started_at.0.saturating_add(rate.period_ms) => settings.rate_window,
+        _ => RateWindow { started_at: now, taken: 0 },
+    }
+}
+
+/// How many jobs a fetch may take from a queue at `now`: what was asked, cut by the queue's concurrency limit
+/// and what its rate window has left.
+pub fn fetch_allowance(settings: &QueueSettings, wanted: u32, running: u64, now: Timestamp) -> u32 {
     let mut allowance = u64::from(wanted);
     if let Some(limit) = settings.global_concurrency {
         allowance = allowance.min(u64::from(limit).saturating_sub(running));
     }
     if let Some(rate) = settings.rate_limit {
-        allowance = allowance.min(u64::from(rate.limit).saturating_sub(started_in_period));
+        allowance = allowance.min(u64::from(rate.limit.saturating_sub(current_window(settings, now).taken)));
     }
     u32::try_from(allowance).unwrap_or(wanted)
 }
@@ -153,17 +162,20 @@ mod tests {
 
     #[test]
     fn limits_cut_the_allowance_and_never_go_negative() {
+        let now = Timestamp(10_000);
         let open = QueueSettings::new();
-        assert_eq!(fetch_allowance(&open, 10, 1_000, 1_000), 10);
+        assert_eq!(fetch_allowance(&open, 10, 1_000, now), 10);
         let limited = QueueSettings {
             global_concurrency: Some(5),
             rate_limit: Some(RateLimit { limit: 3, period_ms: 1_000 }),
             ..QueueSettings::new()
         };
-        assert_eq!(fetch_allowance(&limited, 10, 0, 0), 3);
-        assert_eq!(fetch_allowance(&limited, 10, 4, 0), 1);
-        assert_eq!(fetch_allowance(&limited, 10, 9, 0), 0);
-        assert_eq!(fetch_allowance(&limited, 10, 0, 7), 0);
+        assert_eq!(fetch_allowance(&limited, 10, 0, now), 3);
+        assert_eq!(fetch_allowance(&limited, 10, 4, now), 1);
+        assert_eq!(fetch_allowance(&limited, 10, 9, now), 0);
+        let spent = QueueSettings { rate_window: RateWindow { started_at: Timestamp(9_500), taken: 3 }, ..limited };
+        assert_eq!(fetch_allowance(&spent, 10, 0, now), 0, "the window has 500 ms to go");
+        assert_eq!(fetch_allowance(&spent, 10, 0, Timestamp(10_500)), 3, "a new window");
     }
 
     #[test]
