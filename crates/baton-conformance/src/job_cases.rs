@@ -325,6 +325,13 @@ pub async fn concurrency_keys_limit_running_jobs_per_key(h: &Harness) {
     assert!(fetch(h, "q", 10).await.is_empty(), "customer-a already runs one");
     complete(h, lease(&get(h, a1.job_id).await)).await.unwrap();
     assert_eq!(fetch(h, "q", 10).await[0].job_id, a2.job_id);
+
+    // A long run of one busy key ahead of another key does not starve it.
+    enqueue(h, (0..50).map(|_| keyed("customer-c")).collect()).await;
+    let d = enqueue_one(h, keyed("customer-d")).await;
+    let first = fetch(h, "q", 1).await.remove(0);
+    assert_eq!(first.concurrency_key.as_deref(), Some("customer-c"));
+    assert_eq!(fetch(h, "q", 1).await[0].job_id, d.job_id, "customer-c's other jobs are skipped");
 }
 
 pub async fn a_fetch_can_complete_the_previous_jobs_in_the_same_transaction(h: &Harness) {

@@ -17,6 +17,11 @@ use sqlx::{Row, query};
 use crate::rows::{job, store_error};
 use crate::tx::{PgTx, advisory_key};
 
+/// Jobs per multi-row statement. sqlx 0.9.0 leaves Nagle's algorithm on (launchbadge/sqlx#4335, fixed upstream
+/// but not released): a statement larger than the socket's free send buffer (16 KiB at first here) waits
+/// about 40 ms for a delayed ACK. At this size a batch of ordinary jobs stays well below that.
+const JOBS_PER_STATEMENT: usize = 25;
+
 fn corrupt(what: &str) -> StoreError {
     StoreError::Internal(format!("stored job {what} does not parse"))
 }
@@ -67,6 +72,68 @@ impl PgTx<'_> {
             query(sql).bind(namespace.as_str()).bind(queue).fetch_one(&mut *self.conn).await.map_err(store_error)?;
         count_of(&row)
     }
+
+    /// One multi-row insert (see [`JOBS_PER_STATEMENT`]).
+    async fn insert_chunk(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
+        let column = |field: fn(&Job) -> String| jobs.iter().map(field).collect::<Vec<_>>();
+        let optional = |field: fn(&Job) -> Option<String>| jobs.iter().map(field).collect::<Vec<_>>();
+        let encoded =
+            |field: fn(&Job) -> Result<String, StoreError>| jobs.iter().map(field).collect::<Result<Vec<_>, _>>();
+        query(include_str!("../queries/job/insert_many.sql"))
+            .bind(column(|job| job.namespace.as_str().to_owned()))
+            .bind(column(|job| job.job_id.to_string()))
+            .bind(column(|job| job.queue.clone()))
+            .bind(column(|job| job.job_type.clone()))
+            .bind(encoded(|job| encode(&job.payload))?)
+            .bind(jobs.iter().map(|job| i64::from(job.priority)).collect::<Vec<_>>())
+            .bind(column(|job| job.state.as_str().to_owned()))
+            .bind(jobs.iter().map(|job| i64::from(job.max_attempts)).collect::<Vec<_>>())
+            .bind(encoded(|job| encode(&job.backoff))?)
+            .bind(jobs.iter().map(|job| job.timeout_ms).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| job.run_at.as_millis()).collect::<Vec<_>>())
+            .bind(optional(|job| job.unique_key.clone()))
+            .bind(optional(|job| job.concurrency_key.clone()))
+            .bind(encoded(|job| encode(&job.tags))?)
+            .bind(jobs.iter().map(|job| encode_optional(job.metadata.as_ref())).collect::<Result<Vec<_>, _>>()?)
+            .bind(optional(|job| job.trace_context.clone()))
+            .bind(jobs.iter().map(|job| job.created_at.as_millis()).collect::<Vec<_>>())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// One multi-row update (see [`JOBS_PER_STATEMENT`]).
+    async fn update_chunk(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
+        let times = |field: fn(&Job) -> Option<Timestamp>| {
+            jobs.iter().map(|job| field(job).map(Timestamp::as_millis)).collect::<Vec<_>>()
+        };
+        let values = |field: fn(&Job) -> Option<&serde_json::Value>| {
+            jobs.iter().map(|job| encode_optional(field(job))).collect::<Result<Vec<_>, _>>()
+        };
+        query(include_str!("../queries/job/update_many.sql"))
+            .bind(jobs.iter().map(|job| job.namespace.as_str().to_owned()).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| job.job_id.to_string()).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| job.state.as_str().to_owned()).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| i64::from(job.attempt)).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| i64::from(job.max_attempts)).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| job.run_at.as_millis()).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| job.lease_token.map(|token| token.0)).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|job| job.lease_ms).collect::<Vec<_>>())
+            .bind(times(|job| job.lease_expires_at))
+            .bind(jobs.iter().map(|job| job.worker_id.clone()).collect::<Vec<_>>())
+            .bind(times(|job| job.heartbeat_at))
+            .bind(values(|job| job.progress.as_ref())?)
+            .bind(values(|job| job.result.as_ref())?)
+            .bind(jobs.iter().map(|job| encode(&job.errors)).collect::<Result<Vec<_>, _>>()?)
+            .bind(jobs.iter().map(|job| job.cancel_requested).collect::<Vec<_>>())
+            .bind(times(|job| job.attempted_at))
+            .bind(times(|job| job.finalized_at))
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
 }
 
 impl JobTx for PgTx<'_> {
@@ -100,34 +167,9 @@ impl JobTx for PgTx<'_> {
     }
 
     async fn insert_jobs(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
-        if jobs.is_empty() {
-            return Ok(());
+        for chunk in jobs.chunks(JOBS_PER_STATEMENT) {
+            self.insert_chunk(chunk).await?;
         }
-        let column = |field: fn(&Job) -> String| jobs.iter().map(field).collect::<Vec<_>>();
-        let optional = |field: fn(&Job) -> Option<String>| jobs.iter().map(field).collect::<Vec<_>>();
-        let encoded =
-            |field: fn(&Job) -> Result<String, StoreError>| jobs.iter().map(field).collect::<Result<Vec<_>, _>>();
-        query(include_str!("../queries/job/insert_many.sql"))
-            .bind(column(|job| job.namespace.as_str().to_owned()))
-            .bind(column(|job| job.job_id.to_string()))
-            .bind(column(|job| job.queue.clone()))
-            .bind(column(|job| job.job_type.clone()))
-            .bind(encoded(|job| encode(&job.payload))?)
-            .bind(jobs.iter().map(|job| i64::from(job.priority)).collect::<Vec<_>>())
-            .bind(column(|job| job.state.as_str().to_owned()))
-            .bind(jobs.iter().map(|job| i64::from(job.max_attempts)).collect::<Vec<_>>())
-            .bind(encoded(|job| encode(&job.backoff))?)
-            .bind(jobs.iter().map(|job| job.timeout_ms).collect::<Vec<_>>())
-            .bind(jobs.iter().map(|job| job.run_at.as_millis()).collect::<Vec<_>>())
-            .bind(optional(|job| job.unique_key.clone()))
-            .bind(optional(|job| job.concurrency_key.clone()))
-            .bind(encoded(|job| encode(&job.tags))?)
-            .bind(jobs.iter().map(|job| encode_optional(job.metadata.as_ref())).collect::<Result<Vec<_>, _>>()?)
-            .bind(optional(|job| job.trace_context.clone()))
-            .bind(jobs.iter().map(|job| job.created_at.as_millis()).collect::<Vec<_>>())
-            .execute(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
         Ok(())
     }
 
@@ -190,6 +232,7 @@ impl JobTx for PgTx<'_> {
         namespace: &Namespace,
         queue: &str,
         job_types: Option<&[String]>,
+        skip_keys_running: Option<u32>,
         limit: u32,
     ) -> Result<Vec<(JobId, Option<String>)>, StoreError> {
         let now = JobTx::now(self).await?;
@@ -199,6 +242,7 @@ impl JobTx for PgTx<'_> {
             .bind(now.as_millis())
             .bind(i64::from(limit))
             .bind(job_types)
+            .bind(skip_keys_running.map(i64::from))
             .fetch_all(&mut *self.conn)
             .await
             .map_err(store_error)?;
@@ -321,36 +365,9 @@ impl JobTx for PgTx<'_> {
     }
 
     async fn update_jobs(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
-        if jobs.is_empty() {
-            return Ok(());
+        for chunk in jobs.chunks(JOBS_PER_STATEMENT) {
+            self.update_chunk(chunk).await?;
         }
-        let times = |field: fn(&Job) -> Option<Timestamp>| {
-            jobs.iter().map(|job| field(job).map(Timestamp::as_millis)).collect::<Vec<_>>()
-        };
-        let values = |field: fn(&Job) -> Option<&serde_json::Value>| {
-            jobs.iter().map(|job| encode_optional(field(job))).collect::<Result<Vec<_>, _>>()
-        };
-        query(include_str!("../queries/job/update_many.sql"))
-            .bind(jobs.iter().map(|job| job.namespace.as_str().to_owned()).collect::<Vec<_>>())
-            .bind(jobs.iter().map(|job| job.job_id.to_string()).collect::<Vec<_>>())
-            .bind(jobs.iter().map(|job| job.state.as_str().to_owned()).collect::<Vec<_>>())
-            .bind(jobs.iter().map(|job| i64::from(job.attempt)).collect::<Vec<_>>())
-            .bind(jobs.iter().map(|job| i64::from(job.max_attempts)).collect::<Vec<_>>())
-            .bind(jobs.iter().map(|job| job.run_at.as_millis()).collect::<Vec<_>>())
-            .bind(jobs.iter().map(|job| job.lease_token.map(|token| token.0)).collect::<Vec<_>>())
-            .bind(jobs.iter().map(|job| job.lease_ms).collect::<Vec<_>>())
-            .bind(times(|job| job.lease_expires_at))
-            .bind(jobs.iter().map(|job| job.worker_id.clone()).collect::<Vec<_>>())
-            .bind(times(|job| job.heartbeat_at))
-            .bind(values(|job| job.progress.as_ref())?)
-            .bind(values(|job| job.result.as_ref())?)
-            .bind(jobs.iter().map(|job| encode(&job.errors)).collect::<Result<Vec<_>, _>>()?)
-            .bind(jobs.iter().map(|job| job.cancel_requested).collect::<Vec<_>>())
-            .bind(times(|job| job.attempted_at))
-            .bind(times(|job| job.finalized_at))
-            .execute(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
         Ok(())
     }
 

@@ -139,12 +139,13 @@ impl JobTx for SqliteTx<'_> {
         namespace: &Namespace,
         queue: &str,
         job_types: Option<&[String]>,
+        skip_keys_running: Option<u32>,
         limit: u32,
     ) -> Result<Vec<(JobId, Option<String>)>, StoreError> {
         let types = job_types.map(encode).transpose()?;
         self.query_all(
             include_str!("../queries/job/fetch_candidates.sql"),
-            params![namespace.as_str(), queue, self.now.as_millis(), limit, types],
+            params![namespace.as_str(), queue, self.now.as_millis(), limit, types, skip_keys_running],
             |row| {
                 let id: String = row.get("job_id").map_err(store_error)?;
                 let job_id = JobId::parse(&id).ok_or_else(|| corrupt("id"))?;
@@ -190,15 +191,12 @@ impl JobTx for SqliteTx<'_> {
                 row.get::<_, i64>(0).map_err(store_error)
             })?
             .ok_or_else(|| StoreError::Internal("the job lease token counter is missing".into()))?;
-        let mut claimed = Vec::with_capacity(job_ids.len());
-        for (offset, job_id) in (0_i64..).zip(job_ids) {
-            let token = last - count + 1 + offset;
-            let args =
-                params![namespace.as_str(), job_id.to_string(), token, lease_ms, self.now.as_millis(), worker_id];
-            if let Some(found) = self.query_optional(include_str!("../queries/job/claim.sql"), args, job)? {
-                claimed.push(found);
-            }
-        }
+        let first = last - count + 1;
+        let ids: Vec<String> = job_ids.iter().map(ToString::to_string).collect();
+        let args = params![namespace.as_str(), encode(&ids)?, first, lease_ms, self.now.as_millis(), worker_id];
+        let mut claimed = self.query_all(include_str!("../queries/job/claim.sql"), args, job)?;
+        // Answer in fetch order (best first), which the UPDATE does not keep.
+        claimed.sort_by_key(|job| job.lease_token);
         Ok(claimed)
     }
 
@@ -217,6 +215,12 @@ impl JobTx for SqliteTx<'_> {
             params![namespace.as_str(), job_id.to_string()],
             job,
         )
+    }
+
+    async fn jobs_for_update(&mut self, namespace: &Namespace, job_ids: &[JobId]) -> Result<Vec<Job>, StoreError> {
+        let ids: Vec<String> = job_ids.iter().map(ToString::to_string).collect();
+        let args = params![namespace.as_str(), encode(&ids)?];
+        self.query_all(include_str!("../queries/job/get_many_for_update.sql"), args, job)
     }
 
     async fn update_job(&mut self, job: &Job) -> Result<(), StoreError> {

@@ -49,12 +49,14 @@ pub trait JobTx {
     async fn lock_queue(&mut self, namespace: &Namespace, queue: &str) -> Result<(), StoreError>;
     /// Makes up to `limit` scheduled or retryable jobs of the queue that are due at `now` available.
     async fn promote_due(&mut self, namespace: &Namespace, queue: &str, limit: u32) -> Result<(), StoreError>;
-    /// Available jobs, best first (priority, then `run_at`, then age), that no concurrent fetch holds.
+    /// Available jobs, best first (priority, then `run_at`, then age), that no concurrent fetch holds; with
+    /// `skip_keys_running`, none whose concurrency key already has that many running jobs.
     async fn fetch_candidates(
         &mut self,
         namespace: &Namespace,
         queue: &str,
         job_types: Option<&[String]>,
+        skip_keys_running: Option<u32>,
         limit: u32,
     ) -> Result<Vec<(JobId, Option<String>)>, StoreError>;
     async fn running_count(&mut self, namespace: &Namespace, queue: &str) -> Result<u64, StoreError>;
@@ -239,6 +241,8 @@ async fn fetch_from_queue<T: JobTx>(
     if settings.limits_fetch() {
         tx.lock_queue(namespace, queue).await?;
         queue_locked = true;
+        // Read again under the lock: the rate window may have moved while this fetch waited for it.
+        settings = tx.queue_settings(namespace, queue).await?.unwrap_or_else(QueueSettings::new);
         let running = if settings.global_concurrency.is_some() { tx.running_count(namespace, queue).await? } else { 0 };
         allowance = rules::fetch_allowance(&settings, wanted, running, tx.now().await?);
         if allowance == 0 {
@@ -247,16 +251,17 @@ async fn fetch_from_queue<T: JobTx>(
     }
     // Due jobs join the available ones here, so an idle queue needs no background stager.
     tx.promote_due(namespace, queue, PROMOTE_PER_FETCH).await?;
-    let mut candidates = tx.fetch_candidates(namespace, queue, params.job_types.as_deref(), allowance).await?;
+    let mut candidates = tx.fetch_candidates(namespace, queue, params.job_types.as_deref(), None, allowance).await?;
     if candidates.iter().any(|(_, key)| key.is_some()) {
         // Counting running jobs per key is only sound while no other node fetches from the queue.
         if !queue_locked {
             tx.lock_queue(namespace, queue).await?;
         }
-        // Look further ahead, so that keys at their limit do not starve the jobs behind them.
-        candidates = tx
-            .fetch_candidates(namespace, queue, params.job_types.as_deref(), allowance.saturating_mul(4).min(1000))
-            .await?;
+        // Jobs of keys at their limit are left out, so they cannot starve the jobs behind them; the lookahead
+        // leaves room for several jobs of one key among the rest.
+        let (types, per_key) = (params.job_types.as_deref(), Some(settings.per_key_concurrency));
+        let lookahead = allowance.saturating_mul(4).min(1000);
+        candidates = tx.fetch_candidates(namespace, queue, types, per_key, lookahead).await?;
         let keys: Vec<String> =
             candidates.iter().filter_map(|(_, key)| key.clone()).collect::<BTreeSet<_>>().into_iter().collect();
         let running = tx.running_per_key(namespace, queue, &keys).await?;

@@ -1,8 +1,12 @@
--- Available jobs, best first: priority, then due time, then age; only types in $5 if set. Rows another fetch
--- holds are skipped.
+-- Available jobs, best first: priority, then due time, then age; only types in $5 if set, and none whose
+-- concurrency key already runs $6 jobs if set. Rows another fetch holds are skipped.
 SELECT job_id, concurrency_key FROM jobs
 WHERE namespace = $1 AND queue = $2 AND state = 'available'
   AND ($5::TEXT[] IS NULL OR job_type = ANY($5))
+  AND ($6::BIGINT IS NULL OR concurrency_key IS NULL OR concurrency_key NOT IN (
+        SELECT concurrency_key FROM jobs
+        WHERE namespace = $1 AND queue = $2 AND state = 'running' AND concurrency_key IS NOT NULL
+        GROUP BY concurrency_key HAVING count(*) >= $6))
 ORDER BY priority DESC, run_at, job_id
 LIMIT $4
 FOR UPDATE SKIP LOCKED

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use baton_api::job::{CompleteItem, EnqueueJob, FetchRequest, ScheduleRequest};
+use baton_api::job::{CompleteItem, EnqueueJob, FetchRequest, QueueSettingsRequest, RateLimitBody, ScheduleRequest};
 use baton_api::lock::AcquireLockRequest;
 use baton_client::ListJobs;
 use baton_conformance::harness::TestDatabase;
@@ -144,11 +144,11 @@ async fn workers_on_two_nodes_complete_every_job_exactly_once() {
     let Some((node_a, node_b, database)) = two_nodes().await else {
         return;
     };
-    const JOBS: usize = 2_000;
+    const JOBS: usize = 10_000;
     let a = node_a.client();
-    for chunk in 0..JOBS / 500 {
-        let batch = (0..500)
-            .map(|n| EnqueueJob { job_type: "t".into(), payload: json!(chunk * 500 + n), ..EnqueueJob::default() })
+    for chunk in 0..JOBS / 1_000 {
+        let batch = (0..1_000)
+            .map(|n| EnqueueJob { job_type: "t".into(), payload: json!(chunk * 1_000 + n), ..EnqueueJob::default() })
             .collect();
         a.enqueue_batch("q", batch).await.unwrap();
     }
@@ -210,6 +210,70 @@ async fn a_schedule_fires_once_per_tick_on_two_nodes() {
     let distinct: std::collections::HashSet<&String> = keys.iter().collect();
     assert!(keys.len() >= 3, "both schedulers ran for four seconds: {keys:?}");
     assert_eq!(distinct.len(), keys.len(), "one job per tick: {keys:?}");
+    drop((node_a, node_b));
+    database.remove().await;
+}
+
+/// Fetches concurrently from both nodes, never completing, until nothing more is handed out; returns the jobs.
+async fn fetch_everything_allowed(nodes: [&Server; 2], queue: &str) -> Vec<baton_api::job::JobView> {
+    let fetchers = (0..6).map(|n| {
+        let client = nodes[n % 2].client();
+        let queue = queue.to_owned();
+        tokio::spawn(async move {
+            let mut taken = Vec::new();
+            for _ in 0..5 {
+                let request = FetchRequest { worker_id: format!("w{n}"), max_jobs: Some(2), ..FetchRequest::default() };
+                taken.extend(client.fetch_jobs(&[queue.as_str()], request).await.expect("fetch"));
+            }
+            taken
+        })
+    });
+    let mut all = Vec::new();
+    for fetcher in fetchers.collect::<Vec<_>>() {
+        all.extend(fetcher.await.unwrap());
+    }
+    all
+}
+
+#[tokio::test]
+async fn queue_limits_hold_across_two_nodes() {
+    let Some((node_a, node_b, database)) = two_nodes().await else {
+        return;
+    };
+    let (a, b) = (node_a.client(), node_b.client());
+    let jobs = |key: Option<&str>| {
+        (0..20)
+            .map(|_| EnqueueJob {
+                job_type: "t".into(),
+                concurrency_key: key.map(str::to_owned),
+                ..EnqueueJob::default()
+            })
+            .collect::<Vec<_>>()
+    };
+
+    a.enqueue_batch("limited", jobs(None)).await.unwrap();
+    let limit = QueueSettingsRequest { global_concurrency: Some(3), ..QueueSettingsRequest::default() };
+    b.update_queue("limited", &limit).await.unwrap();
+    let running = fetch_everything_allowed([&node_a, &node_b], "limited").await;
+    assert_eq!(running.len(), 3, "global concurrency 3, whichever node the workers use");
+    let first = &running[0];
+    b.complete_job(&first.job_id, first.lease_token.unwrap(), None).await.unwrap();
+    assert_eq!(fetch_everything_allowed([&node_a, &node_b], "limited").await.len(), 1, "one slot freed");
+
+    a.enqueue_batch("rated", jobs(None)).await.unwrap();
+    let rate = QueueSettingsRequest {
+        rate_limit: Some(RateLimitBody { limit: 5, period_seconds: 3600 }),
+        ..QueueSettingsRequest::default()
+    };
+    a.update_queue("rated", &rate).await.unwrap();
+    assert_eq!(fetch_everything_allowed([&node_a, &node_b], "rated").await.len(), 5, "five starts per hour");
+
+    a.enqueue_batch("keyed", jobs(Some("customer-1"))).await.unwrap();
+    a.enqueue_batch("keyed", jobs(Some("customer-2"))).await.unwrap();
+    let running = fetch_everything_allowed([&node_a, &node_b], "keyed").await;
+    let mut keys: Vec<String> = running.into_iter().filter_map(|job| job.concurrency_key).collect();
+    keys.sort();
+    assert_eq!(keys, vec!["customer-1", "customer-2"], "one running job per key across nodes");
     drop((node_a, node_b));
     database.remove().await;
 }
