@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use crate::clock::Timestamp;
 use crate::error::{Error, ErrorCode};
-use crate::job::service::{JobService, check_name, check_seconds};
+use crate::job::service::JobService;
+use crate::job::spec::{check_name, check_seconds};
 use crate::namespace::Namespace;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -15,6 +15,7 @@ pub mod schedule;
 pub mod schedule_engine;
 pub mod schedule_service;
 pub mod service;
+pub mod spec;
 pub mod store;
 pub mod stored;
 mod wakeups;

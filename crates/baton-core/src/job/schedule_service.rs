@@ -3,7 +3,8 @@
 use crate::error::{Error, ErrorCode};
 use crate::job::model::{Job, RunAt};
 use crate::job::schedule::{CronSpec, JobTemplate, Overlap, Schedule};
-use crate::job::service::{JobService, JobSpec};
+use crate::job::service::JobService;
+use crate::job::spec::JobSpec;
 use crate::namespace::Namespace;
 
 /// A schedule as a client defines it.

@@ -3,7 +3,7 @@
 use baton_api::job::{AttemptErrorView, BackoffBody, EnqueueJob, JobView};
 use baton_core::ErrorCode;
 use baton_core::clock::Timestamp;
-use baton_core::job::service::JobSpec;
+use baton_core::job::spec::JobSpec;
 use baton_core::job::{Backoff, BackoffStrategy, Job, JobState, OnConflict};
 
 use crate::error::ApiError;
