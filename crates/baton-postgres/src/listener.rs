@@ -11,7 +11,7 @@ use baton_core::namespace::Namespace;
 use baton_core::store::Change;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, oneshot};
 
 pub(crate) const CHANNEL: &str = "baton_changes";
 
@@ -76,8 +76,10 @@ fn parse_line(line: &str) -> Option<Change> {
     }
 }
 
-/// Listens until every receiver of `changes` is gone.
-pub(crate) async fn run(pool: PgPool, changes: broadcast::Sender<Change>) {
+/// Listens until every receiver of `changes` is gone. `listening` fires once the first `LISTEN` holds, so the
+/// store can wait for it before it serves: a change committed earlier by another node would not reach it.
+pub(crate) async fn run(pool: PgPool, changes: broadcast::Sender<Change>, listening: oneshot::Sender<()>) {
+    let mut listening = Some(listening);
     loop {
         let mut listener = match PgListener::connect_with(&pool).await {
             Ok(listener) => listener,
@@ -91,6 +93,9 @@ pub(crate) async fn run(pool: PgPool, changes: broadcast::Sender<Change>) {
             tracing::warn!(%error, "LISTEN failed; retrying");
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
+        }
+        if let Some(listening) = listening.take() {
+            let _ = listening.send(());
         }
         loop {
             match listener.recv().await {

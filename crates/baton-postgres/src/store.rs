@@ -67,7 +67,12 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
         let (changes, _) = broadcast::channel(1024);
-        tokio::spawn(listener::run(pool.clone(), changes.clone()));
+        let (listening, listening_now) = tokio::sync::oneshot::channel();
+        tokio::spawn(listener::run(pool.clone(), changes.clone(), listening));
+        tokio::time::timeout(Duration::from_secs(10), listening_now)
+            .await
+            .map_err(|_| StoreError::Unavailable("cannot LISTEN for other nodes' changes".into()))?
+            .map_err(|_| StoreError::Internal("the LISTEN task ended".into()))?;
         Ok(Self { pool, clock: options.clock, changes })
     }
 

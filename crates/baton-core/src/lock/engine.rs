@@ -237,12 +237,15 @@ pub async fn waiter_state<T: LockTx>(
     key: &str,
     lock_id: LockId,
 ) -> Result<WaiterState, Error> {
+    // The waiter first, then the holders: a read outside a transaction sees each statement's own snapshot, and
+    // a grant deletes the waiter and inserts the holder at once. Asked the other way round, a grant committed
+    // between the two reads would look like neither, and the caller would give up while holding the lock.
+    if tx.has_waiter(namespace, key, lock_id).await? {
+        return Ok(WaiterState::Waiting);
+    }
     let holders = tx.key_snapshot(namespace, key).await?.live_holders(tx.now().await?);
     if let Some(holder) = holders.into_iter().find(|h| h.lock_id == lock_id) {
         return Ok(WaiterState::Granted(holder));
-    }
-    if tx.has_waiter(namespace, key, lock_id).await? {
-        return Ok(WaiterState::Waiting);
     }
     Ok(WaiterState::Gone)
 }
