@@ -13,7 +13,6 @@ use baton_core::namespace::Namespace;
 use baton_core::page::Page;
 use sqlx::{Row, query};
 
-use crate::job_tx;
 use crate::rows::job;
 use crate::rows::store_error;
 use crate::store::PgStore;
@@ -83,8 +82,10 @@ impl JobStore for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
-        let settings =
-            settings_rows.iter().filter_map(|row| job_tx::queue_settings(row).transpose()).collect::<Result<_, _>>()?;
+        let settings = settings_rows
+            .iter()
+            .filter_map(|row| crate::rows::queue_settings(row).transpose())
+            .collect::<Result<_, _>>()?;
         let count_rows = query(include_str!("../queries/job/queue_counts.sql"))
             .bind(namespace.as_str())
             .fetch_all(&self.pool)

@@ -8,7 +8,7 @@ use baton_core::StoreError;
 use baton_core::clock::Timestamp;
 use baton_core::job::engine::JobTx;
 use baton_core::job::stored::{encode, encode_optional};
-use baton_core::job::{Job, JobId, JobState, QueueSettings, RateLimit, RateWindow};
+use baton_core::job::{Job, JobId, JobState, QueueSettings};
 use baton_core::lock::engine::LockTx;
 use baton_core::namespace::Namespace;
 use sqlx::postgres::PgRow;
@@ -24,28 +24,6 @@ const JOBS_PER_STATEMENT: usize = 25;
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Internal(format!("stored job {what} does not parse"))
-}
-
-/// Decodes a `job_queues` row; `None` when the row is the empty side of an outer join.
-pub(crate) fn queue_settings(row: &PgRow) -> Result<Option<(String, QueueSettings)>, StoreError> {
-    let optional_int = |name: &str| row.try_get::<Option<i64>, _>(name).map_err(store_error);
-    let Some(paused) = row.try_get::<Option<bool>, _>("paused").map_err(store_error)? else { return Ok(None) };
-    let limit = |value: Option<i64>| value.map(|v| u32::try_from(v).map_err(|_| corrupt("queue limit"))).transpose();
-    let rate_limit = match (limit(optional_int("rate_limit")?)?, optional_int("rate_period_ms")?) {
-        (Some(limit), Some(period_ms)) => Some(RateLimit { limit, period_ms }),
-        _ => None,
-    };
-    let settings = QueueSettings {
-        paused,
-        global_concurrency: limit(optional_int("global_concurrency")?)?,
-        rate_limit,
-        per_key_concurrency: limit(optional_int("per_key_concurrency")?)?.unwrap_or(1),
-        rate_window: RateWindow {
-            started_at: Timestamp(optional_int("rate_window_start")?.unwrap_or(0)),
-            taken: limit(optional_int("rate_window_taken")?)?.unwrap_or(0),
-        },
-    };
-    Ok(Some((row.try_get("queue").map_err(store_error)?, settings)))
 }
 
 fn count_of(row: &PgRow) -> Result<u64, StoreError> {
@@ -185,7 +163,7 @@ impl JobTx for PgTx<'_> {
             .await
             .map_err(store_error)?;
         self.set_now_if_unset(Timestamp(row.try_get("now_ms").map_err(store_error)?));
-        Ok(queue_settings(&row)?.map(|(_, settings)| settings))
+        Ok(crate::rows::queue_settings(&row)?.map(|(_, settings)| settings))
     }
 
     async fn save_queue_settings(

@@ -2,10 +2,10 @@
 
 use baton_core::StoreError;
 use baton_core::clock::Timestamp;
-use baton_core::job::Job;
 use baton_core::job::job_type::JobType;
 use baton_core::job::schedule::Schedule;
 use baton_core::job::stored::{self, StoredRow};
+use baton_core::job::{Job, QueueSettings};
 use baton_core::lock::engine::KeySnapshot;
 use baton_core::lock::{FencingToken, Holder, LeaseId, LockId};
 use serde_json::Value;
@@ -98,10 +98,18 @@ impl StoredRow for Stored<'_> {
     fn flag(&self, column: &str) -> Result<bool, StoreError> {
         self.0.try_get(column).map_err(store_error)
     }
+
+    fn optional_flag(&self, column: &str) -> Result<Option<bool>, StoreError> {
+        self.0.try_get(column).map_err(store_error)
+    }
 }
 
 pub(crate) fn job(row: &PgRow) -> Result<Job, StoreError> {
     stored::job(&Stored(row))
+}
+
+pub(crate) fn queue_settings(row: &PgRow) -> Result<Option<(String, QueueSettings)>, StoreError> {
+    stored::queue_settings(&Stored(row))
 }
 
 pub(crate) fn schedule(row: &PgRow) -> Result<Schedule, StoreError> {

@@ -16,7 +16,7 @@ use baton_core::store::Applied;
 use futures::executor::block_on;
 use rusqlite::params;
 
-use crate::job_tx::{self, state_name};
+use crate::job_tx::state_name;
 use crate::rows::store_error;
 use crate::store::SqliteStore;
 
@@ -93,8 +93,9 @@ impl JobStore for SqliteStore {
                 let settings = tx.query_all(
                     include_str!("../queries/job/all_queue_settings.sql"),
                     [namespace.as_str()],
-                    job_tx::queue_settings,
+                    crate::rows::queue_settings,
                 )?;
+                let settings = settings.into_iter().flatten().collect();
                 let counts =
                     tx.query_all(include_str!("../queries/job/queue_counts.sql"), [namespace.as_str()], |row| {
                         let jobs = row.get::<_, i64>("jobs").map_err(store_error)?;

@@ -7,35 +7,15 @@ use baton_core::StoreError;
 use baton_core::clock::Timestamp;
 use baton_core::job::engine::JobTx;
 use baton_core::job::stored::{encode, encode_optional, encode_states};
-use baton_core::job::{Job, JobId, JobState, QueueSettings, RateLimit, RateWindow};
+use baton_core::job::{Job, JobId, JobState, QueueSettings};
 use baton_core::namespace::Namespace;
-use rusqlite::{Row, params};
+use rusqlite::params;
 
 use crate::rows::{job, store_error};
 use crate::tx::SqliteTx;
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Internal(format!("stored job {what} does not parse"))
-}
-
-pub(crate) fn queue_settings(row: &Row<'_>) -> Result<(String, QueueSettings), StoreError> {
-    let optional_int = |name: &str| row.get::<_, Option<i64>>(name).map_err(store_error);
-    let limit = |value: Option<i64>| value.map(|v| u32::try_from(v).map_err(|_| corrupt("queue limit"))).transpose();
-    let rate_limit = match (limit(optional_int("rate_limit")?)?, optional_int("rate_period_ms")?) {
-        (Some(limit), Some(period_ms)) => Some(RateLimit { limit, period_ms }),
-        _ => None,
-    };
-    let settings = QueueSettings {
-        paused: row.get::<_, bool>("paused").map_err(store_error)?,
-        global_concurrency: limit(optional_int("global_concurrency")?)?,
-        rate_limit,
-        per_key_concurrency: limit(optional_int("per_key_concurrency")?)?.unwrap_or(1),
-        rate_window: RateWindow {
-            started_at: Timestamp(optional_int("rate_window_start")?.unwrap_or(0)),
-            taken: limit(optional_int("rate_window_taken")?)?.unwrap_or(0),
-        },
-    };
-    Ok((row.get("queue").map_err(store_error)?, settings))
 }
 
 impl JobTx for SqliteTx<'_> {
@@ -96,9 +76,9 @@ impl JobTx for SqliteTx<'_> {
         let found = self.query_optional(
             include_str!("../queries/job/queue_settings.sql"),
             params![namespace.as_str(), queue],
-            queue_settings,
+            crate::rows::queue_settings,
         )?;
-        Ok(found.map(|(_, settings)| settings))
+        Ok(found.flatten().map(|(_, settings)| settings))
     }
 
     async fn save_queue_settings(

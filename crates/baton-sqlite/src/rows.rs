@@ -2,10 +2,10 @@
 
 use baton_core::StoreError;
 use baton_core::clock::Timestamp;
-use baton_core::job::Job;
 use baton_core::job::job_type::JobType;
 use baton_core::job::schedule::Schedule;
 use baton_core::job::stored::{self, StoredRow};
+use baton_core::job::{Job, QueueSettings};
 use baton_core::lock::engine::KeySnapshot;
 use baton_core::lock::{FencingToken, Holder, LeaseId, LockId};
 use rusqlite::Row;
@@ -107,10 +107,18 @@ impl StoredRow for Stored<'_, '_> {
     fn flag(&self, column: &str) -> Result<bool, StoreError> {
         self.get(column)
     }
+
+    fn optional_flag(&self, column: &str) -> Result<Option<bool>, StoreError> {
+        self.get(column)
+    }
 }
 
 pub(crate) fn job(row: &Row<'_>) -> Result<Job, StoreError> {
     stored::job(&Stored::new(row))
+}
+
+pub(crate) fn queue_settings(row: &Row<'_>) -> Result<Option<(String, QueueSettings)>, StoreError> {
+    stored::queue_settings(&Stored::new(row))
 }
 
 pub(crate) fn schedule(row: &Row<'_>) -> Result<Schedule, StoreError> {

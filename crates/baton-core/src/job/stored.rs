@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::job::job_type::JobType;
-use crate::job::model::{Job, JobId, JobState, LeaseToken};
+use crate::job::model::{Job, JobId, JobState, LeaseToken, QueueSettings, RateLimit, RateWindow};
 use crate::job::schedule::{Overlap, Schedule};
 use crate::namespace::Namespace;
 
@@ -20,6 +20,7 @@ pub trait StoredRow {
     fn int(&self, column: &str) -> Result<i64, StoreError>;
     fn optional_int(&self, column: &str) -> Result<Option<i64>, StoreError>;
     fn flag(&self, column: &str) -> Result<bool, StoreError>;
+    fn optional_flag(&self, column: &str) -> Result<Option<bool>, StoreError>;
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -75,6 +76,29 @@ pub fn job(row: &impl StoredRow) -> Result<Job, StoreError> {
         attempted_at: time(row, "attempted_at")?,
         finalized_at: time(row, "finalized_at")?,
     })
+}
+
+/// A `job_queues` row; `None` when the row is the empty side of an outer join (nothing stored for the queue).
+pub fn queue_settings(row: &impl StoredRow) -> Result<Option<(String, QueueSettings)>, StoreError> {
+    let Some(paused) = row.optional_flag("paused")? else { return Ok(None) };
+    let limit = |column: &str| -> Result<Option<u32>, StoreError> {
+        row.optional_int(column)?.map(|value| u32::try_from(value).map_err(|_| corrupt(column))).transpose()
+    };
+    let rate_limit = match (limit("rate_limit")?, row.optional_int("rate_period_ms")?) {
+        (Some(limit), Some(period_ms)) => Some(RateLimit { limit, period_ms }),
+        _ => None,
+    };
+    let settings = QueueSettings {
+        paused,
+        global_concurrency: limit("global_concurrency")?,
+        rate_limit,
+        per_key_concurrency: limit("per_key_concurrency")?.unwrap_or(QueueSettings::DEFAULT_PER_KEY_CONCURRENCY),
+        rate_window: RateWindow {
+            started_at: Timestamp(row.optional_int("rate_window_start")?.unwrap_or(0)),
+            taken: limit("rate_window_taken")?.unwrap_or(0),
+        },
+    };
+    Ok(Some((row.text("queue")?, settings)))
 }
 
 pub fn schedule(row: &impl StoredRow) -> Result<Schedule, StoreError> {
