@@ -12,7 +12,7 @@
 #   ROUNDS=3             rounds over all scenarios; the summary shows medians over rounds
 #   TARGETS="baton-sqlite baton-postgres etcd redis"   which targets to run
 #   REDIS_DURABLE=1      Redis with --appendonly yes --appendfsync always (default: no persistence at all)
-#   CARGO_TARGET_DIR     for the Baton build (default /work/target)
+#   CARGO_TARGET_DIR     for the Baton build (default /var/tmp/baton-ci-target, as .ci/run)
 #   BENCH_TARGET_DIR     for the bench build (default /work/target-bench)
 #   RESULTS_FILE         where the JSON lines are kept (default /tmp/baton-bench-locks-<time>.jsonl)
 #   KEEP_SCRATCH=1       keep the scratch directory (logs, data) after the run
@@ -24,7 +24,7 @@ DURATION_SECS=${DURATION_SECS:-5}
 ROUNDS=${ROUNDS:-3}
 TARGETS=${TARGETS:-"baton-sqlite baton-postgres etcd redis"}
 REDIS_DURABLE=${REDIS_DURABLE:-0}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/baton-ci-target}
 BENCH_TARGET_DIR=${BENCH_TARGET_DIR:-/work/target-bench}
 RESULTS_FILE=${RESULTS_FILE:-/tmp/baton-bench-locks-$(date +%Y%m%d-%H%M%S).jsonl}
 KEEP_SCRATCH=${KEEP_SCRATCH:-0}
