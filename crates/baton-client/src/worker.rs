@@ -287,10 +287,14 @@ impl Worker {
         if lease_lost.is_cancelled() {
             return;
         }
+        // A handler stopped by the shutdown hands its job back to run again at once; one that finished its work
+        // anyway completes it.
         let outcome = match outcome {
-            Ok(_) if stop_jobs.is_cancelled() => {
-                Err(JobError { retry_in: Some(Duration::ZERO), ..JobError::new("worker stopped") })
-            }
+            Err(error) if stop_jobs.is_cancelled() => Err(JobError {
+                message: format!("worker stopped: {}", error.message),
+                retry_in: Some(Duration::ZERO),
+                discard: false,
+            }),
             other => other,
         };
         match outcome {

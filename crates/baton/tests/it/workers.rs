@@ -229,3 +229,31 @@ async fn baton_worker_without_exec_runs_the_registered_types() {
     let _ = running.kill();
     let _ = running.wait();
 }
+
+#[tokio::test]
+async fn a_worker_stopped_past_its_grace_hands_running_jobs_back() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let client = server.client();
+    let stop = CancellationToken::new();
+    let worker = Worker::new(client.clone(), &["slow"]).shutdown_grace(Duration::from_millis(200)).handle(
+        "forever",
+        |context: JobContext| async move {
+            context.cancelled().await;
+            Err(JobError::new("interrupted"))
+        },
+    );
+    let running = tokio::spawn(worker.run(stop.clone()));
+    let queued = client.enqueue("slow", &EnqueueJob { job_type: "forever".into(), ..job(json!(null)) }).await.unwrap();
+    eventually("the job runs", || async {
+        client.get_job(&queued.job_id).await.is_ok_and(|job| job.state == "running")
+    })
+    .await;
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(10), running).await.expect("stops").unwrap();
+    let handed_back = client.get_job(&queued.job_id).await.unwrap();
+    assert_eq!(handed_back.state, "retryable", "{handed_back:?}");
+    assert!(handed_back.errors[0].error.starts_with("worker stopped"), "{:?}", handed_back.errors);
+    let request = FetchRequest { worker_id: "next".into(), ..FetchRequest::default() };
+    assert_eq!(client.fetch_jobs(&["slow"], request).await.unwrap().len(), 1, "it runs again at once");
+}
