@@ -38,8 +38,8 @@ CREATE TABLE jobs (
 -- wait in their own index by due time and become available when due, so a fetch reads only the jobs it takes.
 CREATE INDEX jobs_available ON jobs (namespace, queue, priority DESC, run_at, job_id) WHERE state = 'available';
 CREATE INDEX jobs_due ON jobs (namespace, queue, run_at) WHERE state IN ('scheduled', 'retryable');
-CREATE INDEX jobs_running ON jobs (namespace, queue, concurrency_key) WHERE state = 'running';
-CREATE INDEX jobs_lapse ON jobs (lease_expires_at) WHERE state = 'running';
+-- The running jobs, few by nature: leases by expiry for the reaper, and counts per queue or key scan them.
+CREATE INDEX jobs_running ON jobs (lease_expires_at) WHERE state = 'running';
 CREATE INDEX jobs_unique ON jobs (namespace, queue, unique_key, created_at) WHERE unique_key IS NOT NULL;
 CREATE INDEX jobs_finalized ON jobs (finalized_at) WHERE finalized_at IS NOT NULL;
 
