@@ -25,6 +25,9 @@ pub struct Config {
     pub http_addr: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
+    /// Connections this node keeps to PostgreSQL at most; every node counts against the server's
+    /// `max_connections`.
+    pub database_max_connections: u32,
     pub node_id: Option<String>,
     pub log_format: LogFormat,
     /// `full` (default: every acknowledged write survives power loss) or `normal`.
@@ -49,6 +52,7 @@ impl Default for Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./baton-data"),
             database_url: None,
+            database_max_connections: 32,
             node_id: None,
             log_format: LogFormat::Text,
             sqlite_synchronous: "full".into(),
@@ -107,10 +111,11 @@ impl Config {
 
     /// The settings the environment may set, so that client variables such as `BATON_URL` are not read as
     /// server settings.
-    const ENV_KEYS: [&'static str; 15] = [
+    const ENV_KEYS: [&'static str; 16] = [
         "http_addr",
         "data_dir",
         "database_url",
+        "database_max_connections",
         "node_id",
         "log_format",
         "sqlite_synchronous",
@@ -168,11 +173,13 @@ mod tests {
             jail.set_env("BATON_DATA_DIR", "/from/env");
             jail.set_env("BATON_NODE_ID", "env");
             jail.set_env("BATON_URL", "http://client-only");
+            jail.set_env("BATON_DATABASE_MAX_CONNECTIONS", "8");
             let overrides = ConfigOverrides { node_id: Some("flag".into()), ..ConfigOverrides::default() };
             let config = Config::load(Some(Path::new("baton.toml")), &overrides).expect("loads");
             assert_eq!(config.http_addr, SocketAddr::from(([127, 0, 0, 1], 1111)));
             assert_eq!(config.data_dir, PathBuf::from("/from/env"));
             assert_eq!(config.node_id.as_deref(), Some("flag"));
+            assert_eq!(config.database_max_connections, 8);
             Ok(())
         });
     }

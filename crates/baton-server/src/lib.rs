@@ -33,7 +33,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match config.storage_mode()? {
         StorageMode::Cluster { url } => {
-            let store = PgStore::connect(PgOptions::new(url)).await.context("opening PostgreSQL")?;
+            let options = PgOptions { max_connections: config.database_max_connections, ..PgOptions::new(url) };
+            let store = PgStore::connect(options).await.context("opening PostgreSQL")?;
             Ok(Arc::new(store))
         }
         StorageMode::Embedded { data_dir } => {
