@@ -47,9 +47,9 @@ PG_PORT=5432
 BATON_PG_DB=baton_bench
 GRAPHILE_DB=baton_bench_jobs
 
-log() { printf '[run-jobs] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-wants() { [[ " $TARGETS " == *" $1 "* ]]; }
+BENCH_NAME=run-jobs
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 # Targets that could not be measured, with the reason; printed with the summary, and the run then fails.
 NOT_MEASURED=()
 drop_target() { # drop_target TARGET REASON
@@ -63,41 +63,8 @@ case $REDIS_PERSISTENCE in
     *) die "REDIS_PERSISTENCE must be always, everysec or none (not '$REDIS_PERSISTENCE')" ;;
 esac
 
-SCRATCH=$(mktemp -d -t baton-bench-jobs.XXXXXX)
-PIDS=()
-
-cleanup() {
-    local pid
-    for pid in ${PIDS[@]+"${PIDS[@]}"}; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in ${PIDS[@]+"${PIDS[@]}"}; do
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.2
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            log "PID $pid did not stop on TERM; killing it"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        wait "$pid" 2>/dev/null || true
-    done
-    if [[ "$KEEP_SCRATCH" == 1 ]]; then
-        log "scratch kept: $SCRATCH"
-    else
-        rm -rf "$SCRATCH"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # --- installs ---------------------------------------------------------------------------------------------------
-apt_install() {
-    # Try the local package lists first; refresh them only if that fails.
-    apt-get install -y "$@" >"$SCRATCH/apt.log" 2>&1 \
-        || { apt-get update >>"$SCRATCH/apt.log" 2>&1 && apt-get install -y "$@" >>"$SCRATCH/apt.log" 2>&1; } \
-        || { cat "$SCRATCH/apt.log" >&2; die "apt-get install $* failed"; }
-}
 # The bench crate builds etcd-client too (the locks benchmark), whose build script needs protoc.
 command -v protoc >/dev/null || { log "installing protobuf-compiler (protoc, needed to build baton-bench)"; apt_install protobuf-compiler; }
 if wants bullmq && ! command -v redis-server >/dev/null; then
@@ -125,7 +92,6 @@ if wants bullmq || wants graphile || wants graphile-tuned; then
 fi
 
 # --- ports must be free (a package's own service, or a leftover run, would skew or break the run) ----------------
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 need_ports=()
 wants bullmq && need_ports+=("$REDIS_PORT")
 wants baton-sqlite && need_ports+=("${BATON_SQLITE_ADDR##*:}")
@@ -168,21 +134,6 @@ log "building baton-bench (release, target dir $BENCH_TARGET_DIR)"
 (cd "$HERE" && CARGO_TARGET_DIR=$BENCH_TARGET_DIR cargo build --release)
 
 # --- start the systems ----------------------------------------------------------------------------------------------
-# wait_until SECONDS PID NAME LOG CMD...: polls CMD until it succeeds; fails if PID dies or time runs out.
-wait_until() {
-    local secs=$1 pid=$2 name=$3 logfile=$4
-    shift 4
-    local deadline=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            tail -n 30 "$logfile" >&2 || true
-            die "$name exited during start-up (log above: $logfile)"
-        fi
-        ((SECONDS < deadline)) || { tail -n 30 "$logfile" >&2 || true; die "$name not ready after ${secs}s"; }
-        sleep 0.2
-    done
-    log "$name ready (PID $pid)"
-}
 
 case $REDIS_PERSISTENCE in
     always)
@@ -210,14 +161,6 @@ if wants bullmq; then
     wait_until 30 "$!" redis "$SCRATCH/redis.log" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping
 fi
 
-start_baton() { # start_baton NAME ADDR ARGS...
-    local name=$1 addr=$2
-    shift 2
-    mkdir -p "$SCRATCH/$name"
-    (cd "$SCRATCH/$name" && exec "$BATON_BIN" serve --http-addr "$addr" "$@") >"$SCRATCH/$name.log" 2>&1 &
-    PIDS+=($!)
-    wait_until 60 "$!" "$name" "$SCRATCH/$name.log" curl -fsS "http://$addr/health"
-}
 wants baton-sqlite && start_baton baton-sqlite "$BATON_SQLITE_ADDR" --data-dir "$SCRATCH/baton-sqlite/data"
 wants baton-postgres && start_baton baton-postgres "$BATON_PG_ADDR" \
     --database-url "postgres://postgres@$PG_HOST:$PG_PORT/$BATON_PG_DB" --data-dir "$SCRATCH/baton-pg"

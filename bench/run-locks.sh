@@ -38,45 +38,12 @@ PG_HOST=127.0.0.1
 PG_PORT=5432
 PG_DB=baton_bench
 
-log() { printf '[run-locks] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-wants() { [[ " $TARGETS " == *" $1 "* ]]; }
+BENCH_NAME=run-locks
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
-SCRATCH=$(mktemp -d -t baton-bench.XXXXXX)
-PIDS=()
-
-cleanup() {
-    local pid
-    for pid in ${PIDS[@]+"${PIDS[@]}"}; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in ${PIDS[@]+"${PIDS[@]}"}; do
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.2
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            log "PID $pid did not stop on TERM; killing it"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        wait "$pid" 2>/dev/null || true
-    done
-    if [[ "$KEEP_SCRATCH" == 1 ]]; then
-        log "scratch kept: $SCRATCH"
-    else
-        rm -rf "$SCRATCH"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # --- installs ---------------------------------------------------------------------------------------------------
-apt_install() {
-    # Try the local package lists first; refresh them only if that fails.
-    apt-get install -y "$@" >"$SCRATCH/apt.log" 2>&1 \
-        || { apt-get update >>"$SCRATCH/apt.log" 2>&1 && apt-get install -y "$@" >>"$SCRATCH/apt.log" 2>&1; } \
-        || { cat "$SCRATCH/apt.log" >&2; die "apt-get install $* failed"; }
-}
 # etcd-client (the Rust crate) compiles etcd's .proto files at build time with protoc.
 command -v protoc >/dev/null || { log "installing protobuf-compiler (protoc, needed to build etcd-client)"; apt_install protobuf-compiler; }
 if wants etcd && ! command -v etcd >/dev/null; then
@@ -89,7 +56,6 @@ if wants redis && ! command -v redis-server >/dev/null; then
 fi
 
 # --- ports must be free (a package's own service, or a leftover run, would skew or break the run) ----------------
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 need_ports=()
 wants etcd && need_ports+=(2379 2380 2381)
 wants redis && need_ports+=("$REDIS_PORT")
@@ -121,21 +87,6 @@ log "building baton-bench (release, target dir $BENCH_TARGET_DIR)"
 (cd "$HERE" && CARGO_TARGET_DIR=$BENCH_TARGET_DIR cargo build --release)
 
 # --- start the systems ----------------------------------------------------------------------------------------------
-# wait_until SECONDS PID NAME LOG CMD...: polls CMD until it succeeds; fails if PID dies or time runs out.
-wait_until() {
-    local secs=$1 pid=$2 name=$3 logfile=$4
-    shift 4
-    local deadline=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            tail -n 30 "$logfile" >&2 || true
-            die "$name exited during start-up (log above: $logfile)"
-        fi
-        ((SECONDS < deadline)) || { tail -n 30 "$logfile" >&2 || true; die "$name not ready after ${secs}s"; }
-        sleep 0.2
-    done
-    log "$name ready (PID $pid)"
-}
 
 if wants etcd; then
     mkdir -p "$SCRATCH/etcd"
@@ -165,14 +116,6 @@ if wants redis; then
     wait_until 30 "$!" redis "$SCRATCH/redis.log" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping
 fi
 
-start_baton() { # start_baton NAME ADDR ARGS...
-    local name=$1 addr=$2
-    shift 2
-    mkdir -p "$SCRATCH/$name"
-    (cd "$SCRATCH/$name" && exec "$BATON_BIN" serve --http-addr "$addr" "$@") >"$SCRATCH/$name.log" 2>&1 &
-    PIDS+=($!)
-    wait_until 60 "$!" "$name" "$SCRATCH/$name.log" curl -fsS "http://$addr/health"
-}
 wants baton-sqlite && start_baton baton-sqlite "$BATON_SQLITE_ADDR" --data-dir "$SCRATCH/baton-sqlite/data"
 wants baton-postgres && start_baton baton-postgres "$BATON_PG_ADDR" \
     --database-url "postgres://postgres@$PG_HOST:$PG_PORT/$PG_DB"
