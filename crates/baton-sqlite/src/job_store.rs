@@ -7,7 +7,7 @@ use baton_core::clock::Timestamp;
 use baton_core::job::engine;
 use baton_core::job::{
     CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchOutcome, FetchParams, HeartbeatOutcome,
-    HeartbeatParams, Job, JobExpiryReport, JobId, JobStore, ListJobsParams, QueueInfo, QueueSettings,
+    HeartbeatParams, Job, JobExpiryReport, JobId, JobState, JobStore, ListJobsParams, QueueInfo, QueueSettings,
     QueueSettingsUpdate,
 };
 use baton_core::namespace::Namespace;
@@ -16,7 +16,6 @@ use baton_core::store::Applied;
 use futures::executor::block_on;
 use rusqlite::params;
 
-use crate::job_tx::state_name;
 use crate::rows::store_error;
 use crate::store::SqliteStore;
 
@@ -73,7 +72,7 @@ impl JobStore for SqliteStore {
                     params![
                         params.namespace.as_str(),
                         params.queue,
-                        state_name(params.state),
+                        params.state.map(JobState::as_str),
                         params.job_type,
                         params.tag,
                         params.after.map(|id| id.to_string()),

@@ -240,8 +240,3 @@ impl JobTx for SqliteTx<'_> {
         Ok(next.flatten().map(Timestamp))
     }
 }
-
-/// Encodes values for statements outside the engine (lists and overviews).
-pub(crate) fn state_name(state: Option<JobState>) -> Option<&'static str> {
-    state.map(JobState::as_str)
-}

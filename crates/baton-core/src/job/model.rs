@@ -239,6 +239,12 @@ impl EnqueueOutcome {
             Self::Created(job) | Self::Duplicate(job) => job,
         }
     }
+
+    pub fn into_job(self) -> Job {
+        match self {
+            Self::Created(job) | Self::Duplicate(job) => job,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

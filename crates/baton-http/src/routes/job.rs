@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use baton_api::error::ErrorBody;
@@ -66,7 +67,7 @@ pub(crate) async fn enqueue(
     selector: NamespaceSelector,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let traceparent = headers.get("traceparent").and_then(|value| value.to_str().ok());
     if body.get("jobs").is_some() {
         let batch: EnqueueBatch = from_value(body)?;
@@ -78,33 +79,29 @@ pub(crate) async fn enqueue(
             batch.jobs.into_iter().map(|job| job_spec(&queue, job, traceparent)).collect::<Result<Vec<_>, _>>()?;
         let outcomes = state.jobs.enqueue(namespace, specs).await?;
         let jobs = outcomes.into_iter().map(outcome_view).collect();
-        return Ok((StatusCode::CREATED, Json(serde_json::to_value(JobBatch { jobs }).unwrap_or_default())));
+        return Ok((StatusCode::CREATED, Json(JobBatch { jobs })).into_response());
     }
     let job: EnqueueJob = from_value(body)?;
     let namespace = selector.resolve(job.namespace.as_deref())?;
-    let wait = millis(job.wait_ms);
+    // Checked before the enqueue, so a refused wait leaves no job behind.
+    let wait = job.wait_ms.map(|ms| state.jobs.check_wait(Some(Duration::from_millis(ms)))).transpose()?;
     let spec = job_spec(&queue, job, traceparent)?;
     let outcome = state.jobs.enqueue(namespace.clone(), vec![spec]).await?.pop();
     let outcome = outcome.ok_or_else(|| ApiError::new(ErrorCode::Internal, "enqueue answered nothing"))?;
-    let status = match outcome {
-        EnqueueOutcome::Created(_) => StatusCode::CREATED,
-        EnqueueOutcome::Duplicate(_) => StatusCode::OK,
+    let (status, deduplicated) = match outcome {
+        EnqueueOutcome::Created(_) => (StatusCode::CREATED, false),
+        EnqueueOutcome::Duplicate(_) => (StatusCode::OK, true),
     };
-    let mut view = outcome_view(outcome);
-    if let Some(wait) = wait {
-        let deadline = Instant::now() + state.jobs.check_wait(Some(wait))?;
-        let job_id = view.job_id.parse().map_err(|_| ApiError::new(ErrorCode::Internal, "bad job id"))?;
-        let finished = state.jobs.wait_for_finish(&namespace, baton_core::job::JobId(job_id), deadline).await?;
-        view = job_view(finished, view.deduplicated);
-    }
-    Ok((status, Json(serde_json::to_value(view).unwrap_or_default())))
+    let job = match wait {
+        Some(wait) => state.jobs.wait_for_finish(&namespace, outcome.job().job_id, Instant::now() + wait).await?,
+        None => outcome.into_job(),
+    };
+    Ok((status, Json(job_view(job, deduplicated))).into_response())
 }
 
 fn outcome_view(outcome: EnqueueOutcome) -> JobView {
-    match outcome {
-        EnqueueOutcome::Created(job) => job_view(job, false),
-        EnqueueOutcome::Duplicate(job) => job_view(job, true),
-    }
+    let deduplicated = matches!(outcome, EnqueueOutcome::Duplicate(_));
+    job_view(outcome.into_job(), deduplicated)
 }
 
 /// Fetch up to `max_jobs` due jobs from the queue, each with a `lease_token`; with `wait_ms`, long-poll until one

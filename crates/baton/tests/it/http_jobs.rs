@@ -166,6 +166,7 @@ async fn bad_job_input_gets_a_clear_error() {
         ("/api/v1/queues/q/jobs", r#"{"type": "t", "priority": 5000}"#, 422, "INVALID_ARGUMENT"),
         ("/api/v1/queues/q/jobs", r#"{"type": "t", "backoff": {"strategy": "random"}}"#, 422, "INVALID_ARGUMENT"),
         ("/api/v1/queues/q/jobs", r#"{"jobs": []}"#, 422, "INVALID_ARGUMENT"),
+        ("/api/v1/queues/q/jobs", r#"{"type": "t", "wait_ms": 600000}"#, 422, "INVALID_ARGUMENT"),
         ("/api/v1/queues/q/fetch", r#"{"worker_id": "w", "max_jobs": 0}"#, 422, "BATCH_TOO_LARGE"),
         ("/api/v1/queues/q/fetch", r#"{"worker_id": "w", "max_jobs": 5000}"#, 422, "BATCH_TOO_LARGE"),
         ("/api/v1/queues/q/fetch", r#"{"worker_id": "w", "wait_ms": 600000}"#, 422, "INVALID_ARGUMENT"),
@@ -190,7 +191,7 @@ async fn bad_job_input_gets_a_clear_error() {
         .unwrap();
     assert_eq!(response.status(), 422, "an unknown queue setting is refused");
     let client: BatonClient = server.client();
-    assert!(client.queues().await.unwrap().queues.is_empty(), "and changes nothing");
+    assert!(client.queues().await.unwrap().queues.is_empty(), "no refused request left a job or a setting behind");
 }
 
 #[tokio::test]
