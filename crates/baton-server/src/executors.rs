@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use baton_client::api::job::JobTypeView;
 use baton_client::{BatonClient, JobContext, JobError, Worker};
+use baton_core::job::JobService;
 use baton_core::job::job_type::ExecutorCheck;
 use baton_executor::{ExecutorConfig, Outcome};
 use serde_json::Value;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// How often the pool looks for job types registered or changed since.
@@ -68,28 +70,36 @@ pub fn with_job_types(mut worker: Worker, job_types: &[JobTypeView], default_tim
     worker
 }
 
+/// The workers serving one version of the registry.
+struct Pool {
+    job_types: Vec<JobTypeView>,
+    stop: CancellationToken,
+    workers: JoinSet<()>,
+}
+
+impl Pool {
+    /// Stops fetching and waits until the running jobs are finished or handed back.
+    async fn drain(mut self) {
+        self.stop.cancel();
+        while self.workers.join_next().await.is_some() {}
+    }
+}
+
 /// Runs the registered job types of every namespace until shutdown, restarting its workers when the registry
 /// changes.
-pub(crate) async fn run_pool(
-    jobs: baton_core::job::JobService,
-    base_url: String,
-    concurrency: usize,
-    shutdown: CancellationToken,
-) {
-    let mut current: Option<(Vec<JobTypeView>, CancellationToken, Vec<tokio::task::JoinHandle<()>>)> = None;
+pub(crate) async fn run_pool(jobs: JobService, base_url: String, concurrency: usize, shutdown: CancellationToken) {
+    let mut current: Option<Pool> = None;
     loop {
         match jobs.job_types(None).await {
             Ok(found) => {
-                let views: Vec<JobTypeView> = found.into_iter().map(baton_http::job_type_view).collect();
-                let unchanged = current.as_ref().is_some_and(|(running, ..)| running == &views);
-                if !unchanged {
-                    if let Some((_, stop, workers)) = current.take() {
-                        stop.cancel();
-                        futures_join(workers).await;
+                let job_types: Vec<JobTypeView> = found.into_iter().map(baton_http::job_type_view).collect();
+                if current.as_ref().is_none_or(|pool| pool.job_types != job_types) {
+                    if let Some(pool) = current.take() {
+                        pool.drain().await;
                     }
                     let stop = shutdown.child_token();
-                    let workers = start_workers(&base_url, &views, concurrency, &stop);
-                    current = Some((views, stop, workers));
+                    let workers = start_workers(&base_url, &job_types, concurrency, &stop);
+                    current = Some(Pool { job_types, stop, workers });
                 }
             }
             Err(error) => tracing::warn!(%error, "cannot read the job type registry; retrying"),
@@ -99,14 +109,8 @@ pub(crate) async fn run_pool(
             () = shutdown.cancelled() => break,
         }
     }
-    if let Some((_, _, workers)) = current {
-        futures_join(workers).await;
-    }
-}
-
-async fn futures_join(workers: Vec<tokio::task::JoinHandle<()>>) {
-    for worker in workers {
-        let _ = worker.await;
+    if let Some(pool) = current {
+        pool.drain().await;
     }
 }
 
@@ -116,22 +120,22 @@ fn start_workers(
     job_types: &[JobTypeView],
     concurrency: usize,
     stop: &CancellationToken,
-) -> Vec<tokio::task::JoinHandle<()>> {
+) -> JoinSet<()> {
     let mut by_queue: BTreeMap<(String, String), Vec<JobTypeView>> = BTreeMap::new();
     for job_type in job_types {
         by_queue.entry((job_type.namespace.clone(), job_type.queue.clone())).or_default().push(job_type.clone());
     }
-    by_queue
-        .into_iter()
-        .filter_map(|((namespace, queue), types)| {
-            let client = BatonClient::new(base_url).ok()?.with_namespace(namespace);
-            let worker =
-                Worker::new(client, &[queue.as_str()]).worker_id("baton-serve-executors").concurrency(concurrency);
-            let worker = with_job_types(worker, &types, DEFAULT_TIMEOUT);
-            let stop = stop.clone();
-            Some(tokio::spawn(async move {
-                worker.run(stop).await;
-            }))
-        })
-        .collect()
+    let mut workers = JoinSet::new();
+    for ((namespace, queue), types) in by_queue {
+        let Ok(client) = BatonClient::new(base_url) else { continue };
+        let worker = Worker::new(client.with_namespace(namespace), &[queue.as_str()])
+            .worker_id("baton-serve-executors")
+            .concurrency(concurrency);
+        let worker = with_job_types(worker, &types, DEFAULT_TIMEOUT);
+        let stop = stop.clone();
+        workers.spawn(async move {
+            worker.run(stop).await;
+        });
+    }
+    workers
 }
