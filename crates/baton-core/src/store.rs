@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::StoreError;
 use crate::job::{JobId, JobStore, JobTypeStore, ScheduleStore};
@@ -22,6 +23,33 @@ pub enum Change {
     /// These jobs of this queue left the running or waiting states: their results are in, and the queue has
     /// room for another under its concurrency limits.
     JobsFinished { namespace: Namespace, queue: String, job_ids: Vec<JobId> },
+}
+
+/// What a follower of the change feed sees.
+#[derive(Debug)]
+pub enum Followed {
+    Change(Change),
+    /// Some changes were lost (the follower lagged): everyone waiting must look again, which is always correct.
+    Lost,
+}
+
+/// Hands every change of `changes` to `on_change` until `shutdown` fires or the feed closes.
+pub async fn follow_changes(
+    mut changes: broadcast::Receiver<Change>,
+    shutdown: CancellationToken,
+    mut on_change: impl FnMut(Followed),
+) {
+    loop {
+        let change = tokio::select! {
+            change = changes.recv() => change,
+            () = shutdown.cancelled() => return,
+        };
+        match change {
+            Ok(change) => on_change(Followed::Change(change)),
+            Err(broadcast::error::RecvError::Lagged(_)) => on_change(Followed::Lost),
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
 }
 
 /// The result of a write, plus the changes it made, to be published once the transaction commits so that

@@ -19,7 +19,7 @@ use crate::job::wakeups::Wakeups;
 use crate::limits::Limits;
 use crate::namespace::Namespace;
 use crate::page::{Page, decode_cursor, page_size};
-use crate::store::{Change, Store};
+use crate::store::{Change, Followed, Store, follow_changes};
 
 /// How often a long poll looks again if no wake-up arrives: the bounded safety net behind push wake-ups.
 const POLL_SAFETY_NET: Duration = Duration::from_secs(1);
@@ -88,29 +88,23 @@ impl JobService {
 
     /// Forwards the store's changes to this node's long polls and result waiters until shutdown.
     pub async fn run_wakeups(&self, shutdown: CancellationToken) {
-        let mut changes = self.store.changes();
-        loop {
-            let change = tokio::select! {
-                change = changes.recv() => change,
-                () = shutdown.cancelled() => return,
-            };
-            match change {
-                Ok(Change::JobsAvailable { namespace, queue }) => self.queue_wakeups.wake(&(namespace, queue)),
-                Ok(Change::JobsFinished { namespace, queue, job_ids }) => {
-                    self.queue_wakeups.wake(&(namespace, queue));
-                    for job_id in job_ids {
-                        self.finish_wakeups.wake(&job_id);
-                    }
-                }
-                Ok(Change::WaitersGranted(_)) => {}
-                // Some wake-ups were lost: everyone looks again, which is always correct.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    self.queue_wakeups.wake_all();
-                    self.finish_wakeups.wake_all();
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        follow_changes(self.store.changes(), shutdown, |followed| match followed {
+            Followed::Change(Change::JobsAvailable { namespace, queue }) => {
+                self.queue_wakeups.wake(&(namespace, queue));
             }
-        }
+            Followed::Change(Change::JobsFinished { namespace, queue, job_ids }) => {
+                self.queue_wakeups.wake(&(namespace, queue));
+                for job_id in job_ids {
+                    self.finish_wakeups.wake(&job_id);
+                }
+            }
+            Followed::Change(Change::WaitersGranted(_)) => {}
+            Followed::Lost => {
+                self.queue_wakeups.wake_all();
+                self.finish_wakeups.wake_all();
+            }
+        })
+        .await;
     }
 
     /// Enqueues a batch atomically: every job is validated first, and one invalid job refuses the batch.

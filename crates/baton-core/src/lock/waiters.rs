@@ -8,7 +8,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::lock::LockId;
-use crate::store::Change;
+use crate::store::{Change, Followed, follow_changes};
 
 #[derive(Debug, Default)]
 pub(crate) struct WaiterRegistry {
@@ -58,23 +58,12 @@ impl WaiterRegistry {
     }
 
     /// Forwards the change feed to registered waiters until shutdown.
-    pub(crate) async fn dispatch(
-        self: Arc<Self>,
-        mut changes: broadcast::Receiver<Change>,
-        shutdown: CancellationToken,
-    ) {
-        loop {
-            let change = tokio::select! {
-                change = changes.recv() => change,
-                () = shutdown.cancelled() => return,
-            };
-            match change {
-                Ok(Change::WaitersGranted(ids)) => self.wake(&ids),
-                Ok(Change::JobsAvailable { .. } | Change::JobsFinished { .. }) => {}
-                // Some wake-ups were lost: every waiter re-reads its state, which is always correct.
-                Err(broadcast::error::RecvError::Lagged(_)) => self.wake_all(),
-                Err(broadcast::error::RecvError::Closed) => return,
-            }
-        }
+    pub(crate) async fn dispatch(self: Arc<Self>, changes: broadcast::Receiver<Change>, shutdown: CancellationToken) {
+        follow_changes(changes, shutdown, |followed| match followed {
+            Followed::Change(Change::WaitersGranted(ids)) => self.wake(&ids),
+            Followed::Change(_) => {}
+            Followed::Lost => self.wake_all(),
+        })
+        .await;
     }
 }
