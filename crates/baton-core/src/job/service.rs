@@ -195,10 +195,11 @@ impl JobService {
             for wake in &mut notified {
                 wake.as_mut().enable();
             }
-            let outcome = self.store.fetch(params.clone()).await?;
-            if !params.complete.is_empty() {
-                // Completed by the first look; later looks only fetch.
-                params.complete.clear();
+            // The first look carries the completions; later looks only fetch.
+            let carrying = !params.complete.is_empty();
+            let look = FetchParams { complete: std::mem::take(&mut params.complete), ..params.clone() };
+            let outcome = self.store.fetch(look).await?;
+            if carrying {
                 completed = outcome.completed;
                 count_completions(&completed);
             }
