@@ -14,6 +14,8 @@ use serde_json::json;
 
 use crate::harness::Harness;
 
+pub use crate::event_cases::*;
+pub use crate::group_cases::*;
 pub use crate::job_cases::*;
 
 const SECOND: Duration = Duration::from_secs(1);

@@ -36,6 +36,14 @@ impl Harness {
         self.clock.now()
     }
 
+    /// Another store on the same data, as a second cluster node would open it (sharing the manual clock).
+    /// `None` for SQLite, which one server owns.
+    pub async fn another_node(&self) -> Option<Arc<dyn Store>> {
+        let Cleanup::PgSchema { schema, .. } = &self.cleanup else { return None };
+        let store = PgStore::connect(pg_options(schema, self.clock.clone())).await.expect("connect postgres");
+        Some(Arc::new(store))
+    }
+
     pub async fn cleanup(self) {
         if let Cleanup::PgSchema { store, schema } = self.cleanup {
             store.close().await;
@@ -63,14 +71,17 @@ pub async fn postgres() -> Option<Harness> {
     let schema = format!("conformance_{}", uuid::Uuid::now_v7().simple());
     admin.execute(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).await.expect("create schema");
     let clock = start_clock();
-    let options = PgOptions {
-        schema: Some(schema.clone()),
-        clock: Some(clock.clone()),
+    let store = PgStore::connect(pg_options(&schema, clock.clone())).await.expect("connect postgres");
+    Some(Harness { store: Arc::new(store.clone()), clock, cleanup: Cleanup::PgSchema { store, schema } })
+}
+
+fn pg_options(schema: &str, clock: Arc<ManualClock>) -> PgOptions {
+    PgOptions {
+        schema: Some(schema.to_owned()),
+        clock: Some(clock),
         max_connections: 8,
         ..PgOptions::new(test_database_url())
-    };
-    let store = PgStore::connect(options).await.expect("connect postgres");
-    Some(Harness { store: Arc::new(store.clone()), clock, cleanup: Cleanup::PgSchema { store, schema } })
+    }
 }
 
 pub fn test_database_url() -> String {

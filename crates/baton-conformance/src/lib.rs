@@ -4,6 +4,8 @@
 //! It deliberately tests only the store port; HTTP behaviour is tested end to end in `crates/baton`.
 
 pub mod cases;
+pub mod event_cases;
+pub mod group_cases;
 pub mod harness;
 pub mod job_cases;
 
@@ -52,7 +54,24 @@ macro_rules! conformance_suite {
             concurrent_fetches_never_share_a_job,
             change_feed_announces_available_and_finished_jobs,
             schedules_fire_once_per_tick,
-            schedules_skip_overlaps_pause_and_trigger
+            schedules_skip_overlaps_pause_and_trigger,
+            appends_get_stream_versions_and_gapless_positions,
+            expected_versions_are_checked_before_anything_is_written,
+            resending_events_with_the_same_ids_writes_nothing,
+            one_refused_append_in_a_batch_never_fails_the_others,
+            streams_read_forward_and_backward_in_pages,
+            max_count_keeps_the_newest_events_and_the_rest_are_pruned,
+            max_age_hides_old_events_and_the_pruner_removes_them,
+            a_deleted_stream_is_gone_until_an_append_revives_it,
+            the_log_reads_through_type_prefix_and_hash_filters,
+            streams_list_by_name_without_deleted_ones,
+            change_feed_announces_appends,
+            competing_appenders_win_each_version_exactly_once,
+            a_reader_following_concurrent_appenders_sees_each_event_once_in_order,
+            members_split_the_partitions_and_every_change_is_a_new_generation,
+            checkpoints_move_forward_only_under_the_current_generation,
+            lapsed_members_are_removed_and_their_partitions_reassigned,
+            a_group_keeps_its_settings_and_can_start_at_the_end
         );
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {

@@ -32,6 +32,14 @@ pub enum ErrorCode {
     InvalidState,
     DuplicateJob,
     BatchTooLarge,
+    StreamNotFound,
+    WrongExpectedVersion,
+    DuplicateEvent,
+    PositionOutOfRange,
+    GroupNotFound,
+    MemberNotFound,
+    GroupSettingsMismatch,
+    TooManySubscriptions,
     Unavailable,
     Internal,
 }
@@ -62,6 +70,14 @@ impl ErrorCode {
             Self::InvalidState => "INVALID_STATE",
             Self::DuplicateJob => "DUPLICATE_JOB",
             Self::BatchTooLarge => "BATCH_TOO_LARGE",
+            Self::StreamNotFound => "STREAM_NOT_FOUND",
+            Self::WrongExpectedVersion => "WRONG_EXPECTED_VERSION",
+            Self::DuplicateEvent => "DUPLICATE_EVENT",
+            Self::PositionOutOfRange => "POSITION_OUT_OF_RANGE",
+            Self::GroupNotFound => "GROUP_NOT_FOUND",
+            Self::MemberNotFound => "MEMBER_NOT_FOUND",
+            Self::GroupSettingsMismatch => "GROUP_SETTINGS_MISMATCH",
+            Self::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -75,10 +91,16 @@ impl ErrorCode {
             | Self::KeyTooLong
             | Self::PayloadTooLarge
             | Self::TtlOutOfRange
-            | Self::BatchTooLarge => 422,
+            | Self::BatchTooLarge
+            | Self::PositionOutOfRange => 422,
             Self::UnsupportedMediaType => 415,
             Self::BodyTooLarge => 413,
-            Self::NotFound | Self::LeaseNotFound | Self::JobNotFound => 404,
+            Self::NotFound
+            | Self::LeaseNotFound
+            | Self::JobNotFound
+            | Self::StreamNotFound
+            | Self::GroupNotFound
+            | Self::MemberNotFound => 404,
             Self::MethodNotAllowed => 405,
             // A wait that ran out is a conflict like a held lock, not HTTP 408: clients and proxies may resend a
             // request answered with 408, which would queue the caller again.
@@ -90,8 +112,11 @@ impl ErrorCode {
             | Self::PermitsMismatch
             | Self::StaleToken
             | Self::InvalidState
-            | Self::DuplicateJob => 409,
-            Self::TooManyWaiters => 429,
+            | Self::DuplicateJob
+            | Self::WrongExpectedVersion
+            | Self::DuplicateEvent
+            | Self::GroupSettingsMismatch => 409,
+            Self::TooManyWaiters | Self::TooManySubscriptions => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,
         }
@@ -107,17 +132,25 @@ impl ErrorCode {
             | Self::KeyTooLong
             | Self::PayloadTooLarge
             | Self::TtlOutOfRange => 3, // INVALID_ARGUMENT
-            Self::BodyTooLarge | Self::TooManyWaiters | Self::BatchTooLarge => 8, // RESOURCE_EXHAUSTED
-            Self::NotFound | Self::LeaseNotFound | Self::JobNotFound => 5,        // NOT_FOUND
-            Self::MethodNotAllowed => 12,                                         // UNIMPLEMENTED
-            Self::LockHeld | Self::DuplicateJob => 6,                             // ALREADY_EXISTS
-            Self::LockWaitTimeout => 4,                                           // DEADLINE_EXCEEDED
+            Self::PositionOutOfRange => 11, // OUT_OF_RANGE
+            Self::BodyTooLarge | Self::TooManyWaiters | Self::BatchTooLarge | Self::TooManySubscriptions => 8, // RESOURCE_EXHAUSTED
+            Self::NotFound
+            | Self::LeaseNotFound
+            | Self::JobNotFound
+            | Self::StreamNotFound
+            | Self::GroupNotFound
+            | Self::MemberNotFound => 5, // NOT_FOUND
+            Self::MethodNotAllowed => 12, // UNIMPLEMENTED
+            Self::LockHeld | Self::DuplicateJob | Self::DuplicateEvent => 6, // ALREADY_EXISTS
+            Self::LockWaitTimeout => 4,   // DEADLINE_EXCEEDED
             Self::LockNotHeld
             | Self::LockOwnerMismatch
             | Self::LockLeaseBound
             | Self::PermitsMismatch
             | Self::StaleToken
-            | Self::InvalidState => 9, // FAILED_PRECONDITION
+            | Self::InvalidState
+            | Self::WrongExpectedVersion
+            | Self::GroupSettingsMismatch => 9, // FAILED_PRECONDITION
             Self::Unavailable => 14,
             Self::Internal => 13,
         }
@@ -162,6 +195,24 @@ pub enum Error {
     InvalidJobState { job_id: String, state: JobState, action: &'static str },
     #[error("a job with unique key '{unique_key}' already exists: {job_id}")]
     DuplicateJob { job_id: String, unique_key: String, state: JobState },
+    #[error("stream '{stream}' does not exist")]
+    StreamNotFound { stream: String, deleted: bool },
+    #[error("stream '{stream}' is at version {actual}, not {expected}")]
+    WrongExpectedVersion { stream: String, expected: String, actual: i64 },
+    #[error("stream '{stream}' already holds some of these events, but not all of them")]
+    DuplicateEvent { stream: String, event_ids: Vec<String> },
+    #[error("position {position} is past the log's head ({head})")]
+    PositionOutOfRange { position: i64, head: i64 },
+    #[error("consumer group '{group}' does not exist")]
+    GroupNotFound { group: String },
+    #[error("'{member_id}' is not a live member of consumer group '{group}': join again")]
+    MemberNotFound { group: String, member_id: String },
+    #[error("consumer group '{group}' moved to generation {current}: generation {generation} is stale")]
+    StaleGeneration { group: String, generation: i64, current: i64 },
+    #[error("consumer group '{group}' exists with other settings: {message}")]
+    GroupSettingsMismatch { group: String, message: String },
+    #[error("this node already serves {limit} subscriptions")]
+    TooManySubscriptions { limit: usize },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -186,6 +237,15 @@ impl Error {
             Self::StaleToken { .. } => ErrorCode::StaleToken,
             Self::InvalidJobState { .. } => ErrorCode::InvalidState,
             Self::DuplicateJob { .. } => ErrorCode::DuplicateJob,
+            Self::StreamNotFound { .. } => ErrorCode::StreamNotFound,
+            Self::WrongExpectedVersion { .. } => ErrorCode::WrongExpectedVersion,
+            Self::DuplicateEvent { .. } => ErrorCode::DuplicateEvent,
+            Self::PositionOutOfRange { .. } => ErrorCode::PositionOutOfRange,
+            Self::GroupNotFound { .. } => ErrorCode::GroupNotFound,
+            Self::MemberNotFound { .. } => ErrorCode::MemberNotFound,
+            Self::StaleGeneration { .. } => ErrorCode::StaleToken,
+            Self::GroupSettingsMismatch { .. } => ErrorCode::GroupSettingsMismatch,
+            Self::TooManySubscriptions { .. } => ErrorCode::TooManySubscriptions,
             Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
             Self::Store(StoreError::Internal(_)) => ErrorCode::Internal,
         }
@@ -230,6 +290,19 @@ impl Error {
             Self::DuplicateJob { job_id, unique_key, state } => {
                 json!({"job_id": job_id, "unique_key": unique_key, "state": state})
             }
+            Self::StreamNotFound { stream, deleted } => json!({"stream": stream, "deleted": deleted}),
+            Self::WrongExpectedVersion { stream, expected, actual } => {
+                json!({"stream": stream, "expected_version": expected, "actual_version": actual})
+            }
+            Self::DuplicateEvent { stream, event_ids } => json!({"stream": stream, "event_ids": event_ids}),
+            Self::PositionOutOfRange { position, head } => json!({"position": position, "head": head}),
+            Self::GroupNotFound { group } => json!({"group": group}),
+            Self::MemberNotFound { group, member_id } => json!({"group": group, "member_id": member_id}),
+            Self::StaleGeneration { group, generation, current } => {
+                json!({"group": group, "generation": generation, "current_generation": current})
+            }
+            Self::GroupSettingsMismatch { group, message } => json!({"group": group, "reason": message}),
+            Self::TooManySubscriptions { limit } => json!({"limit": limit}),
             Self::Invalid { .. } | Self::Store(_) => json!({}),
         }
     }

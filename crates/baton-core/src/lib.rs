@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod event;
 pub mod health;
 pub mod job;
 pub mod lease;
@@ -13,6 +14,8 @@ pub mod lock;
 pub mod namespace;
 pub mod page;
 pub mod store;
+pub mod stored;
+pub(crate) mod wakeups;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{Error, ErrorCode, StoreError};

@@ -19,6 +19,10 @@ pub struct Limits {
     pub max_fetch: u32,
     /// The longest a fetch or a result request may wait.
     pub max_poll: Duration,
+    /// One event's data and metadata, as JSON.
+    pub max_event_bytes: usize,
+    /// Live subscriptions (SSE and WebSocket) one node serves at once.
+    pub max_subscriptions: usize,
 }
 
 impl Default for Limits {
@@ -35,6 +39,8 @@ impl Default for Limits {
             max_batch: 1000,
             max_fetch: 1000,
             max_poll: Duration::from_secs(60),
+            max_event_bytes: 256 * 1024,
+            max_subscriptions: 10_000,
         }
     }
 }

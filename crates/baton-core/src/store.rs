@@ -8,6 +8,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::StoreError;
+use crate::event::{EventStore, GroupStore};
 use crate::job::{JobId, JobStore, JobTypeStore, ScheduleStore};
 use crate::lease::LeaseStore;
 use crate::lock::{LockId, LockStore};
@@ -23,6 +24,8 @@ pub enum Change {
     /// These jobs of this queue left the running or waiting states: their results are in, and the queue has
     /// room for another under its concurrency limits.
     JobsFinished { namespace: Namespace, queue: String, job_ids: Vec<JobId> },
+    /// Events were appended to this stream; the namespace's log now reaches `last_position`.
+    EventsAppended { namespace: Namespace, stream: String, last_position: i64 },
 }
 
 /// What a follower of the change feed sees.
@@ -78,7 +81,9 @@ impl<T> Applied<T> {
 }
 
 #[async_trait]
-pub trait Store: LockStore + LeaseStore + JobStore + ScheduleStore + JobTypeStore + Send + Sync + 'static {
+pub trait Store:
+    LockStore + LeaseStore + JobStore + ScheduleStore + JobTypeStore + EventStore + GroupStore + Send + Sync + 'static
+{
     /// `sqlite` or `postgres`, for logs and `/ready`.
     fn backend(&self) -> &'static str;
 

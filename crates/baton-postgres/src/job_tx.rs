@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use baton_core::StoreError;
 use baton_core::clock::Timestamp;
 use baton_core::job::engine::JobTx;
-use baton_core::job::stored::{encode, encode_optional};
 use baton_core::job::{Job, JobId, JobState, QueueSettings};
 use baton_core::lock::engine::LockTx;
 use baton_core::namespace::Namespace;
+use baton_core::stored::{encode, encode_optional};
 use sqlx::postgres::PgRow;
 use sqlx::{Row, query};
 

@@ -5,9 +5,9 @@ use baton_core::Error;
 use baton_core::job::JobTypeStore;
 use baton_core::job::engine::JobTx;
 use baton_core::job::job_type::JobType;
-use baton_core::job::stored::encode;
 use baton_core::namespace::Namespace;
 use baton_core::store::Applied;
+use baton_core::stored::encode;
 use sqlx::query;
 
 use crate::rows::{job_type, store_error};

@@ -1,10 +1,14 @@
 //! The cluster backend: any number of Baton nodes share one PostgreSQL database.
 //!
 //! Each operation is one transaction on a pooled connection; PostgreSQL flushes concurrent commits
-//! together. Per-key exclusion comes from transaction-scoped advisory locks, fencing tokens from a sequence,
+//! together. Appends to the event log, which serialise on their namespace's lock, are group-committed instead
+//! (`appends`). Per-key exclusion comes from transaction-scoped advisory locks, fencing tokens from a sequence,
 //! and cross-node wake-ups from `LISTEN/NOTIFY`. Expiry is decided by the database clock unless a test
 //! supplies its own. It deliberately holds no lock rules: those are in `baton_core::lock::engine`.
 
+mod appends;
+mod event_store;
+mod event_tx;
 mod job_store;
 mod job_tx;
 mod job_type_store;

@@ -20,8 +20,9 @@ const MAX_PAYLOAD: usize = 7000;
 /// Ids per line, so that one line stays well under [`MAX_PAYLOAD`].
 const IDS_PER_LINE: usize = 100;
 
-/// Encodes changes as notification payloads, one change per line: `L ids`, `A namespace queue`, or
-/// `F namespace queue ids`, with ids comma-separated. Namespaces and queue names hold no spaces.
+/// Encodes changes as notification payloads, one change per line: `L ids`, `A namespace queue`,
+/// `F namespace queue ids` (ids comma-separated), or `E namespace position stream`. Namespaces and queue names
+/// hold no spaces; a stream name may, so it comes last (it holds no line break: control characters are refused).
 pub(crate) fn payloads(changes: &[Change]) -> Vec<String> {
     let join = |ids: &mut dyn Iterator<Item = String>| ids.collect::<Vec<_>>().join(",");
     let mut lines = Vec::new();
@@ -37,6 +38,9 @@ pub(crate) fn payloads(changes: &[Change]) -> Vec<String> {
                 for chunk in job_ids.chunks(IDS_PER_LINE) {
                     lines.push(format!("F {namespace} {queue} {}", join(&mut chunk.iter().map(ToString::to_string))));
                 }
+            }
+            Change::EventsAppended { namespace, stream, last_position } => {
+                lines.push(format!("E {namespace} {last_position} {stream}"));
             }
         }
     }
@@ -59,6 +63,12 @@ fn parse(payload: &str) -> Vec<Change> {
 }
 
 fn parse_line(line: &str) -> Option<Change> {
+    if let Some(appended) = line.strip_prefix("E ") {
+        let mut fields = appended.splitn(3, ' ');
+        let namespace = Namespace::parse(fields.next()?).ok()?;
+        let last_position = fields.next()?.parse().ok()?;
+        return Some(Change::EventsAppended { namespace, last_position, stream: fields.next()?.to_owned() });
+    }
     let mut fields = line.split(' ');
     let kind = fields.next()?;
     match kind {
@@ -128,7 +138,12 @@ mod tests {
         let changes = vec![
             Change::WaitersGranted(vec![LockId::new(), LockId::new()]),
             Change::JobsAvailable { namespace: namespace.clone(), queue: "emails".into() },
-            Change::JobsFinished { namespace, queue: "emails".into(), job_ids: vec![JobId::new(), JobId::new()] },
+            Change::JobsFinished {
+                namespace: namespace.clone(),
+                queue: "emails".into(),
+                job_ids: vec![JobId::new(), JobId::new()],
+            },
+            Change::EventsAppended { namespace, stream: "order 42/é".into(), last_position: 17 },
         ];
         let decoded: Vec<Change> = payloads(&changes).iter().flat_map(|payload| parse(payload)).collect();
         assert_eq!(decoded, changes);

@@ -13,6 +13,7 @@ pub(crate) fn migrator() -> Migrator {
         migration(2, "jobs", include_str!("../migrations/0002_jobs.sql")),
         migration(3, "schedules", include_str!("../migrations/0003_schedules.sql")),
         migration(4, "job_types", include_str!("../migrations/0004_job_types.sql")),
+        migration(5, "events", include_str!("../migrations/0005_events.sql")),
     ])
 }
 

@@ -6,9 +6,9 @@ use baton_core::clock::Timestamp;
 use baton_core::job::engine::JobTx;
 use baton_core::job::schedule::{Schedule, ScheduleReport};
 use baton_core::job::schedule_engine::{self, ScheduleTx};
-use baton_core::job::stored::encode;
 use baton_core::job::{Job, ScheduleStore};
 use baton_core::namespace::Namespace;
+use baton_core::stored::encode;
 use baton_core::{Error, StoreError};
 use sqlx::{Row, query};
 

@@ -20,6 +20,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row, Transaction, query};
 use tokio::sync::broadcast;
 
+use crate::appends::AppendQueue;
 use crate::listener;
 use crate::rows::{self, store_error};
 use crate::tx::{PgTx, advisory_key};
@@ -45,6 +46,7 @@ pub struct PgStore {
     pub(crate) pool: PgPool,
     clock: Option<Arc<dyn Clock>>,
     changes: broadcast::Sender<Change>,
+    pub(crate) appends: Arc<AppendQueue>,
 }
 
 impl PgStore {
@@ -73,7 +75,7 @@ impl PgStore {
             .await
             .map_err(|_| StoreError::Unavailable("cannot LISTEN for other nodes' changes".into()))?
             .map_err(|_| StoreError::Internal("the LISTEN task ended".into()))?;
-        Ok(Self { pool, clock: options.clock, changes })
+        Ok(Self { pool, clock: options.clock, changes, appends: Arc::default() })
     }
 
     /// Closes the pool; the listener task ends with it.

@@ -29,6 +29,11 @@ impl<'c> PgTx<'c> {
         Self { conn, now, locked_at_begin: Some(key_lock) }
     }
 
+    /// The instant this transaction decides with, if it is known yet (`None`: the database clock, in SQL).
+    pub(crate) fn known_now(&self) -> Option<Timestamp> {
+        self.now
+    }
+
     /// Keeps the first instant this transaction learned (a test clock's wins, as it is set from the start).
     pub(crate) fn set_now_if_unset(&mut self, now: Timestamp) {
         self.now.get_or_insert(now);

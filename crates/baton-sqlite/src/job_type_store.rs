@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use baton_core::Error;
 use baton_core::job::JobTypeStore;
 use baton_core::job::job_type::JobType;
-use baton_core::job::stored::encode;
 use baton_core::namespace::Namespace;
 use baton_core::store::Applied;
+use baton_core::stored::encode;
 use rusqlite::params;
 
 use crate::rows::job_type;

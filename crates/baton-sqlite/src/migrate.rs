@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "jobs", include_str!("../migrations/0002_jobs.sql")),
     (3, "schedules", include_str!("../migrations/0003_schedules.sql")),
     (4, "job_types", include_str!("../migrations/0004_job_types.sql")),
+    (5, "events", include_str!("../migrations/0005_events.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), String> {

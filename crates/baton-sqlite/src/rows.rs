@@ -2,12 +2,17 @@
 
 use baton_core::StoreError;
 use baton_core::clock::Timestamp;
+use baton_core::event::group::{Group, Member};
+use baton_core::event::stored as event_stored;
+use baton_core::event::{RecordedEvent, StreamRecord};
 use baton_core::job::job_type::JobType;
 use baton_core::job::schedule::Schedule;
-use baton_core::job::stored::{self, StoredRow};
+use baton_core::job::stored;
 use baton_core::job::{Job, QueueSettings};
 use baton_core::lock::engine::KeySnapshot;
 use baton_core::lock::{FencingToken, Holder, LeaseId, LockId};
+use baton_core::namespace::Namespace;
+use baton_core::stored::StoredRow;
 use rusqlite::Row;
 use serde_json::Value;
 
@@ -127,4 +132,28 @@ pub(crate) fn schedule(row: &Row<'_>) -> Result<Schedule, StoreError> {
 
 pub(crate) fn job_type(row: &Row<'_>) -> Result<JobType, StoreError> {
     stored::job_type(&Stored::new(row))
+}
+
+pub(crate) fn event(row: &Row<'_>) -> Result<RecordedEvent, StoreError> {
+    event_stored::event(&Stored::new(row))
+}
+
+pub(crate) fn stream(row: &Row<'_>) -> Result<StreamRecord, StoreError> {
+    event_stored::stream(&Stored::new(row))
+}
+
+pub(crate) fn group(row: &Row<'_>) -> Result<Group, StoreError> {
+    event_stored::group(&Stored::new(row))
+}
+
+pub(crate) fn member(row: &Row<'_>) -> Result<Member, StoreError> {
+    event_stored::member(&Stored::new(row))
+}
+
+pub(crate) fn checkpoint(group: &mut Group, row: &Row<'_>) -> Result<(), StoreError> {
+    event_stored::checkpoint(group, &Stored::new(row))
+}
+
+pub(crate) fn namespace(text: &str) -> Result<Namespace, StoreError> {
+    Namespace::parse(text).map_err(|_| corrupt("namespace"))
 }

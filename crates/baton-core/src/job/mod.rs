@@ -18,7 +18,6 @@ pub mod service;
 pub mod spec;
 pub mod store;
 pub mod stored;
-mod wakeups;
 
 pub use duty::{JobReaper, JobReaperOptions, Scheduler};
 pub use model::*;

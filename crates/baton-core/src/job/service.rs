@@ -15,11 +15,11 @@ use crate::job::model::{
     JobId, JobState, LeaseRef, LeaseToken, ListJobsParams, QueueInfo, QueueSettings, QueueSettingsUpdate, RateLimit,
 };
 use crate::job::spec::{JobSpec, MAX_DELAY, check_name, check_seconds, duration_ms, invalid};
-use crate::job::wakeups::Wakeups;
 use crate::limits::Limits;
 use crate::namespace::Namespace;
 use crate::page::{Page, decode_cursor, page_size};
 use crate::store::{Change, Followed, Store, follow_changes};
+use crate::wakeups::Wakeups;
 
 /// How often a long poll looks again if no wake-up arrives: the bounded safety net behind push wake-ups.
 const POLL_SAFETY_NET: Duration = Duration::from_secs(1);
@@ -98,7 +98,7 @@ impl JobService {
                     self.finish_wakeups.wake(&job_id);
                 }
             }
-            Followed::Change(Change::WaitersGranted(_)) => {}
+            Followed::Change(Change::WaitersGranted(_) | Change::EventsAppended { .. }) => {}
             Followed::Lost => {
                 self.queue_wakeups.wake_all();
                 self.finish_wakeups.wake_all();

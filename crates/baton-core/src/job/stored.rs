@@ -1,35 +1,12 @@
-//! How both backends store jobs, schedules and job types: JSON fields as text and times as milliseconds, written
-//! and read here so the two agree. A backend only says how to read one column of its row type
-//! ([`StoredRow`]); the records are assembled once, below.
-
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+//! Jobs, schedules and job types as both backends store them (see [`crate::stored`]): the records are
+//! assembled once, here.
 
 use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::job::job_type::JobType;
 use crate::job::model::{Job, JobId, JobState, LeaseToken, QueueSettings, RateLimit, RateWindow};
 use crate::job::schedule::{Overlap, Schedule};
-use crate::namespace::Namespace;
-
-/// One stored row, read by column name.
-pub trait StoredRow {
-    fn text(&self, column: &str) -> Result<String, StoreError>;
-    fn optional_text(&self, column: &str) -> Result<Option<String>, StoreError>;
-    fn int(&self, column: &str) -> Result<i64, StoreError>;
-    fn optional_int(&self, column: &str) -> Result<Option<i64>, StoreError>;
-    fn flag(&self, column: &str) -> Result<bool, StoreError>;
-    fn optional_flag(&self, column: &str) -> Result<Option<bool>, StoreError>;
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Internal(format!("stored {what} does not parse"))
-}
-
-fn namespace(row: &impl StoredRow) -> Result<Namespace, StoreError> {
-    Namespace::parse(&row.text("namespace")?).map_err(|_| corrupt("namespace"))
-}
+use crate::stored::{StoredRow, corrupt, decode, decode_optional, encode, namespace, time};
 
 fn job_id(text: &str) -> Result<JobId, StoreError> {
     JobId::parse(text).ok_or_else(|| corrupt("job id"))
@@ -37,10 +14,6 @@ fn job_id(text: &str) -> Result<JobId, StoreError> {
 
 fn count(row: &impl StoredRow, column: &str) -> Result<u32, StoreError> {
     u32::try_from(row.int(column)?).map_err(|_| corrupt(column))
-}
-
-fn time(row: &impl StoredRow, column: &str) -> Result<Option<Timestamp>, StoreError> {
-    Ok(row.optional_int(column)?.map(Timestamp))
 }
 
 pub fn job(row: &impl StoredRow) -> Result<Job, StoreError> {
@@ -128,23 +101,6 @@ pub fn job_type(row: &impl StoredRow) -> Result<JobType, StoreError> {
         timeout_ms: row.optional_int("timeout_ms")?,
         updated_at: Timestamp(row.int("updated_at")?),
     })
-}
-
-pub fn encode(value: &(impl Serialize + ?Sized)) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Internal(format!("cannot encode JSON: {e}")))
-}
-
-pub fn encode_optional(value: Option<&Value>) -> Result<Option<String>, StoreError> {
-    value.map(encode).transpose()
-}
-
-/// `what` names the field in the error, should stored text ever fail to parse.
-pub fn decode<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|_| StoreError::Internal(format!("stored job {what} does not parse")))
-}
-
-pub fn decode_optional(text: Option<String>, what: &str) -> Result<Option<Value>, StoreError> {
-    text.map(|text| decode(&text, what)).transpose()
 }
 
 /// A set of states as a JSON array of names, for statements that take a list.
