@@ -2,6 +2,7 @@
 //! (`baton-client`) so the two can never drift apart. It holds no behaviour.
 
 pub mod error;
+pub mod event;
 pub mod job;
 pub mod lease;
 pub mod lock;

@@ -2,6 +2,7 @@
 //!
 //! It deliberately holds no coordination logic: every decision is the server's.
 
+mod events;
 mod guard;
 mod jobs;
 mod worker;
@@ -15,6 +16,7 @@ use baton_api::lock::{
     AcquireLockRequest, LockGrant, LockList, LockStatusResponse, ReleaseLockRequest, ReleaseLockResponse,
     RenewLockRequest,
 };
+pub use events::{ReadAll, ReadGroup, ReadStream, Subscribe, SubscriptionEvent, event_body};
 pub use guard::{LockGuard, LockOptions};
 pub use jobs::ListJobs;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
@@ -33,6 +35,9 @@ pub enum ClientError {
     InvalidUrl(String),
     #[error("unexpected answer from the server (HTTP {status}): {body}")]
     Unexpected { status: u16, body: String },
+    /// A streamed answer (a subscription) broke off or carried something unreadable.
+    #[error("the subscription stream failed: {0}")]
+    Stream(String),
 }
 
 impl ClientError {
@@ -108,12 +113,19 @@ impl BatonClient {
 
     /// Sends, and turns a non-2xx answer into [`ClientError::Api`].
     async fn send_checked(&self, builder: RequestBuilder) -> Result<(StatusCode, Vec<u8>), ClientError> {
+        let response = self.open(builder).await?;
+        let status = response.status();
+        Ok((status, response.bytes().await?.to_vec()))
+    }
+
+    /// Sends, and answers with the response (its body unread) when it is a 2xx.
+    pub(crate) async fn open(&self, builder: RequestBuilder) -> Result<reqwest::Response, ClientError> {
         let response = builder.send().await?;
         let status = response.status();
-        let bytes = response.bytes().await?.to_vec();
         if status.is_success() {
-            return Ok((status, bytes));
+            return Ok(response);
         }
+        let bytes = response.bytes().await?.to_vec();
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Err(ClientError::Api {
                 status: status.as_u16(),

@@ -13,10 +13,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use baton_core::event::EventService;
+use baton_core::event::group::GroupService;
 use baton_core::health::HealthService;
 use baton_core::job::JobService;
 use baton_core::lease::LeaseService;
 use baton_core::lock::LockService;
+use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
 pub use middleware::install_metrics_recorder;
@@ -28,8 +31,12 @@ pub struct AppState {
     pub locks: LockService,
     pub leases: LeaseService,
     pub jobs: JobService,
+    pub events: EventService,
+    pub groups: GroupService,
     pub health: HealthService,
     pub metrics: Arc<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Fires when the server shuts down: live subscriptions end with it, so draining does not wait for them.
+    pub shutdown: CancellationToken,
 }
 
 #[derive(Clone, Debug)]
@@ -51,6 +58,10 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .merge(routes::queue::routes())
         .merge(routes::schedule::routes())
         .merge(routes::job_type::routes())
+        .merge(routes::event::routes())
+        .merge(routes::subscribe::routes())
+        .merge(routes::stream::routes())
+        .merge(routes::group::routes())
         .layer(DefaultBodyLimit::max(options.max_body_bytes));
     let app = Router::new()
         .nest("/api/v1", api)

@@ -4,11 +4,11 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{job, job_type, lease, lock, queue, schedule, system};
+use crate::routes::{event, group, job, job_type, lease, lock, queue, schedule, stream, subscribe, system};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Baton", description = "Coordination service: locks, leases, jobs and more.", version = "v1"),
+    info(title = "Baton", description = "Coordination service: locks, leases, jobs, events and more.", version = "v1"),
     paths(
         lock::acquire, lock::release, lock::renew, lock::status, lock::list,
         lease::grant, lease::keepalive, lease::show, lease::revoke,
@@ -18,11 +18,15 @@ use crate::routes::{job, job_type, lease, lock, queue, schedule, system};
         schedule::save, schedule::list, schedule::show, schedule::remove, schedule::pause, schedule::resume,
         schedule::trigger,
         job_type::save, job_type::list, job_type::show, job_type::remove,
+        event::append, event::read_stream, event::read_all, subscribe::subscribe_sse, subscribe::subscribe_ws,
+        stream::list, stream::show, stream::set_settings, stream::remove,
+        group::join, group::heartbeat, group::leave, group::commit, group::events, group::show, group::list,
+        group::remove,
         system::health, system::ready, system::metrics,
     ),
     components(schemas(baton_api::job::EnqueueBatch)),
     tags((name = "locks"), (name = "leases"), (name = "jobs"), (name = "workers"), (name = "queues"), (name = "schedules"),
-        (name = "system"))
+        (name = "events"), (name = "groups"), (name = "system"))
 )]
 pub struct ApiDoc;
 

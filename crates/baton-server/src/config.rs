@@ -40,6 +40,10 @@ pub struct Config {
     /// Finished jobs are deleted this many seconds after they finish.
     pub job_retention_seconds: u64,
     pub max_job_payload_bytes: usize,
+    /// One event's data and metadata.
+    pub max_event_bytes: usize,
+    /// Live subscriptions (SSE and WebSocket) this node serves at once.
+    pub max_subscriptions: usize,
     /// Run registered job types' executors inside the server.
     pub executors: bool,
     pub executor_concurrency: usize,
@@ -63,6 +67,8 @@ impl Default for Config {
             max_waiters_per_key: limits.max_waiters_per_key,
             job_retention_seconds: 24 * 3600,
             max_job_payload_bytes: limits.max_job_payload_bytes,
+            max_event_bytes: limits.max_event_bytes,
+            max_subscriptions: limits.max_subscriptions,
             executors: false,
             executor_concurrency: 8,
         }
@@ -111,7 +117,7 @@ impl Config {
 
     /// The settings the environment may set, so that client variables such as `BATON_URL` are not read as
     /// server settings.
-    const ENV_KEYS: [&'static str; 16] = [
+    const ENV_KEYS: [&'static str; 18] = [
         "http_addr",
         "data_dir",
         "database_url",
@@ -126,6 +132,8 @@ impl Config {
         "max_waiters_per_key",
         "job_retention_seconds",
         "max_job_payload_bytes",
+        "max_event_bytes",
+        "max_subscriptions",
         "executors",
         "executor_concurrency",
     ];
@@ -153,6 +161,8 @@ impl Config {
             max_wait: std::time::Duration::from_secs(self.max_wait_seconds),
             max_waiters_per_key: self.max_waiters_per_key,
             max_job_payload_bytes: self.max_job_payload_bytes,
+            max_event_bytes: self.max_event_bytes,
+            max_subscriptions: self.max_subscriptions,
             ..Limits::default()
         }
     }

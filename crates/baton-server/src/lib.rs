@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use baton_core::clock::SystemClock;
+use baton_core::event::group::GroupService;
+use baton_core::event::{EventReaper, EventReaperOptions, EventService};
 use baton_core::health::HealthService;
 use baton_core::job::{JobReaper, JobReaperOptions, JobService, Scheduler};
 use baton_core::lease::LeaseService;
@@ -74,12 +76,17 @@ impl Node {
             },
         );
         let scheduler = Scheduler::new(store.clone());
+        let events = EventService::new(store.clone(), limits.clone());
+        let event_reaper = EventReaper::new(store.clone(), EventReaperOptions::default());
         let state = AppState {
             locks: locks.clone(),
             leases: LeaseService::new(store.clone(), limits),
             jobs: jobs.clone(),
+            events: events.clone(),
+            groups: GroupService::new(events.clone()),
             health: HealthService::new(store.clone()),
             metrics: Arc::new(baton_http::install_metrics_recorder()),
+            shutdown: shutdown.clone(),
         };
 
         let duties = tokio::spawn({
@@ -90,7 +97,9 @@ impl Node {
                     locks.run_wakeups(shutdown.clone()),
                     job_reaper.run(shutdown.clone()),
                     scheduler.run(shutdown.clone()),
-                    jobs.run_wakeups(shutdown),
+                    jobs.run_wakeups(shutdown.clone()),
+                    event_reaper.run(shutdown.clone()),
+                    events.run_wakeups(shutdown),
                 )
             }
         });

@@ -1,6 +1,7 @@
 //! `baton`: the server (`baton serve`) and a command-line client for it.
 
 mod bulk;
+mod events_cmd;
 mod job_cmd;
 mod lease_cmd;
 mod lock_cmd;
@@ -19,7 +20,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "baton", version, about = "Coordination service: locks, leases, jobs and more")]
+#[command(name = "baton", version, about = "Coordination service: locks, leases, jobs, events and more")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,6 +79,13 @@ enum Command {
         #[command(subcommand)]
         command: schedule_cmd::ScheduleCommand,
     },
+    /// Append, read and follow events; list and inspect streams.
+    Events {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: events_cmd::EventsCommand,
+    },
     /// Run a queue's jobs with a shell command.
     Worker {
         #[command(flatten)]
@@ -104,6 +112,7 @@ fn main() -> ExitCode {
             Command::Job { client, command } => job_cmd::run_job(&client, command).await,
             Command::Queue { client, command } => job_cmd::run_queue(&client, command).await,
             Command::Schedule { client, command } => schedule_cmd::run(&client, command).await,
+            Command::Events { client, command } => events_cmd::run(&client, command).await,
             Command::Worker { client, worker } => worker_cmd::run(&client, worker).await,
         }
     });

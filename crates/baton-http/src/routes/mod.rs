@@ -1,5 +1,8 @@
 //! One module per resource.
 
+pub(crate) mod event;
+mod event_view;
+pub(crate) mod group;
 pub(crate) mod job;
 pub mod job_type;
 mod job_view;
@@ -7,4 +10,6 @@ pub(crate) mod lease;
 pub(crate) mod lock;
 pub(crate) mod queue;
 pub(crate) mod schedule;
+pub(crate) mod stream;
+pub(crate) mod subscribe;
 pub(crate) mod system;
