@@ -45,7 +45,7 @@ pub enum EventsCommand {
         #[arg(long)]
         backward: bool,
     },
-    /// Follow a stream (or the whole log when none is named) live, until Ctrl-C.
+    /// Follow a stream (or the whole log when none is named) live, until Ctrl-C. With --json, one event per line.
     Tail {
         stream: Option<String>,
         /// Start at this version (a stream) or position (the log) instead of only new events.
@@ -142,7 +142,11 @@ pub async fn run(args: &ClientArgs, command: EventsCommand) -> anyhow::Result<Ex
                     _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
                 };
                 match next {
-                    Some(Ok(SubscriptionEvent::Event(event))) => print(args.json, &event, describe_event),
+                    // One JSON object per line with --json, so the output can be piped line by line.
+                    Some(Ok(SubscriptionEvent::Event(event))) if args.json => {
+                        println!("{}", serde_json::to_string(&event).unwrap_or_default());
+                    }
+                    Some(Ok(SubscriptionEvent::Event(event))) => println!("{}", describe_event(&event)),
                     Some(Ok(SubscriptionEvent::CaughtUp)) if !args.json => eprintln!("-- live --"),
                     Some(Ok(SubscriptionEvent::CaughtUp)) => {}
                     Some(Err(error)) => return Err(error.into()),

@@ -136,3 +136,64 @@ async fn lock_run_stops_the_command_and_exits_3_when_the_lock_is_lost() {
     assert_eq!(status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("lost the lock on k"), "{stderr}");
 }
+
+#[tokio::test]
+async fn events_commands_append_read_list_and_tail() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let appended = json_of(&baton(
+        &server,
+        &[
+            "events",
+            "append",
+            "orders",
+            "--type",
+            "placed",
+            "--data",
+            r#"{"total": 12}"#,
+            "--expected-version",
+            "no_stream",
+            "--json",
+        ],
+    ));
+    assert_eq!(appended["global_position"], 1);
+    let refused =
+        baton(&server, &["events", "append", "orders", "--type", "placed", "--data", "{}", "--expected-version", "5"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("WRONG_EXPECTED_VERSION"));
+    let bad_json = baton(&server, &["events", "append", "orders", "--type", "placed", "--data", "{oops"]);
+    assert!(String::from_utf8_lossy(&bad_json.stderr).contains("--data is not JSON"));
+    baton(&server, &["events", "append", "orders", "--type", "paid", "--data", "{}"]);
+
+    let read = baton(&server, &["events", "read", "orders"]);
+    let text = String::from_utf8_lossy(&read.stdout);
+    assert!(text.contains("orders@0 placed {\"total\":12}") && text.contains("orders@1 paid"), "{text}");
+    let log = json_of(&baton(&server, &["events", "read", "$all", "--from", "2", "--json"]));
+    assert_eq!(log.as_array().map(Vec::len), Some(1));
+    let streams = baton(&server, &["events", "streams"]);
+    assert!(String::from_utf8_lossy(&streams.stdout).contains("orders at version 1"));
+    let info = json_of(&baton(&server, &["events", "info", "orders", "--json"]));
+    assert_eq!(info["count"], 2);
+
+    // tail follows live until stopped: it prints history from --from, then what is appended meanwhile.
+    let mut tail = std::process::Command::new(crate::server::BATON)
+        .args(["events", "tail", "--from", "1", "--json"])
+        .env("BATON_URL", &server.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run baton events tail");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    baton(&server, &["events", "append", "refunds", "--type", "refunded", "--data", "{}"]);
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(tail.stdout.take().unwrap()));
+    let mut positions = Vec::new();
+    while positions.len() < 3 {
+        let line = lines.next().expect("a line").unwrap();
+        if let Ok(event) = serde_json::from_str::<Value>(&line) {
+            positions.extend(event["global_position"].as_i64());
+        }
+    }
+    let _ = tail.kill();
+    let _ = tail.wait();
+    assert_eq!(positions, vec![1, 2, 3]);
+}

@@ -3,8 +3,12 @@
 
 mod cli;
 mod cluster;
+mod cluster_events;
+mod groups;
+mod http_events;
 mod http_jobs;
 mod http_locks;
 mod lifecycle;
 mod server;
+mod subscriptions;
 mod workers;
