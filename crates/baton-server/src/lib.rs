@@ -23,6 +23,7 @@ use baton_core::store::Store;
 use baton_http::{AppState, HttpOptions};
 use baton_postgres::{PgOptions, PgStore};
 use baton_sqlite::{SqliteOptions, SqliteStore};
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -108,6 +109,13 @@ impl Node {
             tokio::spawn(executors::run_pool(jobs.clone(), base_url, config.executor_concurrency, shutdown.clone()))
         });
         let app = baton_http::router(state, &HttpOptions { max_body_bytes: config.max_body_bytes });
+        // Nagle's algorithm off: a small write (an SSE event, a response written in two parts) would otherwise
+        // wait for the client's delayed ACK, up to 40 ms.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
         let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
         tokio::select! {
             served = serve => served.context("HTTP server failed")?,

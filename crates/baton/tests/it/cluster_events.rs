@@ -27,6 +27,7 @@ async fn an_append_on_one_node_reaches_a_subscriber_on_the_other() {
     for round in 0..5 {
         let sent = Instant::now();
         a.append_events("pings", vec![event_body("ping", &json!({"round": round}), None)], None).await.unwrap();
+        eprintln!("append answered after {:?}", sent.elapsed());
         loop {
             let next = tokio::time::timeout(Duration::from_secs(5), live.next()).await.expect("delivered");
             if let SubscriptionEvent::Event(event) = next.unwrap().unwrap() {
