@@ -13,6 +13,7 @@ use baton_core::{Error, StoreError};
 use tokio::sync::oneshot;
 use tokio::sync::oneshot::error::TryRecvError;
 
+use crate::event_tx::log_lock_key;
 use crate::store::PgStore;
 
 /// The most events one transaction carries; more wait for the next one.
@@ -84,7 +85,14 @@ async fn write_batch(store: &PgStore, mut pending: Vec<Pending>) {
     let sizes: Vec<usize> = pending.iter().map(|item| item.batch.len()).collect();
     let batch: Vec<AppendParams> = pending.iter_mut().flat_map(|item| std::mem::take(&mut item.batch)).collect();
     metrics::histogram!("baton_event_append_batch").record(batch.len() as f64);
-    match store.write(async |tx| engine::append(tx, &batch).await).await {
+    let append = async |tx: &mut crate::tx::PgTx<'_>| engine::append(tx, &batch).await;
+    // The usual batch is one namespace's: its transaction begins holding that log's lock, in one round trip.
+    let one_namespace = batch.windows(2).all(|pair| pair[0].namespace == pair[1].namespace);
+    let written = match batch.first() {
+        Some(first) if one_namespace => store.write_holding(log_lock_key(&first.namespace), append).await,
+        _ => store.write(append).await,
+    };
+    match written {
         Ok(outcomes) => {
             let mut outcomes = outcomes.into_iter();
             for (item, size) in pending.into_iter().zip(sizes) {

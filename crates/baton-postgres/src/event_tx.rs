@@ -16,9 +16,10 @@ use sqlx::{Row, query};
 use crate::rows::{self, store_error};
 use crate::tx::{PgTx, advisory_key};
 
-/// Rows of one multi-row insert are cut so that a statement stays well under the socket's send buffer: sqlx
-/// 0.9.0 leaves Nagle's algorithm on, and a statement larger than the free buffer waits ~40 ms for a delayed ACK.
-const STATEMENT_BYTES: usize = 32 * 1024;
+/// Rows of one multi-row insert are cut so that a statement stays under a new socket's send buffer (16 KiB on
+/// Linux by default): sqlx 0.9.0 leaves Nagle's algorithm on, and the rest of a statement that does not fit in one
+/// write waits for the server's delayed ACK, about 40 ms.
+const STATEMENT_BYTES: usize = 12 * 1024;
 
 /// Advisory lock ids of event resources. Lock keys never hold a NUL, so these never share a lock key's input.
 pub(crate) fn log_lock_key(namespace: &Namespace) -> i64 {
@@ -107,17 +108,26 @@ impl EventTx for PgTx<'_> {
     }
 
     async fn lock_log(&mut self, namespace: &Namespace) -> Result<(), StoreError> {
-        self.take_lock(include_str!("../queries/event/lock_log.sql"), log_lock_key(namespace)).await
+        let key_lock = log_lock_key(namespace);
+        if self.began_holding(key_lock) {
+            return Ok(());
+        }
+        self.take_lock(include_str!("../queries/event/lock_log.sql"), key_lock).await
     }
 
     async fn streams(&mut self, namespace: &Namespace, streams: &[&str]) -> Result<Vec<StreamRecord>, StoreError> {
-        let found = query(include_str!("../queries/event/streams.sql"))
+        let found = query(include_str!("../queries/event/streams_with_clock.sql"))
             .bind(namespace.as_str())
             .bind(streams)
             .fetch_all(&mut *self.conn)
             .await
             .map_err(store_error)?;
-        found.iter().map(rows::stream).collect()
+        if let Some(row) = found.first() {
+            // The database clock comes with the rows, so the append needs no round trip of its own for it.
+            self.set_now_if_unset(Timestamp(row.try_get("now_ms").map_err(store_error)?));
+        }
+        let present = found.iter().filter(|row| row.try_get::<Option<String>, _>("stream").ok().flatten().is_some());
+        present.map(rows::stream).collect()
     }
 
     async fn events_by_id(

@@ -106,7 +106,16 @@ impl PgStore {
         key: &str,
         operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<Applied<T>, Error>,
     ) -> Result<T, Error> {
-        let key_lock = advisory_key(namespace, key);
+        self.write_holding(advisory_key(namespace, key), operation).await
+    }
+
+    /// Like [`PgStore::write`], with the transaction beginning already holding the advisory lock `key_lock`, in
+    /// the same round trip.
+    pub(crate) async fn write_holding<T>(
+        &self,
+        key_lock: i64,
+        operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<Applied<T>, Error>,
+    ) -> Result<T, Error> {
         let begin = include_str!("../queries/lock/begin_locked.sql").replace("{key_lock}", &key_lock.to_string());
         let mut transaction = self.pool.begin_with(AssertSqlSafe(begin)).await.map_err(store_error)?;
         let applied = operation(&mut PgTx::began_locked(&mut transaction, self.test_now(), key_lock)).await?;

@@ -29,6 +29,11 @@ impl<'c> PgTx<'c> {
         Self { conn, now, locked_at_begin: Some(key_lock) }
     }
 
+    /// Whether the transaction began holding the advisory lock `key_lock`.
+    pub(crate) fn began_holding(&self, key_lock: i64) -> bool {
+        self.locked_at_begin == Some(key_lock)
+    }
+
     /// The instant this transaction decides with, if it is known yet (`None`: the database clock, in SQL).
     pub(crate) fn known_now(&self) -> Option<Timestamp> {
         self.now

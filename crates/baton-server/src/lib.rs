@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use baton_core::clock::SystemClock;
 use baton_core::event::group::GroupService;
 use baton_core::event::{EventReaper, EventReaperOptions, EventService};
@@ -23,7 +24,6 @@ use baton_core::store::Store;
 use baton_http::{AppState, HttpOptions};
 use baton_postgres::{PgOptions, PgStore};
 use baton_sqlite::{SqliteOptions, SqliteStore};
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

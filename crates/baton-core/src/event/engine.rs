@@ -26,7 +26,8 @@ pub trait EventTx {
     /// The instant this transaction decides with; the same value for the whole transaction.
     async fn now(&mut self) -> Result<Timestamp, StoreError>;
     /// Serialises every append to the namespace's log until the transaction ends. Reads after it see every
-    /// append committed before it. It comes before [`EventTx::now`], so a backend may read its clock with it.
+    /// append committed before it. It (and the [`EventTx::streams`] read after it) comes before
+    /// [`EventTx::now`], so a backend may read its clock with either.
     async fn lock_log(&mut self, namespace: &Namespace) -> Result<(), StoreError>;
     /// The stored rows of these streams; streams without a row are left out. The [`ALL_STREAM`] row carries the
     /// log's head.
@@ -71,14 +72,15 @@ pub async fn append<T: EventTx>(
     // Namespaces in sorted order, so two batches lock shared logs in the same order and never deadlock.
     for (&namespace, indices) in &by_namespace {
         tx.lock_log(namespace).await?;
-        // After the lock: a backend may read its clock with it. The instant is the same for the whole batch.
-        let now = tx.now().await?;
         let mut names: Vec<&str> = indices.iter().map(|&index| batch[index].stream.as_str()).collect();
         names.push(ALL_STREAM);
         names.sort_unstable();
         names.dedup();
         let mut streams: HashMap<String, StreamRecord> =
             tx.streams(namespace, &names).await?.into_iter().map(|stream| (stream.stream.clone(), stream)).collect();
+        // After the lock and the first read: a backend may read its clock with either. The instant is the same
+        // for the whole batch.
+        let now = tx.now().await?;
         let head = streams.remove(ALL_STREAM).unwrap_or_else(|| StreamRecord::new(namespace.clone(), ALL_STREAM, now));
         let mut log = LogBatch { head, streams, touched: Vec::new(), rows: Vec::new() };
         for &index in indices {
