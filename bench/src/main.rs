@@ -5,11 +5,14 @@
 //! `{"target":..,"scenario":..,"clients":..,"ops_per_sec":..,"p50_ms":..,"p99_ms":..,"ops":..[,"note":..]}`.
 //! `baton-bench jobs --target baton|bullmq|graphile --scenario ...` measures job queues the same way (see
 //! `jobs/mod.rs`): Baton over HTTP from here, BullMQ and graphile-worker through Node drivers it spawns.
+//! `baton-bench events --target baton|messagedb --scenario append|subscribe ...` measures event appends and
+//! subscription delivery (see `events/mod.rs`): Baton over HTTP and SSE, Message DB over SQL.
 //! `baton-bench summary FILE...` turns such lines into tables with Baton's ratios to each peer.
-//! `bench/run-locks.sh` and `bench/run-jobs.sh` start every system and run all of it.
+//! `bench/run-locks.sh`, `bench/run-jobs.sh` and `bench/run-events.sh` start every system and run all of it.
 
 mod baton;
 mod etcd;
+mod events;
 mod jobs;
 mod redis_peer;
 mod report;
@@ -30,7 +33,7 @@ use crate::workload::RunSpec;
 #[derive(Parser)]
 #[command(
     name = "baton-bench",
-    about = "Benchmarks: Baton against etcd and Redis (locks), BullMQ and graphile-worker (jobs)"
+    about = "Benchmarks: Baton against etcd and Redis (locks), BullMQ and graphile-worker (jobs), Message DB (events)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -43,6 +46,8 @@ enum Command {
     Locks(LocksArgs),
     /// Run one job-queue scenario against Baton, BullMQ or graphile-worker; one JSON line on stdout.
     Jobs(jobs::JobsArgs),
+    /// Run one event-store scenario against Baton or Message DB; one JSON line on stdout.
+    Events(events::EventsArgs),
     /// Print tables (medians over runs, ratios to the peers) from JSON lines in files, or stdin.
     Summary { files: Vec<PathBuf> },
 }
@@ -96,6 +101,10 @@ fn main() -> ExitCode {
         Command::Jobs(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
             runtime.block_on(jobs::run(args))
+        }
+        Command::Events(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            runtime.block_on(events::run(args))
         }
     };
     match result {

@@ -2,8 +2,8 @@
 //!
 //! Percentiles are nearest-rank over the sorted latencies of one measurement (no histogram buckets, no sampling).
 //! The summary reads the JSON lines of many runs, takes per (scenario, clients, target) the median over rounds of
-//! each figure, and prints Baton's throughput as a ratio of etcd's and Redis's. Lines of the jobs benchmark go to
-//! their own table (`jobs/summary.rs`).
+//! each figure, and prints Baton's throughput as a ratio of etcd's and Redis's. Lines of the jobs and events
+//! benchmarks go to their own tables (`jobs/summary.rs`, `events/summary.rs`).
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -143,16 +143,27 @@ pub fn summarize(files: &[PathBuf]) -> Result<()> {
     for line in lines.iter().map(|l| l.trim()).filter(|l| l.starts_with('{')) {
         values.push(serde_json::from_str::<Value>(line).with_context(|| format!("bad JSON line: {line}"))?);
     }
-    // Job results (run-jobs.sh) get their own table; the rest are lock results.
+    // Job results (run-jobs.sh) and event results (run-events.sh) get their own tables; the rest are lock results.
+    let (events, values): (Vec<Value>, Vec<Value>) =
+        values.into_iter().partition(crate::events::summary::is_events_line);
     let (jobs, locks): (Vec<Value>, Vec<Value>) = values.into_iter().partition(crate::jobs::summary::is_jobs_line);
-    if !locks.is_empty() || jobs.is_empty() {
+    let mut printed = false;
+    if !locks.is_empty() || (jobs.is_empty() && events.is_empty()) {
         summarize_locks(&locks);
+        printed = true;
     }
     if !jobs.is_empty() {
-        if !locks.is_empty() {
+        if printed {
             println!();
         }
         crate::jobs::summary::print(&jobs);
+        printed = true;
+    }
+    if !events.is_empty() {
+        if printed {
+            println!();
+        }
+        crate::events::summary::print(&events);
     }
     Ok(())
 }
