@@ -168,3 +168,10 @@ pub struct ExpiryReport {
     /// Milliseconds until the next holder, lease or waiter deadline lapses, by the store's clock.
     pub next_due_in_ms: Option<i64>,
 }
+
+/// The lock key another primitive keeps under the lock machinery: `kind` (`claim`, `election`, a duty's name)
+/// and its own name, behind a control character that no client's lock key may hold, so the two never meet and
+/// lock listings leave these out.
+pub fn reserved_key(kind: &str, name: &str) -> String {
+    format!("\u{1}{kind}\u{1}{name}")
+}
