@@ -4,6 +4,7 @@
 //! It deliberately tests only the store port; HTTP behaviour is tested end to end in `crates/baton`.
 
 pub mod cases;
+pub mod claim_cases;
 pub mod event_cases;
 pub mod group_cases;
 pub mod harness;
@@ -71,7 +72,14 @@ macro_rules! conformance_suite {
             members_split_the_partitions_and_every_change_is_a_new_generation,
             checkpoints_move_forward_only_under_the_current_generation,
             lapsed_members_are_removed_and_their_partitions_reassigned,
-            a_group_keeps_its_settings_and_can_start_at_the_end
+            a_group_keeps_its_settings_and_can_start_at_the_end,
+            a_claim_is_held_then_done_for_good,
+            a_discarded_or_lapsed_claim_is_granted_again_with_a_higher_token,
+            next_claims_the_first_candidate_neither_held_nor_done,
+            concurrent_next_claims_never_share_a_resource,
+            claims_list_held_and_done_by_resource,
+            leadership_is_won_proclaimed_resigned_and_handed_on,
+            a_lapsed_leader_hands_leadership_to_the_next_candidate
         );
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::clock::Timestamp;
 use crate::job::JobState;
 use crate::lock::Holder;
 
@@ -40,6 +41,13 @@ pub enum ErrorCode {
     MemberNotFound,
     GroupSettingsMismatch,
     TooManySubscriptions,
+    ClaimHeld,
+    ClaimDone,
+    ClaimNotHeld,
+    NoClaimAvailable,
+    LeaderExists,
+    CampaignTimeout,
+    NotLeader,
     Unavailable,
     Internal,
 }
@@ -78,6 +86,13 @@ impl ErrorCode {
             Self::MemberNotFound => "MEMBER_NOT_FOUND",
             Self::GroupSettingsMismatch => "GROUP_SETTINGS_MISMATCH",
             Self::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
+            Self::ClaimHeld => "CLAIM_HELD",
+            Self::ClaimDone => "CLAIM_DONE",
+            Self::ClaimNotHeld => "CLAIM_NOT_HELD",
+            Self::NoClaimAvailable => "NO_CLAIM_AVAILABLE",
+            Self::LeaderExists => "LEADER_EXISTS",
+            Self::CampaignTimeout => "CAMPAIGN_TIMEOUT",
+            Self::NotLeader => "NOT_LEADER",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -115,7 +130,14 @@ impl ErrorCode {
             | Self::DuplicateJob
             | Self::WrongExpectedVersion
             | Self::DuplicateEvent
-            | Self::GroupSettingsMismatch => 409,
+            | Self::GroupSettingsMismatch
+            | Self::ClaimHeld
+            | Self::ClaimDone
+            | Self::ClaimNotHeld
+            | Self::NoClaimAvailable
+            | Self::LeaderExists
+            | Self::CampaignTimeout
+            | Self::NotLeader => 409,
             Self::TooManyWaiters | Self::TooManySubscriptions => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,
@@ -141,8 +163,9 @@ impl ErrorCode {
             | Self::GroupNotFound
             | Self::MemberNotFound => 5, // NOT_FOUND
             Self::MethodNotAllowed => 12, // UNIMPLEMENTED
-            Self::LockHeld | Self::DuplicateJob | Self::DuplicateEvent => 6, // ALREADY_EXISTS
-            Self::LockWaitTimeout => 4,   // DEADLINE_EXCEEDED
+            Self::LockHeld | Self::DuplicateJob | Self::DuplicateEvent | Self::ClaimHeld | Self::LeaderExists => 6, // ALREADY_EXISTS
+            Self::LockWaitTimeout | Self::CampaignTimeout => 4, // DEADLINE_EXCEEDED
+            Self::NoClaimAvailable => 8,                        // RESOURCE_EXHAUSTED
             Self::LockNotHeld
             | Self::LockOwnerMismatch
             | Self::LockLeaseBound
@@ -150,7 +173,10 @@ impl ErrorCode {
             | Self::StaleToken
             | Self::InvalidState
             | Self::WrongExpectedVersion
-            | Self::GroupSettingsMismatch => 9, // FAILED_PRECONDITION
+            | Self::GroupSettingsMismatch
+            | Self::ClaimDone
+            | Self::ClaimNotHeld
+            | Self::NotLeader => 9, // FAILED_PRECONDITION
             Self::Unavailable => 14,
             Self::Internal => 13,
         }
@@ -213,6 +239,20 @@ pub enum Error {
     GroupSettingsMismatch { group: String, message: String },
     #[error("this node already serves {limit} subscriptions")]
     TooManySubscriptions { limit: usize },
+    #[error("'{resource}' is claimed by {owner}")]
+    ClaimHeld { resource: String, owner: String, expires_at: Timestamp },
+    #[error("'{resource}' was done by {owner}: it is never claimed again")]
+    ClaimDone { resource: String, owner: String, done_at: Timestamp },
+    #[error("'{resource}' is not claimed under claim_id {claim_id} by this owner")]
+    ClaimNotHeld { resource: String, claim_id: String },
+    #[error("none of the {candidates} candidates is free ({done} done, {held} held)")]
+    NoClaimAvailable { candidates: usize, done: usize, held: usize },
+    #[error("election '{name}' has a leader: {leader}")]
+    LeaderExists { name: String, leader: String, expires_at: Timestamp },
+    #[error("gave up campaigning in election '{name}' after {waited_ms} ms")]
+    CampaignTimeout { name: String, waited_ms: u64 },
+    #[error("this candidate does not lead election '{name}' under leadership_id {leadership_id}")]
+    NotLeader { name: String, leadership_id: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -246,6 +286,13 @@ impl Error {
             Self::StaleGeneration { .. } => ErrorCode::StaleToken,
             Self::GroupSettingsMismatch { .. } => ErrorCode::GroupSettingsMismatch,
             Self::TooManySubscriptions { .. } => ErrorCode::TooManySubscriptions,
+            Self::ClaimHeld { .. } => ErrorCode::ClaimHeld,
+            Self::ClaimDone { .. } => ErrorCode::ClaimDone,
+            Self::ClaimNotHeld { .. } => ErrorCode::ClaimNotHeld,
+            Self::NoClaimAvailable { .. } => ErrorCode::NoClaimAvailable,
+            Self::LeaderExists { .. } => ErrorCode::LeaderExists,
+            Self::CampaignTimeout { .. } => ErrorCode::CampaignTimeout,
+            Self::NotLeader { .. } => ErrorCode::NotLeader,
             Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
             Self::Store(StoreError::Internal(_)) => ErrorCode::Internal,
         }
@@ -303,6 +350,21 @@ impl Error {
             }
             Self::GroupSettingsMismatch { group, message } => json!({"group": group, "reason": message}),
             Self::TooManySubscriptions { limit } => json!({"limit": limit}),
+            Self::ClaimHeld { resource, owner, expires_at } => {
+                json!({"resource": resource, "owner": owner, "expires_at": expires_at})
+            }
+            Self::ClaimDone { resource, owner, done_at } => {
+                json!({"resource": resource, "owner": owner, "done_at": done_at})
+            }
+            Self::ClaimNotHeld { resource, claim_id } => json!({"resource": resource, "claim_id": claim_id}),
+            Self::NoClaimAvailable { candidates, done, held } => {
+                json!({"candidates": candidates, "done": done, "held": held})
+            }
+            Self::LeaderExists { name, leader, expires_at } => {
+                json!({"name": name, "leader": leader, "expires_at": expires_at})
+            }
+            Self::CampaignTimeout { name, waited_ms } => json!({"name": name, "waited_ms": waited_ms}),
+            Self::NotLeader { name, leadership_id } => json!({"name": name, "leadership_id": leadership_id}),
             Self::Invalid { .. } | Self::Store(_) => json!({}),
         }
     }

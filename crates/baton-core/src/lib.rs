@@ -3,7 +3,9 @@
 //! It deliberately knows no SQL, no HTTP and no wire format: transports and backends depend on it, never
 //! the other way round.
 
+pub mod claim;
 pub mod clock;
+pub mod election;
 pub mod error;
 pub mod event;
 pub mod health;

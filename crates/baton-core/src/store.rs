@@ -7,6 +7,8 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use crate::claim::ClaimStore;
+use crate::election::ElectionStore;
 use crate::error::StoreError;
 use crate::event::{EventStore, GroupStore};
 use crate::job::{JobId, JobStore, JobTypeStore, ScheduleStore};
@@ -26,6 +28,8 @@ pub enum Change {
     JobsFinished { namespace: Namespace, queue: String, job_ids: Vec<JobId> },
     /// Events were appended to this stream; the namespace's log now reaches `last_position`.
     EventsAppended { namespace: Namespace, stream: String, last_position: i64 },
+    /// An election's leader, or the leader's value, changed.
+    LeaderChanged { namespace: Namespace, name: String },
 }
 
 /// What a follower of the change feed sees.
@@ -82,7 +86,18 @@ impl<T> Applied<T> {
 
 #[async_trait]
 pub trait Store:
-    LockStore + LeaseStore + JobStore + ScheduleStore + JobTypeStore + EventStore + GroupStore + Send + Sync + 'static
+    LockStore
+    + LeaseStore
+    + ClaimStore
+    + ElectionStore
+    + JobStore
+    + ScheduleStore
+    + JobTypeStore
+    + EventStore
+    + GroupStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `sqlite` or `postgres`, for logs and `/ready`.
     fn backend(&self) -> &'static str;

@@ -21,8 +21,8 @@ const MAX_PAYLOAD: usize = 7000;
 const IDS_PER_LINE: usize = 100;
 
 /// Encodes changes as notification payloads, one change per line: `L ids`, `A namespace queue`,
-/// `F namespace queue ids` (ids comma-separated), or `E namespace position stream`. Namespaces and queue names
-/// hold no spaces; a stream name may, so it comes last (it holds no line break: control characters are refused).
+/// `F namespace queue ids` (ids comma-separated), `E namespace position stream`, or `V namespace election`. Namespaces and queue names
+/// hold no spaces; a stream or election name may, so it comes last (it holds no line break: control characters are refused).
 pub(crate) fn payloads(changes: &[Change]) -> Vec<String> {
     let join = |ids: &mut dyn Iterator<Item = String>| ids.collect::<Vec<_>>().join(",");
     let mut lines = Vec::new();
@@ -42,6 +42,7 @@ pub(crate) fn payloads(changes: &[Change]) -> Vec<String> {
             Change::EventsAppended { namespace, stream, last_position } => {
                 lines.push(format!("E {namespace} {last_position} {stream}"));
             }
+            Change::LeaderChanged { namespace, name } => lines.push(format!("V {namespace} {name}")),
         }
     }
     let mut payloads: Vec<String> = Vec::new();
@@ -68,6 +69,10 @@ fn parse_line(line: &str) -> Option<Change> {
         let namespace = Namespace::parse(fields.next()?).ok()?;
         let last_position = fields.next()?.parse().ok()?;
         return Some(Change::EventsAppended { namespace, last_position, stream: fields.next()?.to_owned() });
+    }
+    if let Some(election) = line.strip_prefix("V ") {
+        let (namespace, name) = election.split_once(' ')?;
+        return Some(Change::LeaderChanged { namespace: Namespace::parse(namespace).ok()?, name: name.to_owned() });
     }
     let mut fields = line.split(' ');
     let kind = fields.next()?;
@@ -143,7 +148,8 @@ mod tests {
                 queue: "emails".into(),
                 job_ids: vec![JobId::new(), JobId::new()],
             },
-            Change::EventsAppended { namespace, stream: "order 42/é".into(), last_position: 17 },
+            Change::EventsAppended { namespace: namespace.clone(), stream: "order 42/é".into(), last_position: 17 },
+            Change::LeaderChanged { namespace, name: "primary db".into() },
         ];
         let decoded: Vec<Change> = payloads(&changes).iter().flat_map(|payload| parse(payload)).collect();
         assert_eq!(decoded, changes);

@@ -14,6 +14,7 @@ pub(crate) fn migrator() -> Migrator {
         migration(3, "schedules", include_str!("../migrations/0003_schedules.sql")),
         migration(4, "job_types", include_str!("../migrations/0004_job_types.sql")),
         migration(5, "events", include_str!("../migrations/0005_events.sql")),
+        migration(6, "claims", include_str!("../migrations/0006_claims.sql")),
     ])
 }
 

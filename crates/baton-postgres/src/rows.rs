@@ -148,3 +148,7 @@ pub(crate) fn checkpoint(group: &mut Group, row: &PgRow) -> Result<(), StoreErro
 pub(crate) fn namespace(text: &str) -> Result<Namespace, StoreError> {
     Namespace::parse(text).map_err(|_| corrupt("namespace"))
 }
+
+pub(crate) fn done_claim(row: &PgRow) -> Result<baton_core::claim::Claim, StoreError> {
+    baton_core::claim::stored::done_claim(&Stored(row))
+}

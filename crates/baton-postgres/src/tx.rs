@@ -237,6 +237,24 @@ impl LockTx for PgTx<'_> {
             .map_err(store_error)?;
         found.map(|row| row.try_get::<i64, _>(0).map(Timestamp).map_err(store_error)).transpose()
     }
+
+    async fn set_holder_metadata(
+        &mut self,
+        namespace: &Namespace,
+        key: &str,
+        lock_id: LockId,
+        metadata: Option<&serde_json::Value>,
+    ) -> Result<bool, StoreError> {
+        let done = query(include_str!("../queries/lock/set_holder_metadata.sql"))
+            .bind(namespace.as_str())
+            .bind(key)
+            .bind(lock_id.to_string())
+            .bind(metadata.map(ToString::to_string))
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
 }
 
 impl ExpiryTx for PgTx<'_> {

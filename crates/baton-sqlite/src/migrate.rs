@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "schedules", include_str!("../migrations/0003_schedules.sql")),
     (4, "job_types", include_str!("../migrations/0004_job_types.sql")),
     (5, "events", include_str!("../migrations/0005_events.sql")),
+    (6, "claims", include_str!("../migrations/0006_claims.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), String> {

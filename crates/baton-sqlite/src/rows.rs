@@ -157,3 +157,7 @@ pub(crate) fn checkpoint(group: &mut Group, row: &Row<'_>) -> Result<(), StoreEr
 pub(crate) fn namespace(text: &str) -> Result<Namespace, StoreError> {
     Namespace::parse(text).map_err(|_| corrupt("namespace"))
 }
+
+pub(crate) fn done_claim(row: &Row<'_>) -> Result<baton_core::claim::Claim, StoreError> {
+    baton_core::claim::stored::done_claim(&Stored::new(row))
+}

@@ -212,6 +212,20 @@ impl LockTx for SqliteTx<'_> {
             |row| row.get::<_, i64>(0).map(Timestamp).map_err(store_error),
         )
     }
+
+    async fn set_holder_metadata(
+        &mut self,
+        namespace: &Namespace,
+        key: &str,
+        lock_id: LockId,
+        metadata: Option<&serde_json::Value>,
+    ) -> Result<bool, StoreError> {
+        let updated = self.execute(
+            include_str!("../queries/lock/set_holder_metadata.sql"),
+            params![namespace.as_str(), key, lock_id.to_string(), metadata.map(ToString::to_string)],
+        )?;
+        Ok(updated > 0)
+    }
 }
 
 impl ExpiryTx for SqliteTx<'_> {

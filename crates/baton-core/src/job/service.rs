@@ -98,7 +98,7 @@ impl JobService {
                     self.finish_wakeups.wake(&job_id);
                 }
             }
-            Followed::Change(Change::WaitersGranted(_) | Change::EventsAppended { .. }) => {}
+            Followed::Change(_) => {}
             Followed::Lost => {
                 self.queue_wakeups.wake_all();
                 self.finish_wakeups.wake_all();

@@ -82,6 +82,14 @@ pub trait LockTx {
     /// The lease's expiry, if it is live.
     async fn lease_expiry(&mut self, namespace: &Namespace, lease_id: LeaseId)
     -> Result<Option<Timestamp>, StoreError>;
+    /// Replaces a holder's metadata (an election's value). Returns false if there is no such holder.
+    async fn set_holder_metadata(
+        &mut self,
+        namespace: &Namespace,
+        key: &str,
+        lock_id: LockId,
+        metadata: Option<&Value>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// One key at a glance, as [`LockTx::key_snapshot`] reads it.

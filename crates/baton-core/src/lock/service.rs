@@ -19,6 +19,9 @@ use crate::namespace::Namespace;
 use crate::page::{Page, decode_cursor, page_size};
 use crate::store::Store;
 
+/// A store operation's future, as `async_trait` methods return it.
+pub(crate) type StoreCall<'s, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, Error>> + Send + 's>>;
+
 /// How often a waiter re-reads its state if no wake-up arrives: the bounded safety net behind push wake-ups.
 const WAITER_SAFETY_POLL: Duration = Duration::from_secs(1);
 
@@ -64,6 +67,16 @@ impl LockService {
 
     pub async fn acquire(&self, request: AcquireRequest) -> Result<Holder, Error> {
         self.check_key(&request.key)?;
+        self.acquire_through(request, |store, params| store.acquire(params)).await
+    }
+
+    /// Acquires (waiting when asked) through `call`, the store operation of a primitive built on locks (an
+    /// election's campaign, say). Its key is a reserved one and is not checked as a client's lock key.
+    pub(crate) async fn acquire_through(
+        &self,
+        request: AcquireRequest,
+        call: impl for<'s> FnOnce(&'s dyn Store, AcquireParams) -> StoreCall<'s, AcquireOutcome>,
+    ) -> Result<Holder, Error> {
         self.check_owner(&request.owner)?;
         let ttl_ms = self.check_ttl(request.ttl)?;
         let wait = request.wait.filter(|wait| !wait.is_zero());
@@ -100,7 +113,7 @@ impl LockService {
         // Armed before the store call: a caller that goes away while it is being queued leaves no waiter behind.
         let mut abandoned = AbandonedWait::new(self.store.clone(), &params);
         let started = Instant::now();
-        let outcome = self.store.acquire(params.clone()).await;
+        let outcome = call(self.store.as_ref(), params.clone()).await;
         if !matches!(outcome, Ok(AcquireOutcome::Queued)) {
             abandoned.disarm();
         }

@@ -1,0 +1,247 @@
+//! The election service: campaigns (waiting in line through `LockService`), proclaim, renew, resign, and
+//! observation of leadership, woken by the change feed on any node.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Timestamp;
+use crate::election::model::{ElectionState, Leadership, ProclaimParams, election_key};
+use crate::error::{Error, ErrorCode};
+use crate::limits::Limits;
+use crate::lock::service::{AcquireRequest, check_ttl};
+use crate::lock::{LockId, LockService, ReleaseParams, RenewParams};
+use crate::namespace::Namespace;
+use crate::store::{Change, Followed, Store, follow_changes};
+use crate::wakeups::{Wakeups, Watch};
+
+/// How long an observer sleeps without a wake-up before it looks again: the bounded safety net, and the longest
+/// an observer takes to see a leader lapse with no candidate in line.
+const OBSERVE_SAFETY_NET: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Debug)]
+pub struct CampaignRequest {
+    pub namespace: Namespace,
+    pub name: String,
+    pub candidate: String,
+    pub ttl: Duration,
+    /// Wait in line up to this long when another candidate leads; `None` answers at once.
+    pub wait: Option<Duration>,
+    pub value: Option<Value>,
+}
+
+#[derive(Clone)]
+pub struct ElectionService {
+    store: Arc<dyn Store>,
+    locks: LockService,
+    limits: Limits,
+    observers: Arc<Wakeups<(Namespace, String)>>,
+}
+
+impl ElectionService {
+    pub fn new(store: Arc<dyn Store>, locks: LockService, limits: Limits) -> Self {
+        Self { store, locks, limits, observers: Arc::default() }
+    }
+
+    /// Wakes this node's observers on every change of leadership, here or on another node, until shutdown.
+    pub async fn run_wakeups(&self, shutdown: CancellationToken) {
+        follow_changes(self.store.changes(), shutdown, |followed| match followed {
+            Followed::Change(Change::LeaderChanged { namespace, name }) => self.observers.wake(&(namespace, name)),
+            // A lapsed leader's successor is granted by the lock reaper, which announces only the grant.
+            Followed::Change(Change::WaitersGranted(_)) | Followed::Lost => self.observers.wake_all(),
+            Followed::Change(_) => {}
+        })
+        .await;
+    }
+
+    pub async fn campaign(&self, request: CampaignRequest) -> Result<Leadership, Error> {
+        self.check_name(&request.name)?;
+        let acquire = AcquireRequest {
+            namespace: request.namespace.clone(),
+            key: election_key(&request.name),
+            owner: request.candidate,
+            ttl: request.ttl,
+            wait: request.wait,
+            permits: Some(1),
+            lease_id: None,
+            metadata: request.value,
+        };
+        let name = request.name;
+        match self.locks.acquire_through(acquire, |store, params| store.campaign(params)).await {
+            Ok(holder) => Ok(Leadership::from_holder(&request.namespace, holder)),
+            Err(Error::LockHeld { holders, .. }) => {
+                let leader = holders.into_iter().next();
+                Err(Error::LeaderExists {
+                    name,
+                    leader: leader.as_ref().map(|holder| holder.owner.clone()).unwrap_or_default(),
+                    expires_at: leader.map_or(Timestamp(0), |holder| holder.expires_at),
+                })
+            }
+            Err(Error::LockWaitTimeout { waited_ms, .. }) => Err(Error::CampaignTimeout { name, waited_ms }),
+            Err(other) => Err(other),
+        }
+    }
+
+    pub async fn proclaim(
+        &self,
+        namespace: Namespace,
+        name: &str,
+        leadership_id: &str,
+        candidate: String,
+        value: Option<Value>,
+    ) -> Result<Leadership, Error> {
+        self.check_name(name)?;
+        self.check_value(value.as_ref())?;
+        let leadership_id = parse_leadership_id(name, leadership_id)?;
+        let params =
+            ProclaimParams { namespace: namespace.clone(), name: name.to_owned(), leadership_id, candidate, value };
+        Ok(Leadership::from_holder(&namespace, self.store.proclaim(params).await?))
+    }
+
+    /// Keeps leadership alive for another TTL (the one it was won with, or `ttl`).
+    pub async fn renew(
+        &self,
+        namespace: Namespace,
+        name: &str,
+        leadership_id: &str,
+        candidate: String,
+        ttl: Option<Duration>,
+    ) -> Result<Leadership, Error> {
+        self.check_name(name)?;
+        let leadership_id = parse_leadership_id(name, leadership_id)?;
+        let ttl_ms = ttl.map(|ttl| check_ttl(ttl, self.limits.max_ttl)).transpose()?;
+        let params = RenewParams {
+            namespace: namespace.clone(),
+            key: election_key(name),
+            lock_id: leadership_id,
+            owner: candidate,
+            ttl_ms,
+        };
+        match self.store.renew(params).await {
+            Ok(holder) => Ok(Leadership::from_holder(&namespace, holder)),
+            Err(error) => Err(not_leader_for(error, name, leadership_id)),
+        }
+    }
+
+    pub async fn resign(
+        &self,
+        namespace: Namespace,
+        name: &str,
+        leadership_id: &str,
+        candidate: String,
+    ) -> Result<(), Error> {
+        self.check_name(name)?;
+        let leadership_id = parse_leadership_id(name, leadership_id)?;
+        let params = ReleaseParams { namespace, key: election_key(name), lock_id: leadership_id, owner: candidate };
+        self.store.resign(params).await.map_err(|error| not_leader_for(error, name, leadership_id))
+    }
+
+    pub async fn state(&self, namespace: &Namespace, name: &str) -> Result<ElectionState, Error> {
+        self.check_name(name)?;
+        let status = self.store.status(namespace, &election_key(name)).await?;
+        Ok(ElectionState {
+            name: name.to_owned(),
+            leader: status.holders.into_iter().next().map(|holder| Leadership::from_holder(namespace, holder)),
+            candidates_waiting: status.waiters,
+        })
+    }
+
+    /// The election's state now, then again each time its leader or the leader's value changes.
+    pub async fn observe(
+        &self,
+        namespace: Namespace,
+        name: String,
+    ) -> Result<impl Stream<Item = Result<ElectionState, Error>> + Send + use<>, Error> {
+        self.check_name(&name)?;
+        let watch = self.observers.watch((namespace.clone(), name.clone()));
+        let observer = Observer { service: self.clone(), watch, namespace, name, last: None, failed: false };
+        Ok(futures::stream::unfold(observer, |mut observer| async move {
+            if observer.failed {
+                return None;
+            }
+            let state = observer.next_change().await;
+            observer.failed = state.is_err();
+            Some((state, observer))
+        }))
+    }
+
+    /// Election names follow lock keys: 1 to `max_key_bytes` bytes, no control characters.
+    fn check_name(&self, name: &str) -> Result<(), Error> {
+        if name.is_empty() || name.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                ErrorCode::InvalidArgument,
+                "an election name is 1 or more bytes without control characters",
+            ));
+        }
+        if name.len() > self.limits.max_key_bytes {
+            return Err(Error::invalid(
+                ErrorCode::KeyTooLong,
+                format!("election name is {} bytes; the limit is {}", name.len(), self.limits.max_key_bytes),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_value(&self, value: Option<&Value>) -> Result<(), Error> {
+        let size = value.map_or(0, |value| value.to_string().len());
+        if size > self.limits.max_metadata_bytes {
+            return Err(Error::invalid(
+                ErrorCode::PayloadTooLarge,
+                format!("value is {size} bytes; the limit is {}", self.limits.max_metadata_bytes),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn parse_leadership_id(name: &str, raw: &str) -> Result<LockId, Error> {
+    LockId::parse(raw).ok_or_else(|| Error::NotLeader { name: name.to_owned(), leadership_id: raw.to_owned() })
+}
+
+/// A lock refusal, said as an election's.
+fn not_leader_for(error: Error, name: &str, leadership_id: LockId) -> Error {
+    match error {
+        Error::LockNotHeld { .. } | Error::LockOwnerMismatch { .. } => {
+            Error::NotLeader { name: name.to_owned(), leadership_id: leadership_id.to_string() }
+        }
+        other => other,
+    }
+}
+
+/// One observer of an election: what it last reported, and its wake-up.
+struct Observer {
+    service: ElectionService,
+    watch: Watch<(Namespace, String)>,
+    namespace: Namespace,
+    name: String,
+    /// The leader and value last reported; `None` before the first report.
+    last: Option<(Option<LockId>, Option<Value>)>,
+    /// An error was reported: the stream ends.
+    failed: bool,
+}
+
+impl Observer {
+    async fn next_change(&mut self) -> Result<ElectionState, Error> {
+        loop {
+            let woken = self.watch.notify.notified();
+            tokio::pin!(woken);
+            // Enabled before the read, so a change committed right after it still wakes us.
+            woken.as_mut().enable();
+            let state = self.service.state(&self.namespace, &self.name).await?;
+            let seen =
+                state.leader.as_ref().map_or((None, None), |leader| (Some(leader.leadership_id), leader.value.clone()));
+            if self.last.as_ref() != Some(&seen) {
+                self.last = Some(seen);
+                return Ok(state);
+            }
+            // A leader that lapses with nobody in line changes nothing on the feed: the safety net sees it.
+            tokio::select! {
+                () = &mut woken => {}
+                () = tokio::time::sleep(OBSERVE_SAFETY_NET) => {}
+            }
+        }
+    }
+}
