@@ -6,6 +6,7 @@ use baton_api::lock::{AcquireLockRequest, LockGrant};
 use serde_json::Value;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+use crate::keeper::{Kept, keep_alive};
 use crate::{BatonClient, ClientError};
 
 #[derive(Clone, Debug)]
@@ -44,17 +45,16 @@ impl BatonClient {
                 ..AcquireLockRequest::default()
             })
             .await?;
-        let lost = CancellationToken::new();
-        let stop_renewing = CancellationToken::new();
-        tokio::spawn(renew_until_stopped(
-            self.clone(),
-            grant.clone(),
-            Duration::from_secs(ttl_seconds as u64),
-            requested_at,
-            lost.clone(),
-            stop_renewing.clone(),
-        ));
-        Ok(LockGuard { client: self.clone(), grant, lost, stop_renewing, released: false })
+        let renew = {
+            let (client, grant) = (self.clone(), grant.clone());
+            move || {
+                let (client, grant) = (client.clone(), grant.clone());
+                async move { client.renew_lock(&grant.key, &grant.lock_id, &grant.owner, None).await.map(|_| ()) }
+            }
+        };
+        let ttl = Duration::from_secs(ttl_seconds as u64);
+        let Kept { lost, stop } = keep_alive(ttl, requested_at, format!("lock {}", grant.key), renew);
+        Ok(LockGuard { client: self.clone(), grant, lost, stop_renewing: stop, released: false })
     }
 }
 
@@ -94,45 +94,6 @@ impl Drop for LockGuard {
             runtime.spawn(async move {
                 let _ = client.release_lock(&grant.key, &grant.lock_id, &grant.owner).await;
             });
-        }
-    }
-}
-
-async fn renew_until_stopped(
-    client: BatonClient,
-    grant: LockGrant,
-    ttl: Duration,
-    requested_at: tokio::time::Instant,
-    lost: CancellationToken,
-    stop: CancellationToken,
-) {
-    let interval = (ttl / 3).max(Duration::from_millis(200));
-    let mut valid_until = requested_at + ttl;
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(interval) => {}
-            () = tokio::time::sleep_until(valid_until) => {}
-        }
-        let sent_at = tokio::time::Instant::now();
-        // The renewal may not outlive the lock's validity: the loss must be reported no later than that.
-        let renewed =
-            tokio::time::timeout_at(valid_until, client.renew_lock(&grant.key, &grant.lock_id, &grant.owner, None));
-        match renewed.await {
-            Ok(Ok(_)) => valid_until = sent_at + ttl,
-            Ok(Err(ClientError::Api { code, message, .. })) => {
-                tracing::warn!(key = %grant.key, %code, %message, "lock lost: renewal refused");
-                lost.cancel();
-                return;
-            }
-            Ok(Err(error)) if tokio::time::Instant::now() < valid_until => {
-                tracing::debug!(key = %grant.key, %error, "renewal failed; retrying");
-            }
-            Ok(Err(_)) | Err(_) => {
-                tracing::warn!(key = %grant.key, "lock lost: no renewal succeeded before the TTL lapsed");
-                lost.cancel();
-                return;
-            }
         }
     }
 }

@@ -2,9 +2,11 @@
 //!
 //! It deliberately holds no coordination logic: every decision is the server's.
 
+mod coordination;
 mod events;
 mod guard;
 mod jobs;
+mod keeper;
 mod worker;
 
 use std::time::Duration;
@@ -16,6 +18,7 @@ use baton_api::lock::{
     AcquireLockRequest, LockGrant, LockList, LockStatusResponse, ReleaseLockRequest, ReleaseLockResponse,
     RenewLockRequest,
 };
+pub use coordination::{ClaimGuard, Leadership, ListClaims};
 pub use events::{ReadAll, ReadGroup, ReadStream, Subscribe, SubscriptionEvent, event_body};
 pub use guard::{LockGuard, LockOptions};
 pub use jobs::ListJobs;

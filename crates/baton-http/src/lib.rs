@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use baton_core::claim::ClaimService;
+use baton_core::election::ElectionService;
 use baton_core::event::EventService;
 use baton_core::event::group::GroupService;
 use baton_core::health::HealthService;
@@ -30,6 +32,8 @@ pub use routes::job_type::job_type_view;
 pub struct AppState {
     pub locks: LockService,
     pub leases: LeaseService,
+    pub claims: ClaimService,
+    pub elections: ElectionService,
     pub jobs: JobService,
     pub events: EventService,
     pub groups: GroupService,
@@ -54,6 +58,8 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
     let api = Router::new()
         .merge(routes::lock::routes())
         .merge(routes::lease::routes())
+        .merge(routes::claim::routes())
+        .merge(routes::election::routes())
         .merge(routes::job::routes())
         .merge(routes::queue::routes())
         .merge(routes::schedule::routes())

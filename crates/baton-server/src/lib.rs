@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
+use baton_core::claim::ClaimService;
 use baton_core::clock::SystemClock;
+use baton_core::election::ElectionService;
 use baton_core::event::group::GroupService;
 use baton_core::event::{EventReaper, EventReaperOptions, EventService};
 use baton_core::health::HealthService;
@@ -78,10 +80,13 @@ impl Node {
         );
         let scheduler = Scheduler::new(store.clone());
         let events = EventService::new(store.clone(), limits.clone());
+        let elections = ElectionService::new(store.clone(), locks.clone(), limits.clone());
         let event_reaper = EventReaper::new(store.clone(), EventReaperOptions::default());
         let state = AppState {
             locks: locks.clone(),
-            leases: LeaseService::new(store.clone(), limits),
+            leases: LeaseService::new(store.clone(), limits.clone()),
+            claims: ClaimService::new(store.clone(), limits),
+            elections: elections.clone(),
             jobs: jobs.clone(),
             events: events.clone(),
             groups: GroupService::new(events.clone()),
@@ -100,7 +105,8 @@ impl Node {
                     scheduler.run(shutdown.clone()),
                     jobs.run_wakeups(shutdown.clone()),
                     event_reaper.run(shutdown.clone()),
-                    events.run_wakeups(shutdown),
+                    events.run_wakeups(shutdown.clone()),
+                    elections.run_wakeups(shutdown),
                 )
             }
         });

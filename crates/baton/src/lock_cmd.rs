@@ -189,7 +189,7 @@ async fn run_under_lock(
     }
 }
 
-fn default_owner() -> String {
+pub fn default_owner() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
     format!("{host}-{}", std::process::id())
 }

@@ -1,6 +1,8 @@
 //! `baton`: the server (`baton serve`) and a command-line client for it.
 
 mod bulk;
+mod claim_cmd;
+mod elect_cmd;
 mod events_cmd;
 mod job_cmd;
 mod lease_cmd;
@@ -58,6 +60,27 @@ enum Command {
         #[command(subcommand)]
         command: lease_cmd::LeaseCommand,
     },
+    /// Claim work items, renew, mark done or discard them, or run a command under a claim.
+    Claim {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: claim_cmd::ClaimCommand,
+    },
+    /// Run a command only while leader of an election; it is stopped if leadership is lost.
+    Elect {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        elect: elect_cmd::ElectArgs,
+    },
+    /// Show or observe an election.
+    Election {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: elect_cmd::ElectionCommand,
+    },
     /// Enqueue, inspect, cancel and retry jobs.
     Job {
         #[command(flatten)]
@@ -109,6 +132,9 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Lock { client, command } => lock_cmd::run(&client, command).await,
             Command::Lease { client, command } => lease_cmd::run(&client, command).await,
+            Command::Claim { client, command } => claim_cmd::run(&client, command).await,
+            Command::Elect { client, elect } => elect_cmd::run_elected(&client, elect).await,
+            Command::Election { client, command } => elect_cmd::run_election(&client, command).await,
             Command::Job { client, command } => job_cmd::run_job(&client, command).await,
             Command::Queue { client, command } => job_cmd::run_queue(&client, command).await,
             Command::Schedule { client, command } => schedule_cmd::run(&client, command).await,

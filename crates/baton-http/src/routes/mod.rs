@@ -1,5 +1,7 @@
 //! One module per resource.
 
+pub(crate) mod claim;
+pub(crate) mod election;
 pub(crate) mod event;
 mod event_view;
 pub(crate) mod group;

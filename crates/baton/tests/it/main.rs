@@ -1,9 +1,12 @@
 //! End-to-end tests: a real `baton serve` process on port 0, driven over HTTP by `baton-client` and by the
 //! `baton` CLI.
 
+mod claims;
 mod cli;
 mod cluster;
+mod cluster_coordination;
 mod cluster_events;
+mod elections;
 mod groups;
 mod http_events;
 mod http_jobs;
