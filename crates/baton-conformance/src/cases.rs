@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::harness::Harness;
 
+pub use crate::cache_cases::*;
 pub use crate::claim_cases::*;
 pub use crate::event_cases::*;
 pub use crate::group_cases::*;

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use baton_core::cache::{CacheBounds, CacheStore, MemoryCache};
 use baton_core::clock::{Clock as _, ManualClock, Timestamp};
 use baton_core::store::Store;
 use baton_postgres::{PgOptions, PgStore};
@@ -22,6 +23,9 @@ pub struct Harness {
     cleanup: Cleanup,
 }
 
+/// Bounds large enough that no conformance case evicts by accident.
+pub const ROOMY: CacheBounds = CacheBounds { max_entries: 100_000, max_bytes: 64 * 1024 * 1024 };
+
 enum Cleanup {
     TempDir(#[allow(dead_code)] tempfile::TempDir),
     PgSchema { store: PgStore, schema: String },
@@ -34,6 +38,15 @@ impl Harness {
 
     pub fn clock_now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// The cache this backend's deployment uses: moka in process beside SQLite, the shared table on PostgreSQL.
+    /// Memory caches are built with `bounds`; the shared table is bounded by `trim_cache`'s.
+    pub fn cache(&self, bounds: CacheBounds) -> Arc<dyn CacheStore> {
+        match &self.cleanup {
+            Cleanup::TempDir(_) => Arc::new(MemoryCache::new(bounds, self.clock.clone())),
+            Cleanup::PgSchema { store, .. } => Arc::new(store.clone()),
+        }
     }
 
     /// Another store on the same data, as a second cluster node would open it (sharing the manual clock).

@@ -3,6 +3,7 @@
 //!
 //! It deliberately tests only the store port; HTTP behaviour is tested end to end in `crates/baton`.
 
+pub mod cache_cases;
 pub mod cases;
 pub mod claim_cases;
 pub mod event_cases;
@@ -79,7 +80,11 @@ macro_rules! conformance_suite {
             concurrent_next_claims_never_share_a_resource,
             claims_list_held_and_done_by_resource,
             leadership_is_won_proclaimed_resigned_and_handed_on,
-            a_lapsed_leader_hands_leadership_to_the_next_candidate
+            a_lapsed_leader_hands_leadership_to_the_next_candidate,
+            cache_entries_are_read_replaced_deleted_and_expire,
+            an_invalidated_tag_is_never_read_again,
+            bulk_reads_answer_in_order_and_usage_counts_live_entries,
+            the_cache_stays_within_its_bounds
         );
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {

@@ -3,6 +3,7 @@
 //! It deliberately knows no SQL, no HTTP and no wire format: transports and backends depend on it, never
 //! the other way round.
 
+pub mod cache;
 pub mod claim;
 pub mod clock;
 pub mod election;

@@ -23,6 +23,10 @@ pub struct Limits {
     pub max_event_bytes: usize,
     /// Live subscriptions (SSE and WebSocket) one node serves at once.
     pub max_subscriptions: usize,
+    /// The cache's bounds: entries, bytes of all entries, and one value's bytes.
+    pub max_cache_entries: u64,
+    pub max_cache_bytes: u64,
+    pub max_cache_value_bytes: usize,
 }
 
 impl Default for Limits {
@@ -41,6 +45,9 @@ impl Default for Limits {
             max_poll: Duration::from_secs(60),
             max_event_bytes: 256 * 1024,
             max_subscriptions: 10_000,
+            max_cache_entries: 100_000,
+            max_cache_bytes: 256 * 1024 * 1024,
+            max_cache_value_bytes: 512 * 1024,
         }
     }
 }

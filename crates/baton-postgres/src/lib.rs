@@ -7,6 +7,7 @@
 //! supplies its own. It deliberately holds no lock rules: those are in `baton_core::lock::engine`.
 
 mod appends;
+mod cache_store;
 mod claim_store;
 mod event_store;
 mod event_tx;

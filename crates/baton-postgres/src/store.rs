@@ -47,6 +47,8 @@ pub struct PgStore {
     clock: Option<Arc<dyn Clock>>,
     changes: broadcast::Sender<Change>,
     pub(crate) appends: Arc<AppendQueue>,
+    /// Cache entries this node evicted for the size bounds.
+    pub(crate) cache_evictions: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl PgStore {
@@ -75,7 +77,7 @@ impl PgStore {
             .await
             .map_err(|_| StoreError::Unavailable("cannot LISTEN for other nodes' changes".into()))?
             .map_err(|_| StoreError::Internal("the LISTEN task ended".into()))?;
-        Ok(Self { pool, clock: options.clock, changes, appends: Arc::default() })
+        Ok(Self { pool, clock: options.clock, changes, appends: Arc::default(), cache_evictions: Arc::default() })
     }
 
     /// Closes the pool; the listener task ends with it.

@@ -1,0 +1,1 @@
+DELETE FROM cache_entries WHERE namespace = $1 AND key = $2
