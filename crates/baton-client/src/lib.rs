@@ -2,6 +2,7 @@
 //!
 //! It deliberately holds no coordination logic: every decision is the server's.
 
+mod cache;
 mod coordination;
 mod events;
 mod guard;
@@ -18,6 +19,7 @@ use baton_api::lock::{
     AcquireLockRequest, LockGrant, LockList, LockStatusResponse, ReleaseLockRequest, ReleaseLockResponse,
     RenewLockRequest,
 };
+pub use cache::CacheRead;
 pub use coordination::{ClaimGuard, Leadership, ListClaims};
 pub use events::{ReadAll, ReadGroup, ReadStream, Subscribe, SubscriptionEvent, event_body};
 pub use guard::{LockGuard, LockOptions};

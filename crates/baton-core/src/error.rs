@@ -48,6 +48,7 @@ pub enum ErrorCode {
     LeaderExists,
     CampaignTimeout,
     NotLeader,
+    CacheMiss,
     Unavailable,
     Internal,
 }
@@ -93,6 +94,7 @@ impl ErrorCode {
             Self::LeaderExists => "LEADER_EXISTS",
             Self::CampaignTimeout => "CAMPAIGN_TIMEOUT",
             Self::NotLeader => "NOT_LEADER",
+            Self::CacheMiss => "CACHE_MISS",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -115,7 +117,8 @@ impl ErrorCode {
             | Self::JobNotFound
             | Self::StreamNotFound
             | Self::GroupNotFound
-            | Self::MemberNotFound => 404,
+            | Self::MemberNotFound
+            | Self::CacheMiss => 404,
             Self::MethodNotAllowed => 405,
             // A wait that ran out is a conflict like a held lock, not HTTP 408: clients and proxies may resend a
             // request answered with 408, which would queue the caller again.
@@ -161,7 +164,8 @@ impl ErrorCode {
             | Self::JobNotFound
             | Self::StreamNotFound
             | Self::GroupNotFound
-            | Self::MemberNotFound => 5, // NOT_FOUND
+            | Self::MemberNotFound
+            | Self::CacheMiss => 5, // NOT_FOUND
             Self::MethodNotAllowed => 12, // UNIMPLEMENTED
             Self::LockHeld | Self::DuplicateJob | Self::DuplicateEvent | Self::ClaimHeld | Self::LeaderExists => 6, // ALREADY_EXISTS
             Self::LockWaitTimeout | Self::CampaignTimeout => 4, // DEADLINE_EXCEEDED
@@ -253,6 +257,8 @@ pub enum Error {
     CampaignTimeout { name: String, waited_ms: u64 },
     #[error("this candidate does not lead election '{name}' under leadership_id {leadership_id}")]
     NotLeader { name: String, leadership_id: String },
+    #[error("'{key}' is not in the cache")]
+    CacheMiss { key: String, fill_token: Option<String>, filling: bool },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -293,6 +299,7 @@ impl Error {
             Self::LeaderExists { .. } => ErrorCode::LeaderExists,
             Self::CampaignTimeout { .. } => ErrorCode::CampaignTimeout,
             Self::NotLeader { .. } => ErrorCode::NotLeader,
+            Self::CacheMiss { .. } => ErrorCode::CacheMiss,
             Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
             Self::Store(StoreError::Internal(_)) => ErrorCode::Internal,
         }
@@ -365,6 +372,9 @@ impl Error {
             }
             Self::CampaignTimeout { name, waited_ms } => json!({"name": name, "waited_ms": waited_ms}),
             Self::NotLeader { name, leadership_id } => json!({"name": name, "leadership_id": leadership_id}),
+            Self::CacheMiss { key, fill_token, filling } => {
+                json!({"key": key, "fill_token": fill_token, "filling": filling})
+            }
             Self::Invalid { .. } | Self::Store(_) => json!({}),
         }
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use baton_core::cache::CacheService;
 use baton_core::claim::ClaimService;
 use baton_core::election::ElectionService;
 use baton_core::event::EventService;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub leases: LeaseService,
     pub claims: ClaimService,
     pub elections: ElectionService,
+    pub cache: CacheService,
     pub jobs: JobService,
     pub events: EventService,
     pub groups: GroupService,
@@ -60,6 +62,7 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .merge(routes::lease::routes())
         .merge(routes::claim::routes())
         .merge(routes::election::routes())
+        .merge(routes::cache::routes())
         .merge(routes::job::routes())
         .merge(routes::queue::routes())
         .merge(routes::schedule::routes())

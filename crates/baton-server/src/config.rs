@@ -44,6 +44,10 @@ pub struct Config {
     pub max_event_bytes: usize,
     /// Live subscriptions (SSE and WebSocket) this node serves at once.
     pub max_subscriptions: usize,
+    /// The cache's bounds: entries, bytes of all entries, and one value's bytes.
+    pub max_cache_entries: u64,
+    pub max_cache_bytes: u64,
+    pub max_cache_value_bytes: usize,
     /// Run registered job types' executors inside the server.
     pub executors: bool,
     pub executor_concurrency: usize,
@@ -69,6 +73,9 @@ impl Default for Config {
             max_job_payload_bytes: limits.max_job_payload_bytes,
             max_event_bytes: limits.max_event_bytes,
             max_subscriptions: limits.max_subscriptions,
+            max_cache_entries: limits.max_cache_entries,
+            max_cache_bytes: limits.max_cache_bytes,
+            max_cache_value_bytes: limits.max_cache_value_bytes,
             executors: false,
             executor_concurrency: 8,
         }
@@ -117,7 +124,7 @@ impl Config {
 
     /// The settings the environment may set, so that client variables such as `BATON_URL` are not read as
     /// server settings.
-    const ENV_KEYS: [&'static str; 18] = [
+    const ENV_KEYS: [&'static str; 21] = [
         "http_addr",
         "data_dir",
         "database_url",
@@ -134,6 +141,9 @@ impl Config {
         "max_job_payload_bytes",
         "max_event_bytes",
         "max_subscriptions",
+        "max_cache_entries",
+        "max_cache_bytes",
+        "max_cache_value_bytes",
         "executors",
         "executor_concurrency",
     ];
@@ -163,8 +173,15 @@ impl Config {
             max_job_payload_bytes: self.max_job_payload_bytes,
             max_event_bytes: self.max_event_bytes,
             max_subscriptions: self.max_subscriptions,
+            max_cache_entries: self.max_cache_entries,
+            max_cache_bytes: self.max_cache_bytes,
+            max_cache_value_bytes: self.max_cache_value_bytes,
             ..Limits::default()
         }
+    }
+
+    pub fn cache_bounds(&self) -> baton_core::cache::CacheBounds {
+        baton_core::cache::CacheBounds { max_entries: self.max_cache_entries, max_bytes: self.max_cache_bytes }
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
+use baton_core::cache::{CacheReaper, CacheService, CacheStore, MemoryCache};
 use baton_core::claim::ClaimService;
 use baton_core::clock::SystemClock;
 use baton_core::election::ElectionService;
@@ -34,18 +35,20 @@ pub use config::{Config, ConfigOverrides, LogFormat, StorageMode};
 /// How long in-flight requests (long waits included) get to finish after shutdown is requested.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Opens the store the configuration selects: PostgreSQL for a `postgres://` URL, else SQLite in the data dir.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the store the configuration selects (PostgreSQL for a `postgres://` URL, else SQLite in the data dir),
+/// and the cache that goes with it: the shared table in a cluster, moka in process when embedded.
+pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn CacheStore>)> {
     match config.storage_mode()? {
         StorageMode::Cluster { url } => {
             let options = PgOptions { max_connections: config.database_max_connections, ..PgOptions::new(url) };
-            let store = PgStore::connect(options).await.context("opening PostgreSQL")?;
-            Ok(Arc::new(store))
+            let store = Arc::new(PgStore::connect(options).await.context("opening PostgreSQL")?);
+            Ok((store.clone(), store))
         }
         StorageMode::Embedded { data_dir } => {
             let options = SqliteOptions { synchronous: config.sqlite_synchronous(), ..SqliteOptions::new(data_dir) };
             let store = SqliteStore::open(options, Arc::new(SystemClock)).await.context("opening the data dir")?;
-            Ok(Arc::new(store))
+            let cache = MemoryCache::new(config.cache_bounds(), Arc::new(SystemClock));
+            Ok((Arc::new(store), Arc::new(cache)))
         }
     }
 }
@@ -54,18 +57,19 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub struct Node {
     config: Config,
     store: Arc<dyn Store>,
+    cache: Arc<dyn CacheStore>,
 }
 
 impl Node {
     /// Opens the store (taking the data dir's lock in embedded mode) and runs migrations.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
-        let store = open_store(&config).await?;
-        Ok(Self { config, store })
+        let (store, cache) = open_store(&config).await?;
+        Ok(Self { config, store, cache })
     }
 
     /// Serves on `listener` until `shutdown` is cancelled, then stops the background duties.
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self { config, store } = self;
+        let Self { config, store, cache } = self;
         let limits = config.limits();
         let reaper = ExpiryReaper::new(store.clone(), ReaperOptions::default());
         let locks = LockService::new(store.clone(), limits.clone(), reaper.handle());
@@ -81,12 +85,16 @@ impl Node {
         let scheduler = Scheduler::new(store.clone());
         let events = EventService::new(store.clone(), limits.clone());
         let elections = ElectionService::new(store.clone(), locks.clone(), limits.clone());
+        let cache_service =
+            CacheService::new(cache.clone(), store.clone(), locks.clone(), Arc::new(SystemClock), limits.clone());
+        let cache_reaper = CacheReaper::new(cache, config.cache_bounds());
         let event_reaper = EventReaper::new(store.clone(), EventReaperOptions::default());
         let state = AppState {
             locks: locks.clone(),
             leases: LeaseService::new(store.clone(), limits.clone()),
             claims: ClaimService::new(store.clone(), limits),
             elections: elections.clone(),
+            cache: cache_service,
             jobs: jobs.clone(),
             events: events.clone(),
             groups: GroupService::new(events.clone()),
@@ -106,7 +114,8 @@ impl Node {
                     jobs.run_wakeups(shutdown.clone()),
                     event_reaper.run(shutdown.clone()),
                     events.run_wakeups(shutdown.clone()),
-                    elections.run_wakeups(shutdown),
+                    elections.run_wakeups(shutdown.clone()),
+                    cache_reaper.run(shutdown),
                 )
             }
         });

@@ -1,6 +1,7 @@
 //! `baton`: the server (`baton serve`) and a command-line client for it.
 
 mod bulk;
+mod cache_cmd;
 mod claim_cmd;
 mod elect_cmd;
 mod events_cmd;
@@ -81,6 +82,13 @@ enum Command {
         #[command(subcommand)]
         command: elect_cmd::ElectionCommand,
     },
+    /// Get, set, delete and invalidate cached values.
+    Cache {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: cache_cmd::CacheCommand,
+    },
     /// Enqueue, inspect, cancel and retry jobs.
     Job {
         #[command(flatten)]
@@ -133,6 +141,7 @@ fn main() -> ExitCode {
             Command::Lock { client, command } => lock_cmd::run(&client, command).await,
             Command::Lease { client, command } => lease_cmd::run(&client, command).await,
             Command::Claim { client, command } => claim_cmd::run(&client, command).await,
+            Command::Cache { client, command } => cache_cmd::run(&client, command).await,
             Command::Elect { client, elect } => elect_cmd::run_elected(&client, elect).await,
             Command::Election { client, command } => elect_cmd::run_election(&client, command).await,
             Command::Job { client, command } => job_cmd::run_job(&client, command).await,

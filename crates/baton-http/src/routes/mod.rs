@@ -1,5 +1,6 @@
 //! One module per resource.
 
+pub(crate) mod cache;
 pub(crate) mod claim;
 pub(crate) mod election;
 pub(crate) mod event;

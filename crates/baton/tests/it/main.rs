@@ -1,6 +1,7 @@
 //! End-to-end tests: a real `baton serve` process on port 0, driven over HTTP by `baton-client` and by the
 //! `baton` CLI.
 
+mod cache;
 mod claims;
 mod cli;
 mod cluster;
