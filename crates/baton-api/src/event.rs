@@ -228,6 +228,8 @@ pub struct GroupEvents {
 pub struct GroupMemberView {
     pub member_id: String,
     pub partitions: PartitionRange,
+    /// How many streams its partitions hold now.
+    pub streams: u64,
     pub joined_at: String,
     pub expires_at: String,
 }

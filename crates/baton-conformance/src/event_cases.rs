@@ -301,6 +301,11 @@ pub async fn streams_list_by_name_without_deleted_ones(h: &Harness) {
     assert!(second.next_cursor.is_none());
     let prefixed = ListStreamsParams { prefix: Some("d".into()), ..page(None) };
     assert_eq!(h.store.list_streams(prefixed).await.unwrap().items.len(), 1);
+    // Counting by the stored hash sees the same streams (a group member's share of them).
+    assert_eq!(h.store.count_streams(&ns(), (0, 1 << 32), None).await.unwrap(), 3);
+    assert_eq!(h.store.count_streams(&ns(), (0, 1 << 32), Some("b")).await.unwrap(), 1);
+    let hash = i64::from(stream_hash("a"));
+    assert_eq!(h.store.count_streams(&ns(), (hash, hash + 1), None).await.unwrap(), 1);
 }
 
 pub async fn change_feed_announces_appends(h: &Harness) {

@@ -135,6 +135,23 @@ impl EventStore for PgStore {
         self.write(async |tx| engine::delete_stream(tx, namespace, stream).await).await
     }
 
+    async fn count_streams(
+        &self,
+        namespace: &Namespace,
+        hash_range: (i64, i64),
+        prefix: Option<&str>,
+    ) -> Result<u64, Error> {
+        let row = query(include_str!("../queries/event/count_streams.sql"))
+            .bind(namespace.as_str())
+            .bind(hash_range.0)
+            .bind(hash_range.1)
+            .bind(prefix)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(u64::try_from(row.try_get::<i64, _>(0).map_err(store_error)?).unwrap_or(0))
+    }
+
     async fn prune_events(&self, max_events: u32) -> Result<u64, Error> {
         let now = self.test_now().map(Timestamp::as_millis);
         self.write(async |tx| {

@@ -99,6 +99,21 @@ impl EventStore for SqliteStore {
         self.writer.write(move |tx| block_on(engine::delete_stream(tx, &namespace, &stream))).await
     }
 
+    async fn count_streams(
+        &self,
+        namespace: &Namespace,
+        hash_range: (i64, i64),
+        prefix: Option<&str>,
+    ) -> Result<u64, Error> {
+        let (namespace, prefix) = (namespace.clone(), prefix.map(str::to_owned));
+        self.readers
+            .read(move |tx| {
+                let args = params![namespace.as_str(), hash_range.0, hash_range.1, prefix];
+                Ok(tx.count(include_str!("../queries/event/count_streams.sql"), args)?)
+            })
+            .await
+    }
+
     async fn prune_events(&self, max_events: u32) -> Result<u64, Error> {
         self.writer
             .write(move |tx| {

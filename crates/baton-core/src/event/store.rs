@@ -37,6 +37,14 @@ pub trait EventStore: Send + Sync {
 
     async fn delete_stream(&self, namespace: &Namespace, stream: &str) -> Result<StreamRecord, Error>;
 
+    /// How many existing streams have a hash in `[start, end)` (and the prefix): what a group member owns.
+    async fn count_streams(
+        &self,
+        namespace: &Namespace,
+        hash_range: (i64, i64),
+        prefix: Option<&str>,
+    ) -> Result<u64, Error>;
+
     /// Removes up to `max_events` events that truncation or deletion made unreadable; returns how many.
     async fn prune_events(&self, max_events: u32) -> Result<u64, Error>;
 }

@@ -66,7 +66,8 @@ pub(crate) fn membership_response(membership: GroupMembership) -> MembershipResp
     }
 }
 
-pub(crate) fn group_view(group: Group) -> GroupView {
+/// The group, with how many streams each member owns (`streams`, in member order).
+pub(crate) fn group_view(group: Group, streams: &[u64]) -> GroupView {
     let count = group.members.len();
     let members = group
         .members
@@ -75,6 +76,7 @@ pub(crate) fn group_view(group: Group) -> GroupView {
         .map(|(index, member)| GroupMemberView {
             member_id: member.member_id.clone(),
             partitions: range(&assign(count, index, group.settings.partitions)),
+            streams: streams.get(index).copied().unwrap_or(0),
             joined_at: member.joined_at.to_rfc3339(),
             expires_at: member.expires_at.to_rfc3339(),
         })

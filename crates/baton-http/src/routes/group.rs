@@ -177,7 +177,9 @@ pub(crate) async fn show(
     selector: NamespaceSelector,
 ) -> Result<axum::Json<GroupView>, ApiError> {
     let namespace = selector.resolve(None)?;
-    Ok(axum::Json(group_view(state.groups.get(&namespace, &group).await?)))
+    let group = state.groups.get(&namespace, &group).await?;
+    let streams = state.groups.member_streams(&group).await?;
+    Ok(axum::Json(group_view(group, &streams)))
 }
 
 #[utoipa::path(get, path = "/api/v1/groups", tag = "groups", responses((status = 200, body = GroupList)))]
@@ -186,7 +188,11 @@ pub(crate) async fn list(
     selector: NamespaceSelector,
 ) -> Result<axum::Json<GroupList>, ApiError> {
     let namespace = selector.resolve(None)?;
-    let groups = state.groups.list(&namespace).await?.into_iter().map(group_view).collect();
+    let mut groups = Vec::new();
+    for group in state.groups.list(&namespace).await? {
+        let streams = state.groups.member_streams(&group).await?;
+        groups.push(group_view(group, &streams));
+    }
     Ok(axum::Json(GroupList { groups }))
 }
 

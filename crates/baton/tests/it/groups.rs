@@ -68,6 +68,9 @@ async fn members_share_the_streams_and_resume_from_their_checkpoints() {
     assert_eq!(again, 12, "only what came after the checkpoints");
     let group = client.get_group("projections").await.unwrap();
     assert_eq!((group.members.len(), group.checkpoints.len()), (2, 8));
+    // Each member's stream count (from the stored hash) matches what it was delivered.
+    let owned_by = |member: &str| owners.values().filter(|members| members.contains(member)).count() as u64;
+    assert_eq!(group.members.iter().map(|m| m.streams).collect::<Vec<_>>(), vec![owned_by("a"), owned_by("b")]);
     assert_eq!(client.list_groups().await.unwrap().groups.len(), 1);
 }
 

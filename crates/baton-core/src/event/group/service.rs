@@ -111,6 +111,18 @@ impl GroupService {
             .ok_or_else(|| Error::GroupNotFound { group: group.to_owned() })
     }
 
+    /// How many streams each member (in the group's order) owns, counted on the streams' stored hash.
+    pub async fn member_streams(&self, group: &Group) -> Result<Vec<u64>, Error> {
+        let mut counts = Vec::with_capacity(group.members.len());
+        for member in &group.members {
+            let run = group.partitions_of(&member.member_id).unwrap_or(0..0);
+            let range = hash_range(&run, group.settings.partitions);
+            let prefix = group.settings.stream_prefix.as_deref();
+            counts.push(self.events.store().count_streams(&group.namespace, range, prefix).await?);
+        }
+        Ok(counts)
+    }
+
     pub async fn list(&self, namespace: &Namespace) -> Result<Vec<Group>, Error> {
         self.events.store().list_groups(namespace).await
     }
