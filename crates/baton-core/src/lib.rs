@@ -18,6 +18,7 @@ pub mod namespace;
 pub mod page;
 pub mod store;
 pub mod stored;
+pub mod streaming;
 pub(crate) mod wakeups;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

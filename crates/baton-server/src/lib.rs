@@ -24,6 +24,7 @@ use baton_core::lease::LeaseService;
 use baton_core::lock::reaper::ReaperOptions;
 use baton_core::lock::{ExpiryReaper, LockService};
 use baton_core::store::Store;
+use baton_core::streaming::StreamSlots;
 use baton_http::{AppState, HttpOptions};
 use baton_postgres::{PgOptions, PgStore};
 use baton_sqlite::{SqliteOptions, SqliteStore};
@@ -83,8 +84,9 @@ impl Node {
             },
         );
         let scheduler = Scheduler::new(store.clone());
-        let events = EventService::new(store.clone(), limits.clone());
-        let elections = ElectionService::new(store.clone(), locks.clone(), limits.clone());
+        let streams = StreamSlots::new(limits.max_subscriptions);
+        let events = EventService::new(store.clone(), limits.clone(), streams.clone());
+        let elections = ElectionService::new(store.clone(), locks.clone(), limits.clone(), streams);
         let cache_service =
             CacheService::new(cache.clone(), store.clone(), locks.clone(), Arc::new(SystemClock), limits.clone());
         let cache_reaper = CacheReaper::new(cache, config.cache_bounds());

@@ -16,6 +16,7 @@ use crate::lock::service::{AcquireRequest, check_ttl};
 use crate::lock::{LockId, LockService, ReleaseParams, RenewParams};
 use crate::namespace::Namespace;
 use crate::store::{Change, Followed, Store, follow_changes};
+use crate::streaming::{StreamSlot, StreamSlots};
 use crate::wakeups::{Wakeups, Watch};
 
 /// How long an observer sleeps without a wake-up before it looks again: the bounded safety net, and the longest
@@ -39,11 +40,12 @@ pub struct ElectionService {
     locks: LockService,
     limits: Limits,
     observers: Arc<Wakeups<(Namespace, String)>>,
+    slots: StreamSlots,
 }
 
 impl ElectionService {
-    pub fn new(store: Arc<dyn Store>, locks: LockService, limits: Limits) -> Self {
-        Self { store, locks, limits, observers: Arc::default() }
+    pub fn new(store: Arc<dyn Store>, locks: LockService, limits: Limits, slots: StreamSlots) -> Self {
+        Self { store, locks, limits, observers: Arc::default(), slots }
     }
 
     /// Wakes this node's observers on every change of leadership, here or on another node, until shutdown.
@@ -156,8 +158,10 @@ impl ElectionService {
         name: String,
     ) -> Result<impl Stream<Item = Result<ElectionState, Error>> + Send + use<>, Error> {
         self.check_name(&name)?;
+        let slot = self.slots.take()?;
         let watch = self.observers.watch((namespace.clone(), name.clone()));
-        let observer = Observer { service: self.clone(), watch, namespace, name, last: None, failed: false };
+        let observer =
+            Observer { service: self.clone(), watch, namespace, name, last: None, failed: false, _slot: slot };
         Ok(futures::stream::unfold(observer, |mut observer| async move {
             if observer.failed {
                 return None;
@@ -221,6 +225,7 @@ struct Observer {
     last: Option<(Option<LockId>, Option<Value>)>,
     /// An error was reported: the stream ends.
     failed: bool,
+    _slot: StreamSlot,
 }
 
 impl Observer {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, ErrorCode};
@@ -18,6 +17,7 @@ use crate::limits::Limits;
 use crate::namespace::Namespace;
 use crate::page::{Page, decode_cursor, page_size};
 use crate::store::{Change, Followed, Store, follow_changes};
+use crate::streaming::StreamSlots;
 use crate::wakeups::Wakeups;
 
 const MAX_EVENT_TYPE_BYTES: usize = 256;
@@ -76,13 +76,12 @@ pub struct EventService {
     pub(crate) log_wakeups: Arc<Wakeups<Namespace>>,
     /// Subscribers to one stream.
     pub(crate) stream_wakeups: Arc<Wakeups<(Namespace, String)>>,
-    pub(crate) subscriptions: Arc<Semaphore>,
+    pub(crate) slots: StreamSlots,
 }
 
 impl EventService {
-    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
-        let subscriptions = Arc::new(Semaphore::new(limits.max_subscriptions));
-        Self { store, limits, log_wakeups: Arc::default(), stream_wakeups: Arc::default(), subscriptions }
+    pub fn new(store: Arc<dyn Store>, limits: Limits, slots: StreamSlots) -> Self {
+        Self { store, limits, log_wakeups: Arc::default(), stream_wakeups: Arc::default(), slots }
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn Store> {

@@ -10,12 +10,12 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures::Stream;
-use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::Error;
 use crate::event::model::{Direction, LogFilter, ReadAllParams, ReadStreamParams, RecordedEvent};
 use crate::event::service::{EventService, check_in_range};
 use crate::namespace::Namespace;
+use crate::streaming::StreamSlot;
 use crate::wakeups::Watch;
 
 /// How long a caught-up subscription sleeps without a wake-up before it looks again: the bounded safety net
@@ -73,7 +73,7 @@ struct Subscription {
     /// An error was delivered: the stream ends, and the client resumes from its last event.
     failed: bool,
     waker: Waker,
-    _slot: OwnedSemaphorePermit,
+    _slot: StreamSlot,
 }
 
 impl EventService {
@@ -82,8 +82,7 @@ impl EventService {
         &self,
         request: SubscribeRequest,
     ) -> Result<impl Stream<Item = Result<SubscriptionItem, Error>> + Send + use<>, Error> {
-        let limit = self.limits().max_subscriptions;
-        let slot = self.subscriptions.clone().try_acquire_owned().map_err(|_| Error::TooManySubscriptions { limit })?;
+        let slot = self.slots.take()?;
         let waker = match &request.target {
             SubscriptionTarget::Stream(stream) => {
                 self.check_stream(stream)?;

@@ -178,6 +178,9 @@ async fn subscriptions_are_limited_per_node_and_end_at_shutdown() {
     let _second = client.subscribe(&all).await.unwrap();
     let refused = client.subscribe(&all).await.err().expect("over the limit");
     assert_eq!(refused.code(), Some("TOO_MANY_SUBSCRIPTIONS"));
+    // Election observers share the same budget.
+    let observer = client.observe_election("leader").await.err().expect("over the limit");
+    assert_eq!(observer.code(), Some("TOO_MANY_SUBSCRIPTIONS"));
     drop(first);
     crate::server::eventually("a closed subscription frees its slot", || async {
         client.subscribe(&all).await.is_ok()
