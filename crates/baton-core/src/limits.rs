@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
+
+use crate::error::{Error, ErrorCode};
+
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub max_key_bytes: usize,
@@ -49,5 +53,61 @@ impl Default for Limits {
             max_cache_bytes: 256 * 1024 * 1024,
             max_cache_value_bytes: 512 * 1024,
         }
+    }
+}
+
+/// The checks every service runs on what clients name and send, in one place so that each limit reads, and is
+/// refused, the same everywhere.
+impl Limits {
+    /// A name the client chooses (a lock key, a claim's resource, an election, a cache key): 1 to
+    /// `max_key_bytes` bytes, without control characters (those mark Baton's own reserved keys).
+    pub fn check_key(&self, what: &str, key: &str) -> Result<(), Error> {
+        if key.is_empty() || key.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                ErrorCode::InvalidArgument,
+                format!("{what} must be 1 or more bytes without control characters"),
+            ));
+        }
+        if key.len() > self.max_key_bytes {
+            return Err(Error::invalid(
+                ErrorCode::KeyTooLong,
+                format!("{what} is {} bytes; the limit is {}", key.len(), self.max_key_bytes),
+            ));
+        }
+        Ok(())
+    }
+
+    /// An owner or candidate: 1 to `max_owner_bytes` bytes, without control characters.
+    pub fn check_owner(&self, what: &str, owner: &str) -> Result<(), Error> {
+        if owner.is_empty() || owner.len() > self.max_owner_bytes || owner.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                ErrorCode::InvalidArgument,
+                format!("{what} must be 1 to {} bytes without control characters", self.max_owner_bytes),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Free-form JSON kept beside a grant (metadata, an election's value): at most `max_metadata_bytes`.
+    pub fn check_metadata(&self, what: &str, value: Option<&Value>) -> Result<(), Error> {
+        let size = value.map_or(0, |value| value.to_string().len());
+        if size > self.max_metadata_bytes {
+            return Err(Error::invalid(
+                ErrorCode::PayloadTooLarge,
+                format!("{what} is {size} bytes; the limit is {}", self.max_metadata_bytes),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Items in one batch request: at most `max_batch`.
+    pub fn check_batch(&self, size: usize) -> Result<(), Error> {
+        if size > self.max_batch {
+            return Err(Error::invalid(
+                ErrorCode::BatchTooLarge,
+                format!("a batch holds at most {} items; this one has {size}", self.max_batch),
+            ));
+        }
+        Ok(())
     }
 }

@@ -10,6 +10,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use crate::ClientArgs;
+use crate::child;
 use crate::lock_cmd::{client, default_owner};
 use crate::output::print;
 
@@ -179,15 +180,12 @@ async fn run_under_claim(
     let request = ClaimRequest { owner, ttl_seconds: ttl.as_secs().max(1) as i64, metadata: None };
     let guard = client.hold_claim(namespace, resource, &request).await?;
     let claim = guard.claim().clone();
-    let (program, arguments) = command.split_first().context("no command given")?;
-    let mut child = tokio::process::Command::new(program)
-        .args(arguments)
-        .env("BATON_FENCING_TOKEN", claim.fencing_token.to_string())
-        .env("BATON_CLAIM_ID", &claim.claim_id)
-        .env("BATON_CLAIM_RESOURCE", &claim.resource)
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("cannot start {program}"))?;
+    let env = [
+        ("BATON_FENCING_TOKEN", claim.fencing_token.to_string()),
+        ("BATON_CLAIM_ID", claim.claim_id.clone()),
+        ("BATON_CLAIM_RESOURCE", claim.resource.clone()),
+    ];
+    let mut child = child::spawn(&command, &env)?;
     tokio::select! {
         status = child.wait() => {
             let status = status?;
@@ -196,7 +194,7 @@ async fn run_under_claim(
             } else {
                 guard.discard().await?;
             }
-            Ok(ExitCode::from(status.code().map_or(1, |code| u8::try_from(code).unwrap_or(1))))
+            Ok(child::exit_code(status))
         }
         () = guard.lost() => {
             eprintln!("baton: lost the claim on {resource}; stopping the command");

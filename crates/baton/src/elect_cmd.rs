@@ -13,6 +13,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::ClientArgs;
+use crate::child;
 use crate::lock_cmd::{client, default_owner};
 use crate::output::print;
 
@@ -102,20 +103,17 @@ pub async fn run_elected(args: &ClientArgs, elect: ElectArgs) -> anyhow::Result<
             Err(error) => return Err(error.into()),
         }
     };
-    let (program, arguments) = elect.command.split_first().context("no command given")?;
-    let mut child = tokio::process::Command::new(program)
-        .args(arguments)
-        .env("BATON_FENCING_TOKEN", leadership.term().to_string())
-        .env("BATON_LEADERSHIP_ID", &leadership.view().leadership_id)
-        .env("BATON_ELECTION", &elect.name)
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("cannot start {program}"))?;
+    let env = [
+        ("BATON_FENCING_TOKEN", leadership.term().to_string()),
+        ("BATON_LEADERSHIP_ID", leadership.view().leadership_id.clone()),
+        ("BATON_ELECTION", elect.name.clone()),
+    ];
+    let mut child = child::spawn(&elect.command, &env)?;
     tokio::select! {
         status = child.wait() => {
             let status = status?;
             leadership.resign().await.ok();
-            Ok(ExitCode::from(status.code().map_or(1, |code| u8::try_from(code).unwrap_or(1))))
+            Ok(child::exit_code(status))
         }
         () = leadership.lost() => {
             eprintln!("baton: lost the leadership of {}; stopping the command", elect.name);

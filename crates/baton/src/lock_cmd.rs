@@ -3,12 +3,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use baton_api::lock::{AcquireLockRequest, LockGrant, LockList, LockStatusResponse};
 use baton_client::{BatonClient, ListLocks, LockOptions};
 use clap::Subcommand;
 
 use crate::ClientArgs;
+use crate::child;
 use crate::output::print;
 
 /// Exit status of `lock run` when the lock is lost while the command runs.
@@ -166,20 +166,17 @@ async fn run_under_lock(
     let owner = owner.unwrap_or_else(default_owner);
     let guard = client.lock(LockOptions { key: key.clone(), owner, ttl, wait, metadata: None }).await?;
     let grant = guard.grant().clone();
-    let (program, arguments) = command.split_first().context("no command given")?;
-    let mut child = tokio::process::Command::new(program)
-        .args(arguments)
-        .env("BATON_FENCING_TOKEN", grant.fencing_token.to_string())
-        .env("BATON_LOCK_ID", &grant.lock_id)
-        .env("BATON_LOCK_KEY", &grant.key)
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("cannot start {program}"))?;
+    let env = [
+        ("BATON_FENCING_TOKEN", grant.fencing_token.to_string()),
+        ("BATON_LOCK_ID", grant.lock_id.clone()),
+        ("BATON_LOCK_KEY", grant.key.clone()),
+    ];
+    let mut child = child::spawn(&command, &env)?;
     tokio::select! {
         status = child.wait() => {
             let status = status?;
             guard.release().await.ok();
-            Ok(ExitCode::from(status.code().map_or(1, |code| u8::try_from(code).unwrap_or(1))))
+            Ok(child::exit_code(status))
         }
         () = guard.lost() => {
             eprintln!("baton: lost the lock on {key}; stopping the command");

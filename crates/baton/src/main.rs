@@ -2,6 +2,7 @@
 
 mod bulk;
 mod cache_cmd;
+mod child;
 mod claim_cmd;
 mod elect_cmd;
 mod events_cmd;

@@ -84,7 +84,7 @@ impl CacheService {
     }
 
     pub async fn get(&self, namespace: &Namespace, key: &str, fill: Option<FillRequest>) -> Result<CacheLookup, Error> {
-        self.check_key(key)?;
+        self.limits.check_key("the cache key", key)?;
         if let Some(entry) = self.lookup(namespace, key).await? {
             return Ok(CacheLookup::Hit(entry));
         }
@@ -143,9 +143,9 @@ impl CacheService {
 
     /// The live entries of `keys`, in order.
     pub async fn get_many(&self, namespace: &Namespace, keys: &[String]) -> Result<Vec<Option<CacheEntry>>, Error> {
-        self.check_batch(keys.len())?;
+        self.limits.check_batch(keys.len())?;
         for key in keys {
-            self.check_key(key)?;
+            self.limits.check_key("the cache key", key)?;
         }
         let found = self.cache.get_entries(namespace, keys).await?;
         let hits = found.iter().filter(|entry| entry.is_some()).count() as u64;
@@ -156,12 +156,12 @@ impl CacheService {
 
     /// Stores each value; a write that carries a fill token ends that fill lease, waking the readers in line.
     pub async fn set(&self, namespace: &Namespace, writes: Vec<CacheWrite>) -> Result<Vec<CacheEntry>, Error> {
-        self.check_batch(writes.len())?;
+        self.limits.check_batch(writes.len())?;
         let now = self.clock.now();
         let mut entries = Vec::with_capacity(writes.len());
         let mut fills = Vec::new();
         for write in writes {
-            self.check_key(&write.key)?;
+            self.limits.check_key("the cache key", &write.key)?;
             self.check_tags(&write.tags)?;
             if write.value.get().len() > self.limits.max_cache_value_bytes {
                 return Err(Error::invalid(
@@ -197,7 +197,7 @@ impl CacheService {
     }
 
     pub async fn delete(&self, namespace: &Namespace, key: &str) -> Result<bool, Error> {
-        self.check_key(key)?;
+        self.limits.check_key("the cache key", key)?;
         self.cache.delete_entry(namespace, key).await
     }
 
@@ -205,7 +205,7 @@ impl CacheService {
         if tags.is_empty() {
             return Err(Error::invalid(ErrorCode::InvalidArgument, "name at least one tag to invalidate"));
         }
-        self.check_batch(tags.len())?;
+        self.limits.check_batch(tags.len())?;
         for tag in &tags {
             check_tag(tag)?;
         }
@@ -224,22 +224,6 @@ impl CacheService {
         })
     }
 
-    fn check_key(&self, key: &str) -> Result<(), Error> {
-        if key.is_empty() || key.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                ErrorCode::InvalidArgument,
-                "a cache key is 1 or more bytes without control characters",
-            ));
-        }
-        if key.len() > self.limits.max_key_bytes {
-            return Err(Error::invalid(
-                ErrorCode::KeyTooLong,
-                format!("the key is {} bytes; the limit is {}", key.len(), self.limits.max_key_bytes),
-            ));
-        }
-        Ok(())
-    }
-
     fn check_tags(&self, tags: &[String]) -> Result<(), Error> {
         if tags.len() > MAX_TAGS {
             return Err(Error::invalid(
@@ -248,16 +232,6 @@ impl CacheService {
             ));
         }
         tags.iter().try_for_each(|tag| check_tag(tag))
-    }
-
-    fn check_batch(&self, size: usize) -> Result<(), Error> {
-        if size > self.limits.max_batch {
-            return Err(Error::invalid(
-                ErrorCode::BatchTooLarge,
-                format!("a batch holds at most {} items; this one has {size}", self.limits.max_batch),
-            ));
-        }
-        Ok(())
     }
 }
 

@@ -57,9 +57,9 @@ impl ClaimService {
     }
 
     pub async fn claim(&self, request: ClaimRequest) -> Result<Claim, Error> {
-        self.check_resource(&request.resource)?;
-        self.check_owner(&request.owner)?;
-        self.check_metadata(request.metadata.as_ref())?;
+        self.limits.check_key("resource", &request.resource)?;
+        self.limits.check_owner("owner", &request.owner)?;
+        self.limits.check_metadata("metadata", request.metadata.as_ref())?;
         let params = ClaimParams {
             namespace: request.namespace,
             resource: request.resource,
@@ -72,17 +72,15 @@ impl ClaimService {
     }
 
     pub async fn next(&self, request: NextClaimRequest) -> Result<Claim, Error> {
-        if request.candidates.is_empty() || request.candidates.len() > self.limits.max_batch {
-            return Err(Error::invalid(
-                ErrorCode::BatchTooLarge,
-                format!("candidates must hold 1 to {} resources", self.limits.max_batch),
-            ));
+        if request.candidates.is_empty() {
+            return Err(Error::invalid(ErrorCode::BatchTooLarge, "candidates must name at least one resource"));
         }
+        self.limits.check_batch(request.candidates.len())?;
         for candidate in &request.candidates {
-            self.check_resource(candidate)?;
+            self.limits.check_key("resource", candidate)?;
         }
-        self.check_owner(&request.owner)?;
-        self.check_metadata(request.metadata.as_ref())?;
+        self.limits.check_owner("owner", &request.owner)?;
+        self.limits.check_metadata("metadata", request.metadata.as_ref())?;
         let params = NextClaimParams {
             namespace: request.namespace,
             candidates: request.candidates,
@@ -102,7 +100,7 @@ impl ClaimService {
         owner: String,
         ttl: Option<Duration>,
     ) -> Result<Claim, Error> {
-        self.check_resource(resource)?;
+        self.limits.check_key("resource", resource)?;
         let claim_id = parse_claim_id(resource, claim_id)?;
         let ttl_ms = ttl.map(|ttl| check_ttl(ttl, self.limits.max_ttl)).transpose()?;
         let params =
@@ -125,7 +123,7 @@ impl ClaimService {
         owner: String,
         metadata: Option<Value>,
     ) -> Result<Claim, Error> {
-        self.check_metadata(metadata.as_ref())?;
+        self.limits.check_metadata("metadata", metadata.as_ref())?;
         let params = self.finish_params(namespace, resource, claim_id, owner, metadata)?;
         self.store.finish_claim(params).await
     }
@@ -150,13 +148,13 @@ impl ClaimService {
         owner: String,
         metadata: Option<Value>,
     ) -> Result<FinishClaimParams, Error> {
-        self.check_resource(resource)?;
+        self.limits.check_key("resource", resource)?;
         let claim_id = parse_claim_id(resource, claim_id)?;
         Ok(FinishClaimParams { namespace, resource: resource.to_owned(), claim_id, owner, metadata })
     }
 
     pub async fn status(&self, namespace: &Namespace, resource: &str) -> Result<ClaimStatus, Error> {
-        self.check_resource(resource)?;
+        self.limits.check_key("resource", resource)?;
         self.store.claim_status(namespace, resource).await
     }
 
@@ -180,44 +178,6 @@ impl ClaimService {
             limit,
         };
         self.store.list_claims(params).await
-    }
-
-    /// Resource names follow lock keys: 1 to `max_key_bytes` bytes, no control characters.
-    fn check_resource(&self, resource: &str) -> Result<(), Error> {
-        if resource.is_empty() || resource.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                ErrorCode::InvalidArgument,
-                "a resource is 1 or more bytes without control characters",
-            ));
-        }
-        if resource.len() > self.limits.max_key_bytes {
-            return Err(Error::invalid(
-                ErrorCode::KeyTooLong,
-                format!("resource is {} bytes; the limit is {}", resource.len(), self.limits.max_key_bytes),
-            ));
-        }
-        Ok(())
-    }
-
-    fn check_owner(&self, owner: &str) -> Result<(), Error> {
-        if owner.is_empty() || owner.len() > self.limits.max_owner_bytes || owner.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                ErrorCode::InvalidArgument,
-                format!("owner must be 1 to {} bytes without control characters", self.limits.max_owner_bytes),
-            ));
-        }
-        Ok(())
-    }
-
-    fn check_metadata(&self, metadata: Option<&Value>) -> Result<(), Error> {
-        let size = metadata.map_or(0, |value| value.to_string().len());
-        if size > self.limits.max_metadata_bytes {
-            return Err(Error::invalid(
-                ErrorCode::PayloadTooLarge,
-                format!("metadata is {size} bytes; the limit is {}", self.limits.max_metadata_bytes),
-            ));
-        }
-        Ok(())
     }
 }
 

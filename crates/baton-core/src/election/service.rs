@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Timestamp;
 use crate::election::model::{ElectionState, Leadership, ProclaimParams, election_key};
-use crate::error::{Error, ErrorCode};
+use crate::error::Error;
 use crate::limits::Limits;
 use crate::lock::service::{AcquireRequest, check_ttl};
 use crate::lock::{LockId, LockService, ReleaseParams, RenewParams};
@@ -60,7 +60,7 @@ impl ElectionService {
     }
 
     pub async fn campaign(&self, request: CampaignRequest) -> Result<Leadership, Error> {
-        self.check_name(&request.name)?;
+        self.limits.check_key("the election name", &request.name)?;
         let acquire = AcquireRequest {
             namespace: request.namespace.clone(),
             key: election_key(&request.name),
@@ -95,8 +95,8 @@ impl ElectionService {
         candidate: String,
         value: Option<Value>,
     ) -> Result<Leadership, Error> {
-        self.check_name(name)?;
-        self.check_value(value.as_ref())?;
+        self.limits.check_key("the election name", name)?;
+        self.limits.check_metadata("value", value.as_ref())?;
         let leadership_id = parse_leadership_id(name, leadership_id)?;
         let params =
             ProclaimParams { namespace: namespace.clone(), name: name.to_owned(), leadership_id, candidate, value };
@@ -112,7 +112,7 @@ impl ElectionService {
         candidate: String,
         ttl: Option<Duration>,
     ) -> Result<Leadership, Error> {
-        self.check_name(name)?;
+        self.limits.check_key("the election name", name)?;
         let leadership_id = parse_leadership_id(name, leadership_id)?;
         let ttl_ms = ttl.map(|ttl| check_ttl(ttl, self.limits.max_ttl)).transpose()?;
         let params = RenewParams {
@@ -135,14 +135,14 @@ impl ElectionService {
         leadership_id: &str,
         candidate: String,
     ) -> Result<(), Error> {
-        self.check_name(name)?;
+        self.limits.check_key("the election name", name)?;
         let leadership_id = parse_leadership_id(name, leadership_id)?;
         let params = ReleaseParams { namespace, key: election_key(name), lock_id: leadership_id, owner: candidate };
         self.store.resign(params).await.map_err(|error| not_leader_for(error, name, leadership_id))
     }
 
     pub async fn state(&self, namespace: &Namespace, name: &str) -> Result<ElectionState, Error> {
-        self.check_name(name)?;
+        self.limits.check_key("the election name", name)?;
         let status = self.store.status(namespace, &election_key(name)).await?;
         Ok(ElectionState {
             name: name.to_owned(),
@@ -157,7 +157,7 @@ impl ElectionService {
         namespace: Namespace,
         name: String,
     ) -> Result<impl Stream<Item = Result<ElectionState, Error>> + Send + use<>, Error> {
-        self.check_name(&name)?;
+        self.limits.check_key("the election name", &name)?;
         let slot = self.slots.take()?;
         let watch = self.observers.watch((namespace.clone(), name.clone()));
         let observer =
@@ -170,34 +170,6 @@ impl ElectionService {
             observer.failed = state.is_err();
             Some((state, observer))
         }))
-    }
-
-    /// Election names follow lock keys: 1 to `max_key_bytes` bytes, no control characters.
-    fn check_name(&self, name: &str) -> Result<(), Error> {
-        if name.is_empty() || name.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                ErrorCode::InvalidArgument,
-                "an election name is 1 or more bytes without control characters",
-            ));
-        }
-        if name.len() > self.limits.max_key_bytes {
-            return Err(Error::invalid(
-                ErrorCode::KeyTooLong,
-                format!("election name is {} bytes; the limit is {}", name.len(), self.limits.max_key_bytes),
-            ));
-        }
-        Ok(())
-    }
-
-    fn check_value(&self, value: Option<&Value>) -> Result<(), Error> {
-        let size = value.map_or(0, |value| value.to_string().len());
-        if size > self.limits.max_metadata_bytes {
-            return Err(Error::invalid(
-                ErrorCode::PayloadTooLarge,
-                format!("value is {size} bytes; the limit is {}", self.limits.max_metadata_bytes),
-            ));
-        }
-        Ok(())
     }
 }
 

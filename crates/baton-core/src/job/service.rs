@@ -112,7 +112,7 @@ impl JobService {
         if specs.is_empty() {
             return Err(Error::invalid(ErrorCode::InvalidArgument, "a batch needs at least one job"));
         }
-        self.check_batch(specs.len())?;
+        self.limits.check_batch(specs.len())?;
         let batch = specs.len() > 1;
         let jobs = specs
             .into_iter()
@@ -240,7 +240,7 @@ impl JobService {
     }
 
     fn check_completions(&self, items: &[CompleteParams]) -> Result<(), Error> {
-        self.check_batch(items.len())?;
+        self.limits.check_batch(items.len())?;
         for item in items {
             self.check_json_size("result", item.result.as_ref())?;
         }
@@ -248,7 +248,7 @@ impl JobService {
     }
 
     pub async fn fail(&self, mut items: Vec<FailParams>) -> Result<Vec<Result<Job, Error>>, Error> {
-        self.check_batch(items.len())?;
+        self.limits.check_batch(items.len())?;
         for item in &mut items {
             truncate_utf8(&mut item.error, MAX_ERROR_BYTES);
             if let Some(retry_in) = item.retry_in_ms
@@ -372,16 +372,6 @@ impl JobService {
             return Err(invalid(format!("wait_ms must be at most {}", duration_ms(self.limits.max_poll))));
         }
         Ok(wait)
-    }
-
-    fn check_batch(&self, size: usize) -> Result<(), Error> {
-        if size > self.limits.max_batch {
-            return Err(Error::invalid(
-                ErrorCode::BatchTooLarge,
-                format!("a batch holds at most {} items; this one has {size}", self.limits.max_batch),
-            ));
-        }
-        Ok(())
     }
 
     pub(crate) fn check_json_size(&self, what: &str, value: Option<&Value>) -> Result<(), Error> {

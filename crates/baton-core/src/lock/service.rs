@@ -66,7 +66,7 @@ impl LockService {
     }
 
     pub async fn acquire(&self, request: AcquireRequest) -> Result<Holder, Error> {
-        self.check_key(&request.key)?;
+        self.limits.check_key("key", &request.key)?;
         self.acquire_through(request, |store, params| store.acquire(params)).await
     }
 
@@ -77,7 +77,7 @@ impl LockService {
         request: AcquireRequest,
         call: impl for<'s> FnOnce(&'s dyn Store, AcquireParams) -> StoreCall<'s, AcquireOutcome>,
     ) -> Result<Holder, Error> {
-        self.check_owner(&request.owner)?;
+        self.limits.check_owner("owner", &request.owner)?;
         let ttl_ms = self.check_ttl(request.ttl)?;
         let wait = request.wait.filter(|wait| !wait.is_zero());
         if let Some(wait) = wait
@@ -95,7 +95,7 @@ impl LockService {
                 format!("permits must be between 1 and {}", self.limits.max_permits),
             ));
         }
-        self.check_metadata(request.metadata.as_ref())?;
+        self.limits.check_metadata("metadata", request.metadata.as_ref())?;
 
         let params = AcquireParams {
             namespace: request.namespace,
@@ -180,7 +180,7 @@ impl LockService {
     }
 
     pub async fn release(&self, namespace: Namespace, key: String, lock_id: &str, owner: String) -> Result<(), Error> {
-        self.check_key(&key)?;
+        self.limits.check_key("key", &key)?;
         let lock_id = parse_lock_id(&key, lock_id)?;
         self.store.release(ReleaseParams { namespace, key, lock_id, owner }).await
     }
@@ -193,14 +193,14 @@ impl LockService {
         owner: String,
         ttl: Option<Duration>,
     ) -> Result<Holder, Error> {
-        self.check_key(&key)?;
+        self.limits.check_key("key", &key)?;
         let lock_id = parse_lock_id(&key, lock_id)?;
         let ttl_ms = ttl.map(|ttl| self.check_ttl(ttl)).transpose()?;
         self.store.renew(RenewParams { namespace, key, lock_id, owner, ttl_ms }).await
     }
 
     pub async fn status(&self, namespace: &Namespace, key: &str) -> Result<LockStatus, Error> {
-        self.check_key(key)?;
+        self.limits.check_key("key", key)?;
         self.store.status(namespace, key).await
     }
 
@@ -229,45 +229,8 @@ impl LockService {
         self.store.list(params).await
     }
 
-    fn check_key(&self, key: &str) -> Result<(), Error> {
-        if key.is_empty() {
-            return Err(Error::invalid(ErrorCode::InvalidArgument, "key must not be empty"));
-        }
-        if key.len() > self.limits.max_key_bytes {
-            return Err(Error::invalid(
-                ErrorCode::KeyTooLong,
-                format!("key is {} bytes; the limit is {}", key.len(), self.limits.max_key_bytes),
-            ));
-        }
-        if key.chars().any(char::is_control) {
-            return Err(Error::invalid(ErrorCode::InvalidArgument, "key must not contain control characters"));
-        }
-        Ok(())
-    }
-
-    fn check_owner(&self, owner: &str) -> Result<(), Error> {
-        if owner.is_empty() || owner.len() > self.limits.max_owner_bytes {
-            return Err(Error::invalid(
-                ErrorCode::InvalidArgument,
-                format!("owner must be 1 to {} bytes", self.limits.max_owner_bytes),
-            ));
-        }
-        Ok(())
-    }
-
     fn check_ttl(&self, ttl: Duration) -> Result<i64, Error> {
         check_ttl(ttl, self.limits.max_ttl)
-    }
-
-    fn check_metadata(&self, metadata: Option<&Value>) -> Result<(), Error> {
-        let size = metadata.map_or(0, |value| value.to_string().len());
-        if size > self.limits.max_metadata_bytes {
-            return Err(Error::invalid(
-                ErrorCode::PayloadTooLarge,
-                format!("metadata is {size} bytes; the limit is {}", self.limits.max_metadata_bytes),
-            ));
-        }
-        Ok(())
     }
 }
 
