@@ -16,6 +16,7 @@ use crate::harness::Harness;
 
 pub use crate::cache_cases::*;
 pub use crate::claim_cases::*;
+pub use crate::discovery_cases::*;
 pub use crate::event_cases::*;
 pub use crate::group_cases::*;
 pub use crate::job_cases::*;

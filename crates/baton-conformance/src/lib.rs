@@ -6,6 +6,7 @@
 pub mod cache_cases;
 pub mod cases;
 pub mod claim_cases;
+pub mod discovery_cases;
 pub mod event_cases;
 pub mod group_cases;
 pub mod harness;
@@ -84,7 +85,14 @@ macro_rules! conformance_suite {
             cache_entries_are_read_replaced_deleted_and_expire,
             an_invalidated_tag_is_never_read_again,
             bulk_reads_answer_in_order_and_usage_counts_live_entries,
-            the_cache_stays_within_its_bounds
+            the_cache_stays_within_its_bounds,
+            instances_register_update_and_deregister_moving_the_index,
+            a_lapsed_ttl_is_critical_at_once_and_announced_by_the_sweep,
+            instances_critical_too_long_are_deregistered,
+            checks_start_critical_and_follow_their_results,
+            instances_filter_by_health_and_tags_and_page,
+            services_list_with_counts_by_health,
+            a_registration_on_one_node_is_announced_on_every_node
         );
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {

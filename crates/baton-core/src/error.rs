@@ -49,6 +49,9 @@ pub enum ErrorCode {
     CampaignTimeout,
     NotLeader,
     CacheMiss,
+    InstanceNotFound,
+    InvalidCheck,
+    NotTtlInstance,
     Unavailable,
     Internal,
 }
@@ -95,6 +98,9 @@ impl ErrorCode {
             Self::CampaignTimeout => "CAMPAIGN_TIMEOUT",
             Self::NotLeader => "NOT_LEADER",
             Self::CacheMiss => "CACHE_MISS",
+            Self::InstanceNotFound => "INSTANCE_NOT_FOUND",
+            Self::InvalidCheck => "INVALID_CHECK",
+            Self::NotTtlInstance => "NOT_TTL_INSTANCE",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -109,7 +115,8 @@ impl ErrorCode {
             | Self::PayloadTooLarge
             | Self::TtlOutOfRange
             | Self::BatchTooLarge
-            | Self::PositionOutOfRange => 422,
+            | Self::PositionOutOfRange
+            | Self::InvalidCheck => 422,
             Self::UnsupportedMediaType => 415,
             Self::BodyTooLarge => 413,
             Self::NotFound
@@ -118,7 +125,8 @@ impl ErrorCode {
             | Self::StreamNotFound
             | Self::GroupNotFound
             | Self::MemberNotFound
-            | Self::CacheMiss => 404,
+            | Self::CacheMiss
+            | Self::InstanceNotFound => 404,
             Self::MethodNotAllowed => 405,
             // A wait that ran out is a conflict like a held lock, not HTTP 408: clients and proxies may resend a
             // request answered with 408, which would queue the caller again.
@@ -140,7 +148,8 @@ impl ErrorCode {
             | Self::NoClaimAvailable
             | Self::LeaderExists
             | Self::CampaignTimeout
-            | Self::NotLeader => 409,
+            | Self::NotLeader
+            | Self::NotTtlInstance => 409,
             Self::TooManyWaiters | Self::TooManySubscriptions => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,
@@ -156,7 +165,8 @@ impl ErrorCode {
             | Self::InvalidArgument
             | Self::KeyTooLong
             | Self::PayloadTooLarge
-            | Self::TtlOutOfRange => 3, // INVALID_ARGUMENT
+            | Self::TtlOutOfRange
+            | Self::InvalidCheck => 3, // INVALID_ARGUMENT
             Self::PositionOutOfRange => 11, // OUT_OF_RANGE
             Self::BodyTooLarge | Self::TooManyWaiters | Self::BatchTooLarge | Self::TooManySubscriptions => 8, // RESOURCE_EXHAUSTED
             Self::NotFound
@@ -165,7 +175,8 @@ impl ErrorCode {
             | Self::StreamNotFound
             | Self::GroupNotFound
             | Self::MemberNotFound
-            | Self::CacheMiss => 5, // NOT_FOUND
+            | Self::CacheMiss
+            | Self::InstanceNotFound => 5, // NOT_FOUND
             Self::MethodNotAllowed => 12, // UNIMPLEMENTED
             Self::LockHeld | Self::DuplicateJob | Self::DuplicateEvent | Self::ClaimHeld | Self::LeaderExists => 6, // ALREADY_EXISTS
             Self::LockWaitTimeout | Self::CampaignTimeout => 4, // DEADLINE_EXCEEDED
@@ -180,7 +191,8 @@ impl ErrorCode {
             | Self::GroupSettingsMismatch
             | Self::ClaimDone
             | Self::ClaimNotHeld
-            | Self::NotLeader => 9, // FAILED_PRECONDITION
+            | Self::NotLeader
+            | Self::NotTtlInstance => 9, // FAILED_PRECONDITION
             Self::Unavailable => 14,
             Self::Internal => 13,
         }
@@ -259,6 +271,10 @@ pub enum Error {
     NotLeader { name: String, leadership_id: String },
     #[error("'{key}' is not in the cache")]
     CacheMiss { key: String, fill_token: Option<String>, filling: bool },
+    #[error("service '{service}' has no instance '{instance_id}'")]
+    InstanceNotFound { service: String, instance_id: String },
+    #[error("instance '{instance_id}' of service '{service}' is checked by Baton, not kept alive by heartbeats")]
+    NotTtlInstance { service: String, instance_id: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -300,6 +316,8 @@ impl Error {
             Self::CampaignTimeout { .. } => ErrorCode::CampaignTimeout,
             Self::NotLeader { .. } => ErrorCode::NotLeader,
             Self::CacheMiss { .. } => ErrorCode::CacheMiss,
+            Self::InstanceNotFound { .. } => ErrorCode::InstanceNotFound,
+            Self::NotTtlInstance { .. } => ErrorCode::NotTtlInstance,
             Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
             Self::Store(StoreError::Internal(_)) => ErrorCode::Internal,
         }
@@ -374,6 +392,9 @@ impl Error {
             Self::NotLeader { name, leadership_id } => json!({"name": name, "leadership_id": leadership_id}),
             Self::CacheMiss { key, fill_token, filling } => {
                 json!({"key": key, "fill_token": fill_token, "filling": filling})
+            }
+            Self::InstanceNotFound { service, instance_id } | Self::NotTtlInstance { service, instance_id } => {
+                json!({"service": service, "instance_id": instance_id})
             }
             Self::Invalid { .. } | Self::Store(_) => json!({}),
         }

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod claim;
 pub mod clock;
+pub mod discovery;
 pub mod election;
 pub mod error;
 pub mod event;

@@ -8,6 +8,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::claim::ClaimStore;
+use crate::discovery::DiscoveryStore;
 use crate::election::ElectionStore;
 use crate::error::StoreError;
 use crate::event::{EventStore, GroupStore};
@@ -30,6 +31,8 @@ pub enum Change {
     EventsAppended { namespace: Namespace, stream: String, last_position: i64 },
     /// An election's leader, or the leader's value, changed.
     LeaderChanged { namespace: Namespace, name: String },
+    /// A service's instances, or their health, changed: its modify index moved on.
+    ServiceChanged { namespace: Namespace, service: String },
 }
 
 /// What a follower of the change feed sees.
@@ -95,6 +98,7 @@ pub trait Store:
     + JobTypeStore
     + EventStore
     + GroupStore
+    + DiscoveryStore
     + Send
     + Sync
     + 'static

@@ -21,7 +21,7 @@ const MAX_PAYLOAD: usize = 7000;
 const IDS_PER_LINE: usize = 100;
 
 /// Encodes changes as notification payloads, one change per line: `L ids`, `A namespace queue`,
-/// `F namespace queue ids` (ids comma-separated), `E namespace position stream`, or `V namespace election`. Namespaces and queue names
+/// `F namespace queue ids` (ids comma-separated), `E namespace position stream`, `V namespace election`, or `S namespace service`. Namespaces and queue names
 /// hold no spaces; a stream or election name may, so it comes last (it holds no line break: control characters are refused).
 pub(crate) fn payloads(changes: &[Change]) -> Vec<String> {
     let join = |ids: &mut dyn Iterator<Item = String>| ids.collect::<Vec<_>>().join(",");
@@ -43,6 +43,7 @@ pub(crate) fn payloads(changes: &[Change]) -> Vec<String> {
                 lines.push(format!("E {namespace} {last_position} {stream}"));
             }
             Change::LeaderChanged { namespace, name } => lines.push(format!("V {namespace} {name}")),
+            Change::ServiceChanged { namespace, service } => lines.push(format!("S {namespace} {service}")),
         }
     }
     let mut payloads: Vec<String> = Vec::new();
@@ -73,6 +74,11 @@ fn parse_line(line: &str) -> Option<Change> {
     if let Some(election) = line.strip_prefix("V ") {
         let (namespace, name) = election.split_once(' ')?;
         return Some(Change::LeaderChanged { namespace: Namespace::parse(namespace).ok()?, name: name.to_owned() });
+    }
+    if let Some(changed) = line.strip_prefix("S ") {
+        let (namespace, service) = changed.split_once(' ')?;
+        let namespace = Namespace::parse(namespace).ok()?;
+        return Some(Change::ServiceChanged { namespace, service: service.to_owned() });
     }
     let mut fields = line.split(' ');
     let kind = fields.next()?;
@@ -149,7 +155,8 @@ mod tests {
                 job_ids: vec![JobId::new(), JobId::new()],
             },
             Change::EventsAppended { namespace: namespace.clone(), stream: "order 42/é".into(), last_position: 17 },
-            Change::LeaderChanged { namespace, name: "primary db".into() },
+            Change::LeaderChanged { namespace: namespace.clone(), name: "primary db".into() },
+            Change::ServiceChanged { namespace, service: "web api".into() },
         ];
         let decoded: Vec<Change> = payloads(&changes).iter().flat_map(|payload| parse(payload)).collect();
         assert_eq!(decoded, changes);

@@ -15,6 +15,7 @@ pub(crate) fn migrator() -> Migrator {
         migration(4, "job_types", include_str!("../migrations/0004_job_types.sql")),
         migration(5, "events", include_str!("../migrations/0005_events.sql")),
         migration(6, "claims", include_str!("../migrations/0006_claims.sql")),
+        migration(7, "discovery", include_str!("../migrations/0007_discovery.sql")),
         migration(8, "cache", include_str!("../migrations/0008_cache.sql")),
     ])
 }

@@ -7,6 +7,7 @@
 //! throughput. It deliberately holds no lock rules: those are in `baton_core::lock::engine`.
 
 mod claim_store;
+mod discovery_store;
 mod event_store;
 mod event_tx;
 mod job_store;

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "job_types", include_str!("../migrations/0004_job_types.sql")),
     (5, "events", include_str!("../migrations/0005_events.sql")),
     (6, "claims", include_str!("../migrations/0006_claims.sql")),
+    (7, "discovery", include_str!("../migrations/0007_discovery.sql")),
     (8, "cache", include_str!("../migrations/0008_cache.sql")),
 ];
 
