@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod claim;
+pub mod discovery;
 pub mod election;
 pub mod error;
 pub mod event;

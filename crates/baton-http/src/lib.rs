@@ -15,6 +15,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use baton_core::cache::CacheService;
 use baton_core::claim::ClaimService;
+use baton_core::discovery::DiscoveryService;
 use baton_core::election::ElectionService;
 use baton_core::event::EventService;
 use baton_core::event::group::GroupService;
@@ -36,6 +37,7 @@ pub struct AppState {
     pub claims: ClaimService,
     pub elections: ElectionService,
     pub cache: CacheService,
+    pub discovery: DiscoveryService,
     pub jobs: JobService,
     pub events: EventService,
     pub groups: GroupService,
@@ -63,6 +65,7 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .merge(routes::claim::routes())
         .merge(routes::election::routes())
         .merge(routes::cache::routes())
+        .merge(routes::discovery::routes())
         .merge(routes::job::routes())
         .merge(routes::queue::routes())
         .merge(routes::schedule::routes())

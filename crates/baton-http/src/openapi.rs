@@ -5,17 +5,20 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{
-    cache, claim, election, event, group, job, job_type, lease, lock, queue, schedule, stream, subscribe, system,
+    cache, claim, discovery, election, event, group, job, job_type, lease, lock, queue, schedule, stream, subscribe,
+    system,
 };
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Baton", description = "Coordination service: locks, leases, claims, elections, a tag cache, jobs, events and more.", version = "v1"),
+    info(title = "Baton", description = "Coordination service: locks, leases, claims, elections, a tag cache, service discovery, jobs, events and more.", version = "v1"),
     paths(
         lock::acquire, lock::release, lock::renew, lock::status, lock::list,
         lease::grant, lease::keepalive, lease::show, lease::revoke,
         claim::claim, claim::next, claim::renew, claim::done, claim::discard, claim::status, claim::list,
         election::campaign, election::proclaim, election::renew, election::resign, election::show, election::observe,
+        discovery::register, discovery::heartbeat, discovery::deregister, discovery::show, discovery::list_services,
+        discovery::instances, discovery::watch,
         cache::read, cache::write, cache::remove, cache::bulk_get, cache::bulk_set, cache::invalidate, cache::stats,
         job::enqueue, job::fetch_from_queue, job::fetch, job::heartbeat, job::complete, job::fail,
         job::complete_batch, job::fail_batch, job::cancel, job::retry, job::show, job::result, job::list,
@@ -30,7 +33,7 @@ use crate::routes::{
         system::health, system::ready, system::metrics,
     ),
     components(schemas(baton_api::job::EnqueueBatch)),
-    tags((name = "locks"), (name = "leases"), (name = "claims"), (name = "elections"), (name = "cache"), (name = "jobs"), (name = "workers"), (name = "queues"), (name = "schedules"),
+    tags((name = "locks"), (name = "leases"), (name = "claims"), (name = "elections"), (name = "cache"), (name = "discovery"), (name = "jobs"), (name = "workers"), (name = "queues"), (name = "schedules"),
         (name = "events"), (name = "groups"), (name = "system"))
 )]
 pub struct ApiDoc;

@@ -6,6 +6,7 @@
 
 mod config;
 pub mod executors;
+pub mod health_probe;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,8 @@ use axum::serve::ListenerExt as _;
 use baton_core::cache::{CacheReaper, CacheService, CacheStore, MemoryCache};
 use baton_core::claim::ClaimService;
 use baton_core::clock::SystemClock;
+use baton_core::discovery::duty::DiscoveryReaperOptions;
+use baton_core::discovery::{DiscoveryReaper, DiscoveryService};
 use baton_core::election::ElectionService;
 use baton_core::event::group::GroupService;
 use baton_core::event::{EventReaper, EventReaperOptions, EventService};
@@ -86,7 +89,14 @@ impl Node {
         let scheduler = Scheduler::new(store.clone());
         let streams = StreamSlots::new(limits.max_subscriptions);
         let events = EventService::new(store.clone(), limits.clone(), streams.clone());
-        let elections = ElectionService::new(store.clone(), locks.clone(), limits.clone(), streams);
+        let elections = ElectionService::new(store.clone(), locks.clone(), limits.clone(), streams.clone());
+        let discovery = DiscoveryService::new(store.clone(), limits.clone(), streams);
+        let discovery_reaper = DiscoveryReaper::new(store.clone(), DiscoveryReaperOptions::default());
+        let node_name = node_name(&config);
+        let prober = health_probe::HealthProber::new(
+            discovery.clone(),
+            health_probe::seat(locks.clone(), store.clone(), node_name),
+        )?;
         let cache_service =
             CacheService::new(cache.clone(), store.clone(), locks.clone(), Arc::new(SystemClock), limits.clone());
         let cache_reaper = CacheReaper::new(cache, config.cache_bounds());
@@ -97,6 +107,7 @@ impl Node {
             claims: ClaimService::new(store.clone(), limits),
             elections: elections.clone(),
             cache: cache_service,
+            discovery: discovery.clone(),
             jobs: jobs.clone(),
             events: events.clone(),
             groups: GroupService::new(events.clone()),
@@ -117,6 +128,9 @@ impl Node {
                     event_reaper.run(shutdown.clone()),
                     events.run_wakeups(shutdown.clone()),
                     elections.run_wakeups(shutdown.clone()),
+                    discovery.run_wakeups(shutdown.clone()),
+                    discovery_reaper.run(shutdown.clone()),
+                    prober.run(shutdown.clone()),
                     cache_reaper.run(shutdown),
                 )
             }
@@ -147,6 +161,11 @@ impl Node {
         }
         Ok(())
     }
+}
+
+/// This node's name in logs and in the checks it runs (`checked_by`): `node_id`, or `node-PID`.
+pub fn node_name(config: &Config) -> String {
+    config.node_id.clone().unwrap_or_else(|| format!("node-{}", std::process::id()))
 }
 
 /// The address this node's own executor pool reaches it at: loopback when bound to every interface.

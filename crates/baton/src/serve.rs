@@ -57,7 +57,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(config.http_addr).await.with_context(|| format!("cannot bind {}", config.http_addr))?;
     let local = listener.local_addr()?;
-    let node_name = config.node_id.clone().unwrap_or_else(|| format!("node-{}", std::process::id()));
+    let node_name = baton_server::node_name(&config);
     let storage = match config.storage_mode()? {
         StorageMode::Embedded { data_dir } => {
             let path = std::path::absolute(baton_sqlite::SqliteStore::database_path(&data_dir))?;

@@ -2,6 +2,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod claim;
+pub(crate) mod discovery;
 pub(crate) mod election;
 pub(crate) mod event;
 mod event_view;
