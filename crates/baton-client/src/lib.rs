@@ -4,6 +4,7 @@
 
 mod cache;
 mod coordination;
+mod discovery;
 mod events;
 mod guard;
 mod jobs;
@@ -21,6 +22,7 @@ use baton_api::lock::{
 };
 pub use cache::CacheRead;
 pub use coordination::{ClaimGuard, Leadership, ListClaims};
+pub use discovery::{InstanceQuery, Registration};
 pub use events::{ReadAll, ReadGroup, ReadStream, Subscribe, SubscriptionEvent, event_body};
 pub use guard::{LockGuard, LockOptions};
 pub use jobs::ListJobs;
@@ -38,6 +40,9 @@ pub enum ClientError {
     Transport(#[from] reqwest::Error),
     #[error("not a server URL: {0}")]
     InvalidUrl(String),
+    /// The request cannot be sent as asked (the SDK refused it before sending).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
     #[error("unexpected answer from the server (HTTP {status}): {body}")]
     Unexpected { status: u16, body: String },
     /// A streamed answer (a subscription) broke off or carried something unreadable.

@@ -12,6 +12,7 @@ mod lock_cmd;
 mod output;
 mod schedule_cmd;
 mod serve;
+mod svc_cmd;
 mod worker_cmd;
 
 use std::process::ExitCode;
@@ -24,7 +25,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "baton", version, about = "Coordination service: locks, leases, jobs, events and more")]
+#[command(
+    name = "baton",
+    version,
+    about = "Coordination service: locks, leases, jobs, events, service discovery and more"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -90,6 +95,13 @@ enum Command {
         #[command(subcommand)]
         command: cache_cmd::CacheCommand,
     },
+    /// Service discovery: register, heartbeat and deregister instances; list and watch services.
+    Svc {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: svc_cmd::SvcCommand,
+    },
     /// Enqueue, inspect, cancel and retry jobs.
     Job {
         #[command(flatten)]
@@ -145,6 +157,7 @@ fn main() -> ExitCode {
             Command::Cache { client, command } => cache_cmd::run(&client, command).await,
             Command::Elect { client, elect } => elect_cmd::run_elected(&client, elect).await,
             Command::Election { client, command } => elect_cmd::run_election(&client, command).await,
+            Command::Svc { client, command } => svc_cmd::run(&client, command).await,
             Command::Job { client, command } => job_cmd::run_job(&client, command).await,
             Command::Queue { client, command } => job_cmd::run_queue(&client, command).await,
             Command::Schedule { client, command } => schedule_cmd::run(&client, command).await,
