@@ -287,6 +287,8 @@ impl DiscoveryService {
     }
 
     pub async fn record_check(&self, outcome: CheckOutcome) -> Result<Option<Instance>, Error> {
+        let result = if outcome.passing { "passing" } else { "critical" };
+        metrics::counter!("baton_discovery_checks_total", "result" => result).increment(1);
         self.store.record_check(outcome).await
     }
 }

@@ -73,6 +73,23 @@ async fn checks_are_run_by_exactly_one_node() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let per_second = (endpoint.hits().len() - before) as f64 / started.elapsed().as_secs_f64();
     assert!(per_second < 3.5, "two checks at 1/s should make about 2 probes a second, saw {per_second:.1}");
+
+    // The prober stops (SIGTERM gives its seat up): the standby, waiting in line, takes over the checks.
+    let (mut node_a, mut node_b) = (node_a, node_b);
+    let (stopped, standby) = if prober == nodes[0] { (&mut node_a, &node_b) } else { (&mut node_b, &node_a) };
+    assert!(stopped.terminate().success());
+    let successor = format!("baton-health-check/node-{}", standby.pid());
+    let seen = endpoint.hits().len();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !endpoint.hits()[seen..].contains(&successor) {
+        assert!(tokio::time::Instant::now() < deadline, "the standby never probed: {:?}", &endpoint.hits()[seen..]);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let survivor = standby.client();
+    until(&survivor, "web", Duration::from_secs(20), "the successor records a result", |view| {
+        view.instances.iter().any(|i| i.checked_by.as_deref() == successor.strip_prefix("baton-health-check/"))
+    })
+    .await;
     drop((node_a, node_b));
     database.remove().await;
 }
