@@ -181,6 +181,10 @@ async fn subscriptions_are_limited_per_node_and_end_at_shutdown() {
     // Election observers share the same budget.
     let observer = client.observe_election("leader").await.err().expect("over the limit");
     assert_eq!(observer.code(), Some("TOO_MANY_SUBSCRIPTIONS"));
+    // So do service watches.
+    let watch =
+        client.watch_service("web", &baton_client::InstanceQuery::default()).await.err().expect("over the limit");
+    assert_eq!(watch.code(), Some("TOO_MANY_SUBSCRIPTIONS"));
     drop(first);
     crate::server::eventually("a closed subscription frees its slot", || async {
         client.subscribe(&all).await.is_ok()
