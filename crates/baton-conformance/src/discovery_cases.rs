@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use baton_core::Error;
 use baton_core::discovery::{
-    AWAITING_FIRST_CHECK, CheckOutcome, Health, HealthCheck, InstanceKey, ListInstancesParams, ListServicesParams,
-    RegisterParams, ServiceInstances, TTL_LAPSED,
+    AWAITING_FIRST_CHECK, CheckOutcome, DueChecks, Health, HealthCheck, InstanceKey, ListInstancesParams,
+    ListServicesParams, RegisterParams, ServiceInstances, TTL_LAPSED,
 };
 use baton_core::namespace::Namespace;
 use baton_core::store::Change;
@@ -162,6 +162,7 @@ pub async fn instances_critical_too_long_are_deregistered(h: &Harness) {
 }
 
 pub async fn checks_start_critical_and_follow_their_results(h: &Harness) {
+    assert_eq!(h.store.claim_checks(10).await.unwrap(), DueChecks::default(), "nothing to check");
     let params = RegisterParams { check: http_check(), ..ttl_instance("db", "db-1", 1) };
     let registered = h.store.register_instance(params.clone()).await.unwrap().instance;
     assert_eq!((registered.health, registered.output.as_deref()), (Health::Critical, Some(AWAITING_FIRST_CHECK)));
@@ -170,7 +171,8 @@ pub async fn checks_start_critical_and_follow_their_results(h: &Harness) {
     let due = h.store.claim_checks(10).await.unwrap();
     assert_eq!(due.checks.len(), 1);
     assert_eq!((&due.checks[0].key, &due.checks[0].check), (&key("db", "db-1"), &http_check()));
-    assert!(h.store.claim_checks(10).await.unwrap().checks.is_empty(), "handed out once per run");
+    let idle = h.store.claim_checks(10).await.unwrap();
+    assert_eq!(idle, DueChecks { checks: Vec::new(), next_due_in_ms: Some(12_000) }, "handed out once per run");
     let outcome = |passing: bool, check: HealthCheck| CheckOutcome {
         key: key("db", "db-1"),
         check,

@@ -222,6 +222,9 @@ impl DiscoveryStore for PgStore {
     }
 
     async fn claim_checks(&self, limit: u32) -> Result<DueChecks, Error> {
+        if let Some(idle) = self.read(async |tx| engine::when_checks_due(tx).await).await? {
+            return Ok(idle);
+        }
         self.write(async |tx| engine::claim_checks(tx, limit).await).await
     }
 

@@ -190,6 +190,9 @@ impl DiscoveryStore for SqliteStore {
     }
 
     async fn claim_checks(&self, limit: u32) -> Result<DueChecks, Error> {
+        if let Some(idle) = self.readers.read(|tx| block_on(engine::when_checks_due(tx))).await? {
+            return Ok(idle);
+        }
         self.writer.write(move |tx| block_on(engine::claim_checks(tx, limit))).await
     }
 
@@ -197,7 +200,11 @@ impl DiscoveryStore for SqliteStore {
         self.writer.write(move |tx| block_on(engine::record_check(tx, &outcome))).await
     }
 
+    /// Looks on a reader first, so a pass with nothing to do never occupies the writer.
     async fn sweep_instances(&self, max_services: u32) -> Result<SweepReport, Error> {
+        if self.readers.read(move |tx| block_on(engine::services_to_sweep(tx, 1))).await?.is_empty() {
+            return Ok(SweepReport::default());
+        }
         self.writer
             .write(move |tx| {
                 block_on(async {

@@ -220,6 +220,17 @@ pub async fn claim_checks<T: DiscoveryTx>(tx: &mut T, limit: u32) -> Result<Appl
     Ok(Applied::quiet(DueChecks { checks, next_due_in_ms }))
 }
 
+/// A read-only look before [`claim_checks`]: `Some` (with when the next check is due) when none is due now, so
+/// an idle prober takes no write transaction; `None` when some are.
+pub async fn when_checks_due<T: DiscoveryTx>(tx: &mut T) -> Result<Option<DueChecks>, Error> {
+    let now = tx.now().await?;
+    let Some(next) = tx.next_check_due().await? else { return Ok(Some(DueChecks::default())) };
+    if next <= now {
+        return Ok(None);
+    }
+    Ok(Some(DueChecks { checks: Vec::new(), next_due_in_ms: Some(next.as_millis() - now.as_millis()) }))
+}
+
 /// Records one run of a check and schedules the next; moves the index only when the health changes. A result
 /// for an instance that is gone, or whose check was replaced meanwhile, is dropped (`None`).
 pub async fn record_check<T: DiscoveryTx>(
