@@ -194,6 +194,21 @@ async fn instances_register_update_list_filter_heartbeat_and_deregister() {
 }
 
 #[tokio::test]
+async fn the_modify_index_survives_a_restart() {
+    let temp = temp_dir();
+    let mut server = Server::embedded(&data_dir(&temp));
+    let client = server.client();
+    client.register_instance("web", "w-1", &ttl("10.0.0.1", 600, &[])).await.unwrap();
+    client.deregister_instance("web", "w-1").await.unwrap();
+    server.restart();
+    let client = server.client();
+    let after = client.service_instances("web", &InstanceQuery::default()).await.unwrap();
+    assert_eq!((after.index, after.instances.len()), (2, 0), "the index outlives the process and the last instance");
+    let back = client.register_instance("web", "w-1", &ttl("10.0.0.1", 600, &[])).await.unwrap();
+    assert_eq!(back.index, 3, "it never goes back");
+}
+
+#[tokio::test]
 async fn a_lapsed_ttl_turns_critical_and_deregister_after_removes_it() {
     let temp = temp_dir();
     let server = Server::embedded(&data_dir(&temp));
