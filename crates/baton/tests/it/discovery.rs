@@ -398,6 +398,9 @@ async fn bad_discovery_input_gets_a_clear_error_and_changes_nothing() {
     let too_many_tags: Vec<String> = (0..65).map(|n| format!("t{n}")).collect();
     let big = "m".repeat(70 * 1024);
     let cases: Vec<(String, String, u16, &str)> = vec![
+        ("/api/v1/services//instances/i".into(), ok.to_string(), 422, "INVALID_ARGUMENT"),
+        ("/api/v1/services/%01/instances/i".into(), ok.to_string(), 422, "INVALID_ARGUMENT"),
+        ("/api/v1/services/web/instances/%01".into(), ok.to_string(), 422, "INVALID_ARGUMENT"),
         (format!("/api/v1/services/{long}/instances/i"), ok.to_string(), 422, "KEY_TOO_LONG"),
         (format!("/api/v1/services/web/instances/{long}"), ok.to_string(), 422, "KEY_TOO_LONG"),
         ("/api/v1/services/web/instances/i".into(), with(json!({"ttl_seconds": 0})), 422, "TTL_OUT_OF_RANGE"),
