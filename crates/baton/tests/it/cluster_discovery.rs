@@ -93,3 +93,30 @@ async fn checks_are_run_by_exactly_one_node() {
     drop((node_a, node_b));
     database.remove().await;
 }
+
+/// The prober is killed (`kill -9`: no chance to give its seat up): once its seat's TTL lapses, the standby
+/// waiting in line takes over the checks.
+#[tokio::test]
+async fn a_crashed_probers_standby_takes_over_once_its_seat_lapses() {
+    let Some((node_a, node_b, database)) = two_nodes().await else { return };
+    let endpoint = Endpoint::start(200).await;
+    node_a.client().register_instance("web", "w-1", &http_check(&endpoint.url)).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while endpoint.hits().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never probed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let first = endpoint.hits()[0].clone();
+    let (mut node_a, mut node_b) = (node_a, node_b);
+    let a_probes = first == format!("baton-health-check/node-{}", node_a.pid());
+    let (crashed, standby) = if a_probes { (&mut node_a, &node_b) } else { (&mut node_b, &node_a) };
+    crashed.kill_hard();
+    let successor = format!("baton-health-check/node-{}", standby.pid());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !endpoint.hits().contains(&successor) {
+        assert!(tokio::time::Instant::now() < deadline, "the standby never took over: {:?}", endpoint.hits());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop((node_a, node_b));
+    database.remove().await;
+}
