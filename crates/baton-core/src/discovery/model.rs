@@ -64,7 +64,7 @@ impl HealthCheck {
         }
     }
 
-    /// How often a run check runs; `None` for a TTL.
+    /// How often Baton runs the check; `None` for a TTL.
     pub fn interval_ms(&self) -> Option<i64> {
         match self {
             Self::Ttl { .. } => None,

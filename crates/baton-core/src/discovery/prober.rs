@@ -3,8 +3,9 @@
 //! lapsed prober's successor is granted by the lock reaper as soon as its TTL runs out. On SQLite the one node
 //! always holds it.
 //!
-//! It deliberately does not run checks: `baton-server::health_probe` does, with its network clients.
+//! It deliberately does not run checks: `baton_server::health_probe` does, with its network clients.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::discovery::model::prober_key;
@@ -18,7 +19,7 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct ProberSeat {
     locks: LockService,
-    store: std::sync::Arc<dyn Store>,
+    store: Arc<dyn Store>,
     node: String,
     ttl: Duration,
 }
@@ -31,7 +32,7 @@ pub struct ProberTerm {
 }
 
 impl ProberSeat {
-    pub fn new(locks: LockService, store: std::sync::Arc<dyn Store>, node: String, ttl: Duration) -> Self {
+    pub fn new(locks: LockService, store: Arc<dyn Store>, node: String, ttl: Duration) -> Self {
         Self { locks, store, node, ttl }
     }
 
