@@ -28,7 +28,7 @@ use baton_core::lock::reaper::ReaperOptions;
 use baton_core::lock::{ExpiryReaper, LockService};
 use baton_core::store::Store;
 use baton_core::streaming::StreamSlots;
-use baton_http::{AppState, HttpOptions};
+use baton_http::{AppState, HttpOptions, Services};
 use baton_postgres::{PgOptions, PgStore};
 use baton_sqlite::{SqliteOptions, SqliteStore};
 use tokio::net::TcpListener;
@@ -101,7 +101,7 @@ impl Node {
             CacheService::new(cache.clone(), store.clone(), locks.clone(), Arc::new(SystemClock), limits.clone());
         let cache_reaper = CacheReaper::new(cache, config.cache_bounds());
         let event_reaper = EventReaper::new(store.clone(), EventReaperOptions::default());
-        let state = AppState {
+        let state = AppState::new(Services {
             locks: locks.clone(),
             leases: LeaseService::new(store.clone(), limits.clone()),
             claims: ClaimService::new(store.clone(), limits),
@@ -114,7 +114,7 @@ impl Node {
             health: HealthService::new(store.clone()),
             metrics: Arc::new(baton_http::install_metrics_recorder()),
             shutdown: shutdown.clone(),
-        };
+        });
 
         let duties = tokio::spawn({
             let (shutdown, jobs) = (shutdown.clone(), jobs.clone());
