@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use crate::clock::Timestamp;
 use crate::job::JobState;
 use crate::lock::Holder;
+use crate::saga::SagaState;
 
 /// A stable, client-visible error code. The string form (`LOCK_HELD`) is part of the public API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -52,6 +53,8 @@ pub enum ErrorCode {
     InstanceNotFound,
     InvalidCheck,
     NotTtlInstance,
+    SagaNotFound,
+    SagaFinished,
     Unavailable,
     Internal,
 }
@@ -101,6 +104,8 @@ impl ErrorCode {
             Self::InstanceNotFound => "INSTANCE_NOT_FOUND",
             Self::InvalidCheck => "INVALID_CHECK",
             Self::NotTtlInstance => "NOT_TTL_INSTANCE",
+            Self::SagaNotFound => "SAGA_NOT_FOUND",
+            Self::SagaFinished => "SAGA_FINISHED",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -126,7 +131,8 @@ impl ErrorCode {
             | Self::GroupNotFound
             | Self::MemberNotFound
             | Self::CacheMiss
-            | Self::InstanceNotFound => 404,
+            | Self::InstanceNotFound
+            | Self::SagaNotFound => 404,
             Self::MethodNotAllowed => 405,
             // A wait that ran out is a conflict like a held lock, not HTTP 408: clients and proxies may resend a
             // request answered with 408, which would queue the caller again.
@@ -149,7 +155,8 @@ impl ErrorCode {
             | Self::LeaderExists
             | Self::CampaignTimeout
             | Self::NotLeader
-            | Self::NotTtlInstance => 409,
+            | Self::NotTtlInstance
+            | Self::SagaFinished => 409,
             Self::TooManyWaiters | Self::TooManySubscriptions => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,
@@ -176,7 +183,8 @@ impl ErrorCode {
             | Self::GroupNotFound
             | Self::MemberNotFound
             | Self::CacheMiss
-            | Self::InstanceNotFound => 5, // NOT_FOUND
+            | Self::InstanceNotFound
+            | Self::SagaNotFound => 5, // NOT_FOUND
             Self::MethodNotAllowed => 12, // UNIMPLEMENTED
             Self::LockHeld | Self::DuplicateJob | Self::DuplicateEvent | Self::ClaimHeld | Self::LeaderExists => 6, // ALREADY_EXISTS
             Self::LockWaitTimeout | Self::CampaignTimeout => 4, // DEADLINE_EXCEEDED
@@ -192,7 +200,8 @@ impl ErrorCode {
             | Self::ClaimDone
             | Self::ClaimNotHeld
             | Self::NotLeader
-            | Self::NotTtlInstance => 9, // FAILED_PRECONDITION
+            | Self::NotTtlInstance
+            | Self::SagaFinished => 9, // FAILED_PRECONDITION
             Self::Unavailable => 14,
             Self::Internal => 13,
         }
@@ -275,6 +284,10 @@ pub enum Error {
     InstanceNotFound { service: String, instance_id: String },
     #[error("instance '{instance_id}' of service '{service}' is checked by Baton, not kept alive by heartbeats")]
     NotTtlInstance { service: String, instance_id: String },
+    #[error("saga {saga_id} does not exist")]
+    SagaNotFound { saga_id: String },
+    #[error("saga {saga_id} is already {state}")]
+    SagaFinished { saga_id: String, state: SagaState },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -318,6 +331,8 @@ impl Error {
             Self::CacheMiss { .. } => ErrorCode::CacheMiss,
             Self::InstanceNotFound { .. } => ErrorCode::InstanceNotFound,
             Self::NotTtlInstance { .. } => ErrorCode::NotTtlInstance,
+            Self::SagaNotFound { .. } => ErrorCode::SagaNotFound,
+            Self::SagaFinished { .. } => ErrorCode::SagaFinished,
             Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
             Self::Store(StoreError::Internal(_)) => ErrorCode::Internal,
         }
@@ -396,6 +411,8 @@ impl Error {
             Self::InstanceNotFound { service, instance_id } | Self::NotTtlInstance { service, instance_id } => {
                 json!({"service": service, "instance_id": instance_id})
             }
+            Self::SagaNotFound { saga_id } => json!({"saga_id": saga_id}),
+            Self::SagaFinished { saga_id, state } => json!({"saga_id": saga_id, "state": state}),
             Self::Invalid { .. } | Self::Store(_) => json!({}),
         }
     }

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod lock;
 pub mod namespace;
 pub mod page;
+pub mod saga;
 pub mod store;
 pub mod stored;
 pub mod streaming;

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "claims", include_str!("../migrations/0006_claims.sql")),
     (7, "discovery", include_str!("../migrations/0007_discovery.sql")),
     (8, "cache", include_str!("../migrations/0008_cache.sql")),
+    (9, "sagas", include_str!("../migrations/0009_sagas.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), String> {
