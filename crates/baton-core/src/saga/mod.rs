@@ -7,6 +7,7 @@
 //! here; this module deliberately does not poll: a saga advances only inside the transaction that finalizes
 //! its step's job.
 
+pub mod engine;
 pub mod model;
 pub mod rules;
 pub mod spec;
