@@ -11,6 +11,7 @@ pub mod event_cases;
 pub mod group_cases;
 pub mod harness;
 pub mod job_cases;
+pub mod saga_cases;
 
 /// Expands to one `#[tokio::test]` per case, each on a fresh store from `$harness` (an `async fn` returning
 /// `Option<Harness>`; `None` means the backend is not reachable outside CI).
@@ -92,7 +93,12 @@ macro_rules! conformance_suite {
             checks_start_critical_and_follow_their_results,
             instances_filter_by_health_and_tags_and_page,
             services_list_with_counts_by_health,
-            a_registration_on_one_node_is_announced_on_every_node
+            a_registration_on_one_node_is_announced_on_every_node,
+            a_saga_runs_its_steps_as_jobs_and_completes_with_their_outputs,
+            a_dead_saga_step_is_retried_on_its_policy_then_compensates_in_reverse,
+            a_compensation_that_gives_out_fails_the_saga_naming_the_step,
+            cancel_compensates_and_a_late_completion_does_not_advance_the_saga,
+            an_idempotency_key_starts_one_saga
         );
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {

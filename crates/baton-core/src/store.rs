@@ -16,6 +16,7 @@ use crate::job::{JobId, JobStore, JobTypeStore, ScheduleStore};
 use crate::lease::LeaseStore;
 use crate::lock::{LockId, LockStore};
 use crate::namespace::Namespace;
+use crate::saga::SagaStore;
 
 /// Something that changed in the store and that a waiting caller, on this node or another, may care about.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,6 +100,7 @@ pub trait Store:
     + EventStore
     + GroupStore
     + DiscoveryStore
+    + SagaStore
     + Send
     + Sync
     + 'static

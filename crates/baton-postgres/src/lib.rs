@@ -18,6 +18,7 @@ mod job_type_store;
 mod listener;
 mod migrate;
 mod rows;
+mod saga_tx;
 mod schedule_store;
 mod store;
 mod tx;

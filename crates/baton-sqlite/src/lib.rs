@@ -16,6 +16,7 @@ mod job_type_store;
 mod migrate;
 mod readers;
 mod rows;
+mod saga_tx;
 mod schedule_store;
 mod store;
 mod tx;

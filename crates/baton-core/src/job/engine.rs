@@ -6,6 +6,9 @@
 //! the row until commit on a cluster), changes it in memory with [`crate::job::rules`], and writes it back
 //! with [`JobTx::update_job`].
 //!
+//! Every path that finalizes a job (complete, fail, cancel, lease expiry) hands the job to
+//! [`saga_engine::on_job_finalized`] in the same transaction, so a saga step's end moves its saga exactly once.
+//!
 //! **Invariant:** a call acting under a lease changes a job only if the job is running under exactly that
 //! lease token; a stale token changes nothing.
 
@@ -20,6 +23,7 @@ use crate::job::model::{
 };
 use crate::job::rules::{self, AttemptFailure};
 use crate::namespace::Namespace;
+use crate::saga::engine::{self as saga_engine, SagaTx};
 use crate::store::{Applied, Change};
 
 /// How many due jobs one fetch makes available at most; more wait for the next fetch.
@@ -195,7 +199,7 @@ fn new_job_record(namespace: &Namespace, new: &NewJob, now: Timestamp) -> Job {
 }
 
 /// Takes up to `max_jobs` due jobs from the queues, in order, within each queue's limits.
-pub async fn fetch<T: JobTx>(tx: &mut T, params: &FetchParams) -> Result<Applied<FetchOutcome>, Error> {
+pub async fn fetch<T: SagaTx>(tx: &mut T, params: &FetchParams) -> Result<Applied<FetchOutcome>, Error> {
     let namespace = &params.namespace;
     let (completed, changes) = if params.complete.is_empty() {
         (Vec::new(), Vec::new())
@@ -364,7 +368,7 @@ pub async fn heartbeat<T: JobTx>(tx: &mut T, params: &HeartbeatParams) -> Result
 }
 
 /// Completes each job; one item's stale token fails only that item.
-pub async fn complete<T: JobTx>(
+pub async fn complete<T: SagaTx>(
     tx: &mut T,
     items: &[CompleteParams],
 ) -> Result<Applied<Vec<Result<Job, Error>>>, Error> {
@@ -376,7 +380,7 @@ pub async fn complete<T: JobTx>(
 }
 
 /// Fails each job's attempt: it retries after its backoff, or is discarded, or cancelled if a cancel waits.
-pub async fn fail<T: JobTx>(tx: &mut T, items: &[FailParams]) -> Result<Applied<Vec<Result<Job, Error>>>, Error> {
+pub async fn fail<T: SagaTx>(tx: &mut T, items: &[FailParams]) -> Result<Applied<Vec<Result<Job, Error>>>, Error> {
     let now = tx.now().await?;
     finish_each(tx, items.iter().map(|item| &item.lease), |job, index| {
         let item = &items[index];
@@ -389,7 +393,7 @@ pub async fn fail<T: JobTx>(tx: &mut T, items: &[FailParams]) -> Result<Applied<
 
 /// Applies `transition` to each leased job, in job id order so that concurrent batches lock rows in one order,
 /// and answers in the callers' order.
-async fn finish_each<'a, T: JobTx>(
+async fn finish_each<'a, T: SagaTx>(
     tx: &mut T,
     leases: impl Iterator<Item = &'a LeaseRef>,
     mut transition: impl FnMut(&mut Job, usize),
@@ -428,7 +432,10 @@ async fn finish_each<'a, T: JobTx>(
     }
     let updated: Vec<Job> = changed.iter().filter_map(|key| jobs.get(key).cloned()).collect();
     tx.update_jobs(&updated).await?;
-    let changes = updated.iter().flat_map(transition_changes).collect();
+    let mut changes: Vec<Change> = updated.iter().flat_map(transition_changes).collect();
+    for job in updated.iter().filter(|job| job.state.is_terminal()) {
+        changes.extend(saga_engine::on_job_finalized(tx, job).await?);
+    }
     Ok(Applied::with(results, merge_changes(changes)))
 }
 
@@ -471,7 +478,7 @@ fn merge_changes(changes: Vec<Change>) -> Vec<Change> {
 }
 
 /// Cancels a waiting job at once; flags a running one, whose worker learns it from its next heartbeat.
-pub async fn cancel<T: JobTx>(tx: &mut T, namespace: &Namespace, job_id: JobId) -> Result<Applied<Job>, Error> {
+pub async fn cancel<T: SagaTx>(tx: &mut T, namespace: &Namespace, job_id: JobId) -> Result<Applied<Job>, Error> {
     let mut job = existing_job(tx, namespace, job_id).await?;
     let now = tx.now().await?;
     match job.state {
@@ -480,7 +487,10 @@ pub async fn cancel<T: JobTx>(tx: &mut T, namespace: &Namespace, job_id: JobId) 
         state => return Err(Error::InvalidJobState { job_id: job_id.to_string(), state, action: "cancel" }),
     }
     tx.update_job(&job).await?;
-    let changes = transition_changes(&job);
+    let mut changes = transition_changes(&job);
+    if job.state.is_terminal() {
+        changes.extend(saga_engine::on_job_finalized(tx, &job).await?);
+    }
     Ok(Applied::with(job, changes))
 }
 
@@ -508,7 +518,7 @@ async fn existing_job<T: JobTx>(tx: &mut T, namespace: &Namespace, job_id: JobId
 /// Ends the attempts whose lease or timeout lapsed, as failures: they retry, or are discarded when out of
 /// attempts, or cancelled when a cancel was waiting. Each job's row is held, so a worker's ack that races this
 /// either lands first (and the job is no longer lapsed) or finds a stale token.
-pub async fn expire_leases<T: JobTx>(tx: &mut T, max_jobs: u32) -> Result<Applied<JobExpiryReport>, Error> {
+pub async fn expire_leases<T: SagaTx>(tx: &mut T, max_jobs: u32) -> Result<Applied<JobExpiryReport>, Error> {
     let now = tx.now().await?;
     let lapsed = tx.lapsed_running(max_jobs).await?;
     let mut changes = Vec::new();
@@ -525,6 +535,9 @@ pub async fn expire_leases<T: JobTx>(tx: &mut T, max_jobs: u32) -> Result<Applie
         rules::fail_attempt(&mut job, AttemptFailure { error, retry_in_ms: None, discard: false }, now);
         tx.update_job(&job).await?;
         changes.extend(transition_changes(&job));
+        if job.state.is_terminal() {
+            changes.extend(saga_engine::on_job_finalized(tx, &job).await?);
+        }
     }
     let next_due_in_ms = tx.next_lapse().await?.map(|due| due.0.saturating_sub(now.0).max(0));
     Ok(Applied::with(JobExpiryReport { jobs_expired: lapsed.len(), next_due_in_ms }, merge_changes(changes)))

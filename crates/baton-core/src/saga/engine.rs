@@ -203,12 +203,10 @@ pub async fn cancel<T: SagaTx>(
             .and_then(|index| steps.iter().find(|s| s.index == index && s.phase == StepPhase::Action))
             .and_then(|step| step.job_id);
         if let Some(job_id) = job_id {
+            // A waiting job ends at once, and the job engine moves the saga in this transaction; a running one
+            // is flagged, and the saga moves when its worker (or the lease expiry) ends it.
             let cancelled = job_engine::cancel(tx, namespace, job_id).await?;
             changes.extend(cancelled.changes);
-            // A waiting job ended at once: move the saga now, as its finalizing transaction.
-            if cancelled.value.state.is_terminal() {
-                changes.extend(on_job_finalized(tx, &cancelled.value).await?);
-            }
         }
         saga = tx.saga_for_update(namespace, saga_id).await?.unwrap_or(saga);
     }
@@ -331,4 +329,18 @@ fn step_new_job(step: &StepSpec, phase: StepPhase, payload: Value) -> Option<New
         metadata: None,
         trace_context: None,
     })
+}
+
+/// A saga and its step timeline, for reads.
+pub async fn get<T: SagaTx>(
+    tx: &mut T,
+    namespace: &Namespace,
+    saga_id: SagaId,
+) -> Result<(SagaRecord, Vec<StepRecord>), Error> {
+    let saga = tx
+        .saga_for_update(namespace, saga_id)
+        .await?
+        .ok_or_else(|| Error::SagaNotFound { saga_id: saga_id.to_string() })?;
+    let steps = tx.saga_steps(namespace, saga_id).await?;
+    Ok((saga, steps))
 }

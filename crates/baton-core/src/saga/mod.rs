@@ -11,6 +11,9 @@ pub mod engine;
 pub mod model;
 pub mod rules;
 pub mod spec;
+pub mod store;
+pub mod stored;
 
 pub use model::*;
 pub use rules::{Outcome, Transition, advance};
+pub use store::SagaStore;

@@ -1,0 +1,17 @@
+//! The saga part of the store port.
+
+use async_trait::async_trait;
+
+use crate::error::Error;
+use crate::namespace::Namespace;
+use crate::saga::engine::{SagaRecord, StepRecord};
+use crate::saga::model::{SagaId, SagaSpec};
+
+#[async_trait]
+pub trait SagaStore {
+    /// Starts a saga (checked by the caller); `false` when its idempotency key had already started one.
+    async fn start_saga(&self, namespace: &Namespace, spec: SagaSpec) -> Result<(SagaRecord, bool), Error>;
+    /// The saga and its step timeline.
+    async fn get_saga(&self, namespace: &Namespace, saga_id: SagaId) -> Result<(SagaRecord, Vec<StepRecord>), Error>;
+    async fn cancel_saga(&self, namespace: &Namespace, saga_id: SagaId) -> Result<SagaRecord, Error>;
+}
