@@ -1,6 +1,6 @@
-# Shared by run-locks.sh and run-jobs.sh: logging, the scratch dir and the processes to stop on exit, installs
-# through apt, and starting a system and waiting until it answers. A script sets BENCH_NAME, TARGETS and
-# KEEP_SCRATCH, then sources this file.
+# Shared by the run-*.sh scripts: logging, the scratch dir and the processes to stop on exit, installs
+# through apt, starting a system and waiting until it answers, and waiting for a quiet machine. A script sets
+# BENCH_NAME, TARGETS and KEEP_SCRATCH, then sources this file.
 
 log() { printf '[%s] %s\n' "$BENCH_NAME" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -67,4 +67,38 @@ start_baton() {
     (cd "$SCRATCH/$name" && exec "$BATON_BIN" serve --http-addr "$addr" "$@") >"$SCRATCH/$name.log" 2>&1 &
     PIDS+=($!)
     wait_until 60 "$!" "$name" "$SCRATCH/$name.log" curl -fsS "http://$addr/health"
+}
+
+# wait_for_quiet MAX_LOAD [MAX_SECS]: waits, polling every 30 s for up to MAX_SECS (default 600), until the 1-minute
+# load average is at most MAX_LOAD, so someone else's build does not distort the figures. An empty MAX_LOAD skips
+# the wait; a machine still busy at the limit is measured anyway, with a warning (the load is in the summary).
+wait_for_quiet() {
+    local max=$1 limit=${2:-600} waited=0 load
+    [[ -n "$max" ]] || return 0
+    while load=$(cut -d' ' -f1 /proc/loadavg) && awk -v l="$load" -v m="$max" 'BEGIN { exit !(l > m) }'; do
+        if ((waited >= limit)); then
+            log "warning: load average still $load (> $max) after ${limit}s; measuring anyway"
+            return 0
+        fi
+        log "load average $load > $max: waiting 30 s for the machine to quieten"
+        sleep 30
+        waited=$((waited + 30))
+    done
+}
+
+# busy_pct [SECS]: percent of all cores busy over SECS seconds (default 1), whoever is busy, from /proc/stat. Run
+# between measurements, while the benchmark's own servers idle, it shows what else the machine is doing: the load
+# average cannot, since it still counts the measurement that just ended.
+busy_pct() {
+    local a b
+    read -r -a a </proc/stat
+    sleep "${1:-1}"
+    read -r -a b </proc/stat
+    # cpu user nice system idle iowait irq softirq steal: idle time is idle + iowait.
+    awk -v a="${a[*]}" -v b="${b[*]}" 'BEGIN {
+        split(a, x); split(b, y); total = 0
+        for (i = 2; i <= 9; i++) total += y[i] - x[i]
+        idle = (y[5] - x[5]) + (y[6] - x[6])
+        printf "%.0f", (total > 0 ? 100 * (total - idle) / total : 0)
+    }'
 }

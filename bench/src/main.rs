@@ -7,13 +7,24 @@
 //! `jobs/mod.rs`): Baton over HTTP from here, BullMQ and graphile-worker through Node drivers it spawns.
 //! `baton-bench events --target baton|messagedb --scenario append|subscribe ...` measures event appends and
 //! subscription delivery (see `events/mod.rs`): Baton over HTTP and SSE, Message DB over SQL.
+//! `baton-bench cache --target baton|redis --scenario get|set ...` measures cache GET and SET (see
+//! `cache/mod.rs`): Baton over HTTP from here, Redis with the real redis-benchmark, which it runs and parses.
+//! `baton-bench claims --target baton|etcd ...` measures claims/s (see `claims/mod.rs`): Baton over HTTP, etcd
+//! with a transaction per claim and per done.
 //! `baton-bench summary FILE...` turns such lines into tables with Baton's ratios to each peer.
-//! `bench/run-locks.sh`, `bench/run-jobs.sh` and `bench/run-events.sh` start every system and run all of it.
+//! `bench/run-locks.sh`, `run-jobs.sh`, `run-events.sh`, `run-cache.sh` and `run-claims.sh` start every system
+//! and run all of it.
 
 mod baton;
+mod cache;
+mod claims;
+mod closed_loop;
+mod cpu;
 mod etcd;
 mod events;
+mod http1;
 mod jobs;
+mod peer_table;
 mod redis_peer;
 mod report;
 mod target;
@@ -33,7 +44,8 @@ use crate::workload::RunSpec;
 #[derive(Parser)]
 #[command(
     name = "baton-bench",
-    about = "Benchmarks: Baton against etcd and Redis (locks), BullMQ and graphile-worker (jobs), Message DB (events)"
+    about = "Benchmarks: Baton against etcd and Redis (locks), BullMQ and graphile-worker (jobs), Message DB (events), \
+             Redis (cache) and etcd (claims)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -48,6 +60,10 @@ enum Command {
     Jobs(jobs::JobsArgs),
     /// Run one event-store scenario against Baton or Message DB; one JSON line on stdout.
     Events(events::EventsArgs),
+    /// Run one cache scenario (GET or SET) against Baton or Redis (redis-benchmark); one JSON line on stdout.
+    Cache(cache::CacheArgs),
+    /// Run one claims scenario against Baton or etcd; one JSON line on stdout.
+    Claims(claims::ClaimsArgs),
     /// Print tables (medians over runs, ratios to the peers) from JSON lines in files, or stdin.
     Summary { files: Vec<PathBuf> },
 }
@@ -105,6 +121,14 @@ fn main() -> ExitCode {
         Command::Events(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
             runtime.block_on(events::run(args))
+        }
+        Command::Cache(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            runtime.block_on(cache::run(args))
+        }
+        Command::Claims(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            runtime.block_on(claims::run(args))
         }
     };
     match result {

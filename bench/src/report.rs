@@ -2,8 +2,9 @@
 //!
 //! Percentiles are nearest-rank over the sorted latencies of one measurement (no histogram buckets, no sampling).
 //! The summary reads the JSON lines of many runs, takes per (scenario, clients, target) the median over rounds of
-//! each figure, and prints Baton's throughput as a ratio of etcd's and Redis's. Lines of the jobs and events
-//! benchmarks go to their own tables (`jobs/summary.rs`, `events/summary.rs`).
+//! each figure, and prints Baton's throughput as a ratio of etcd's and Redis's. Lines of the jobs, events, cache
+//! and claims benchmarks go to their own tables (`jobs/summary.rs`, `events/summary.rs`, `cache/summary.rs`,
+//! `claims/summary.rs`).
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -125,6 +126,9 @@ struct Group {
     note: Option<String>,
 }
 
+/// The lines of one benchmark and the function that prints its table.
+type Table<'a> = (&'a [Value], fn(&[Value]));
+
 /// Reads JSON lines (from files, or stdin when none are given) and prints the summary table.
 pub fn summarize(files: &[PathBuf]) -> Result<()> {
     let mut lines = Vec::new();
@@ -143,27 +147,34 @@ pub fn summarize(files: &[PathBuf]) -> Result<()> {
     for line in lines.iter().map(|l| l.trim()).filter(|l| l.starts_with('{')) {
         values.push(serde_json::from_str::<Value>(line).with_context(|| format!("bad JSON line: {line}"))?);
     }
-    // Job results (run-jobs.sh) and event results (run-events.sh) get their own tables; the rest are lock results.
+    // Job, event, cache and claims results (run-jobs.sh, run-events.sh, run-cache.sh, run-claims.sh) get their
+    // own tables; the rest are lock results.
     let (events, values): (Vec<Value>, Vec<Value>) =
         values.into_iter().partition(crate::events::summary::is_events_line);
-    let (jobs, locks): (Vec<Value>, Vec<Value>) = values.into_iter().partition(crate::jobs::summary::is_jobs_line);
+    let (jobs, values): (Vec<Value>, Vec<Value>) = values.into_iter().partition(crate::jobs::summary::is_jobs_line);
+    let (cache, values): (Vec<Value>, Vec<Value>) = values.into_iter().partition(crate::cache::summary::is_cache_line);
+    let (claims, locks): (Vec<Value>, Vec<Value>) =
+        values.into_iter().partition(crate::claims::summary::is_claims_line);
+    let others: [Table; 4] = [
+        (&jobs, crate::jobs::summary::print),
+        (&events, crate::events::summary::print),
+        (&cache, crate::cache::summary::print),
+        (&claims, crate::claims::summary::print),
+    ];
     let mut printed = false;
-    if !locks.is_empty() || (jobs.is_empty() && events.is_empty()) {
+    if !locks.is_empty() || others.iter().all(|(lines, _)| lines.is_empty()) {
         summarize_locks(&locks);
         printed = true;
     }
-    if !jobs.is_empty() {
+    for (lines, print) in others {
+        if lines.is_empty() {
+            continue;
+        }
         if printed {
             println!();
         }
-        crate::jobs::summary::print(&jobs);
+        print(lines);
         printed = true;
-    }
-    if !events.is_empty() {
-        if printed {
-            println!();
-        }
-        crate::events::summary::print(&events);
     }
     Ok(())
 }

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Cache benchmark: Baton's cache over its HTTP API (embedded: moka in process; cluster: a shared PostgreSQL table)
+# against Redis measured by redis-benchmark, GET and SET at the same concurrency, in the same run, on this machine.
+#
+# Installs what is missing (redis-server with redis-benchmark, protoc, psql: Debian packages), drops and recreates
+# the PostgreSQL database baton_bench, starts a private Redis (no persistence) and two Baton servers on loopback in
+# a scratch directory, runs every scenario against every target (rotating the target order per scenario and round),
+# prints one JSON line per measurement and a summary table with the ratios Baton/Redis and the issue's target, and
+# stops everything it started, by PID, on exit. Safe to re-run.
+#
+# Usage: bash bench/run-cache.sh
+# Environment (all optional):
+#   DURATION_SECS=5        length of each measurement window
+#   ROUNDS=3               rounds over all scenarios; the summary shows medians over rounds
+#   TARGETS="baton-sqlite baton-postgres redis"   which targets to run
+#   SCENARIOS="get:50 set:50 get:16 set:16 get:1"  scenario:clients pairs (get:1 is the hit latency)
+#   KEYSPACE=10000         keys preloaded and read or written at random (redis-benchmark -r)
+#   VALUE_BYTES=100        value size (redis-benchmark -d)
+#   HTTP=hyper             Baton's load generator: hyper (a raw connection per client) or reqwest
+#   MAX_LOAD=2.5           wait (up to 10 min) for the 1-minute load average to fall to this before measuring;
+#                          empty: do not wait
+#   CARGO_TARGET_DIR       for the Baton build (default /var/tmp/baton-ci-target)
+#   BATON_BIN              a baton binary to use instead of building one
+#   BENCH_TARGET_DIR       for the bench build (default /work/target-bench)
+#   RESULTS_FILE           where the JSON lines are kept (default /tmp/baton-bench-cache-<time>.jsonl)
+#   KEEP_SCRATCH=1         keep the scratch directory (logs, data) after the run
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$HERE")
+DURATION_SECS=${DURATION_SECS:-5}
+ROUNDS=${ROUNDS:-3}
+TARGETS=${TARGETS:-"baton-sqlite baton-postgres redis"}
+SCENARIOS=${SCENARIOS:-"get:50 set:50 get:16 set:16 get:1"}
+KEYSPACE=${KEYSPACE:-10000}
+VALUE_BYTES=${VALUE_BYTES:-100}
+HTTP=${HTTP:-hyper}
+MAX_LOAD=${MAX_LOAD-2.5}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/baton-ci-target}
+BATON_BIN=${BATON_BIN:-}
+BENCH_TARGET_DIR=${BENCH_TARGET_DIR:-/work/target-bench}
+RESULTS_FILE=${RESULTS_FILE:-/tmp/baton-bench-cache-$(date +%Y%m%d-%H%M%S).jsonl}
+KEEP_SCRATCH=${KEEP_SCRATCH:-0}
+export DEBIAN_FRONTEND=noninteractive
+
+REDIS_PORT=6390
+BATON_SQLITE_ADDR=127.0.0.1:18080
+BATON_PG_ADDR=127.0.0.1:18081
+PG_HOST=127.0.0.1
+PG_PORT=5432
+PG_DB=baton_bench
+
+BENCH_NAME=run-cache
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+# Targets that could not be measured, with the reason; printed with the summary, and the run then fails.
+NOT_MEASURED=()
+drop_target() { # drop_target TARGET REASON
+    log "warning: $1 will NOT be measured: $2"
+    NOT_MEASURED+=("$1: $2")
+    TARGETS=$(tr ' ' '\n' <<<"$TARGETS" | grep -vx "$1" | tr '\n' ' ' || true)
+}
+
+# --- installs ---------------------------------------------------------------------------------------------------
+# The bench crate builds etcd-client too (the locks benchmark), whose build script needs protoc.
+command -v protoc >/dev/null || { log "installing protobuf-compiler (protoc, needed to build baton-bench)"; apt_install protobuf-compiler; }
+command -v psql >/dev/null || { log "installing postgresql-client (psql)"; apt_install postgresql-client; }
+if wants redis && ! { command -v redis-server && command -v redis-benchmark; } >/dev/null; then
+    log "installing redis-server (with redis-tools: redis-benchmark)"
+    apt_install redis-server redis-tools
+fi
+
+# --- ports must be free (a packaged service, or a leftover run, would skew or break the run) --------------------
+need_ports=()
+wants redis && need_ports+=("$REDIS_PORT")
+wants baton-sqlite && need_ports+=("${BATON_SQLITE_ADDR##*:}")
+wants baton-postgres && need_ports+=("${BATON_PG_ADDR##*:}")
+for port in ${need_ports[@]+"${need_ports[@]}"}; do
+    port_busy "$port" && die "port $port on 127.0.0.1 is already in use (a leftover run, or a packaged service?)"
+done
+
+# --- PostgreSQL: a fresh database for cluster-mode Baton ---------------------------------------------------------
+export PGHOST=$PG_HOST PGPORT=$PG_PORT PGUSER=postgres
+psql_q() { psql -tAc "$1" postgres; }
+if wants baton-postgres; then
+    if ! pg_isready -q 2>/dev/null; then
+        drop_target baton-postgres "no PostgreSQL at $PG_HOST:$PG_PORT"
+    else
+        # Dropped and recreated so old migrations or old entries cannot skew or break the run. Without FORCE: a
+        # database still in use (someone else's run) makes this fail instead of cutting their connections.
+        log "recreating database $PG_DB"
+        psql -q -v ON_ERROR_STOP=1 -c "drop database if exists $PG_DB" postgres >/dev/null 2>"$SCRATCH/dropdb.log" \
+            || { cat "$SCRATCH/dropdb.log" >&2; die "cannot drop database $PG_DB (still in use?)"; }
+        psql -q -v ON_ERROR_STOP=1 -c "create database $PG_DB" postgres >/dev/null
+    fi
+fi
+
+# --- builds ---------------------------------------------------------------------------------------------------------
+BENCH_BIN=$BENCH_TARGET_DIR/release/baton-bench
+if wants baton-sqlite || wants baton-postgres; then
+    if [[ -n "$BATON_BIN" ]]; then
+        log "using BATON_BIN=$BATON_BIN (not building baton)"
+    else
+        log "building baton (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+        (cd "$REPO" && cargo build --release -p baton)
+        BATON_BIN=$CARGO_TARGET_DIR/release/baton
+    fi
+fi
+log "building baton-bench (release, target dir $BENCH_TARGET_DIR)"
+(cd "$HERE" && CARGO_TARGET_DIR=$BENCH_TARGET_DIR cargo build --release)
+
+# --- start the systems ----------------------------------------------------------------------------------------------
+declare -A SERVER_PID=()
+if wants redis; then
+    mkdir -p "$SCRATCH/redis"
+    log "Redis: no persistence at all (--save \"\" --appendonly no): NOT durable"
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --dir "$SCRATCH/redis" \
+        >"$SCRATCH/redis.log" 2>&1 &
+    PIDS+=($!)
+    SERVER_PID[redis]=$!
+    wait_until 30 "$!" redis "$SCRATCH/redis.log" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping
+fi
+if wants baton-sqlite; then
+    start_baton baton-sqlite "$BATON_SQLITE_ADDR" --data-dir "$SCRATCH/baton-sqlite/data"
+    SERVER_PID[baton-sqlite]=${PIDS[-1]}
+fi
+if wants baton-postgres; then
+    start_baton baton-postgres "$BATON_PG_ADDR" --database-url "postgres://postgres@$PG_HOST:$PG_PORT/$PG_DB" \
+        --data-dir "$SCRATCH/baton-postgres/data"
+    SERVER_PID[baton-postgres]=${PIDS[-1]}
+fi
+
+# --- run ------------------------------------------------------------------------------------------------------------
+bench_args() { # the baton-bench arguments of one target
+    case $1 in
+        baton-sqlite) echo "--target baton --url http://$BATON_SQLITE_ADDR --label baton-sqlite --http $HTTP" ;;
+        baton-postgres) echo "--target baton --url http://$BATON_PG_ADDR --label baton-postgres --http $HTTP" ;;
+        redis) echo "--target redis --url redis://127.0.0.1:$REDIS_PORT --label redis" ;;
+        *) die "unknown target $1" ;;
+    esac
+}
+
+# A Baton without the cache API answers 404: say so once, up front, instead of once per measurement.
+for target in baton-sqlite baton-postgres; do
+    wants "$target" || continue
+    # shellcheck disable=SC2046 # word splitting of bench_args is intended
+    if ! "$BENCH_BIN" cache $(bench_args "$target") --scenario get --clients 1 --duration-secs 1 --warmup-secs 0 \
+        --keyspace "$KEYSPACE" --value-bytes "$VALUE_BYTES" >/dev/null 2>"$SCRATCH/preflight-$target.log"; then
+        (($(wc -l <"$SCRATCH/preflight-$target.log") > 1)) && cat "$SCRATCH/preflight-$target.log" >&2
+        drop_target "$target" "preflight failed: $(tail -n 1 "$SCRATCH/preflight-$target.log")"
+    fi
+done
+
+read -r -a targets <<<"$TARGETS"
+read -r -a scenarios <<<"$SCENARIOS"
+((${#targets[@]} > 0)) || die "no targets left to run"
+wait_for_quiet "$MAX_LOAD"
+: >"$RESULTS_FILE"
+log "targets: ${targets[*]}; scenarios: ${scenarios[*]}; ${ROUNDS} round(s) of ${DURATION_SECS}s windows"
+log "results: $RESULTS_FILE"
+LOADS=()
+BUSY=()
+failures=0
+turn=0
+for round in $(seq "$ROUNDS"); do
+    for spec in "${scenarios[@]}"; do
+        IFS=: read -r scenario clients <<<"$spec"
+        [[ "$scenario" =~ ^(get|set)$ && "$clients" =~ ^[0-9]+$ ]] \
+            || die "SCENARIOS entries are get|set:clients, not '$spec'"
+        # Rotate the target order every scenario, so no target always runs first or last.
+        n=${#targets[@]}
+        for i in $(seq 0 $((n - 1))); do
+            target=${targets[$(((i + turn) % n))]}
+            load=$(cut -d' ' -f1 /proc/loadavg)
+            busy=$(busy_pct 1)
+            LOADS+=("$load")
+            BUSY+=("$busy")
+            log "round $round/$ROUNDS: $scenario at $clients clients on $target (load average $load; the idle machine was $busy% busy)"
+            # shellcheck disable=SC2046 # word splitting of bench_args is intended
+            if ! "$BENCH_BIN" cache $(bench_args "$target") --scenario "$scenario" --clients "$clients" \
+                --duration-secs "$DURATION_SECS" --keyspace "$KEYSPACE" --value-bytes "$VALUE_BYTES" \
+                --server-pid "${SERVER_PID[$target]}" | tee -a "$RESULTS_FILE"; then
+                log "warning: $scenario on $target failed"
+                failures=$((failures + 1))
+            fi
+        done
+        turn=$((turn + 1))
+    done
+done
+
+# --- summary --------------------------------------------------------------------------------------------------------
+load_range=$(printf '%s\n' "${LOADS[@]}" | sort -g | sed -n '1p;$p' | paste -sd- -)
+busy_range=$(printf '%s\n' "${BUSY[@]}" | sort -g | sed -n '1p;$p' | paste -sd- -)
+echo
+echo "== Cache benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) now, $load_range (1 min) before the measurements"
+echo "   other work: the machine was ${busy_range}% busy (of all cores) in the second before each measurement, between measurements: mostly work other than ours"
+echo "   ${ROUNDS} round(s), ${DURATION_SECS}s per measurement; scenarios ${scenarios[*]}; ${KEYSPACE} keys preloaded, ${VALUE_BYTES}-byte values, no pipelining"
+echo "   versions: redis $(redis-server --version 2>/dev/null | awk '{print $3}' | sed 's/^v=//'); $(psql_q 'show server_version' 2>/dev/null | sed 's/^/PostgreSQL /' | cut -d' ' -f1-2); baton ${BATON_BIN:-not run} (repository HEAD $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+echo "   Baton's load generator: baton-bench ($HTTP); Redis's: redis-benchmark (one thread). Both on the same 2 cores as the servers."
+for reason in ${NOT_MEASURED[@]+"${NOT_MEASURED[@]}"}; do
+    echo "   NOT MEASURED: $reason"
+done
+echo
+"$BENCH_BIN" summary "$RESULTS_FILE"
+echo
+log "JSON lines kept in $RESULTS_FILE"
+if ((failures > 0)); then
+    die "$failures measurement run(s) failed (see warnings above)"
+fi
+if ((${#NOT_MEASURED[@]} > 0)); then
+    die "${#NOT_MEASURED[@]} target(s) were not measured (see above)"
+fi
