@@ -102,3 +102,29 @@ busy_pct() {
         printf "%.0f", (total > 0 ? 100 * (total - idle) / total : 0)
     }'
 }
+
+# build_binaries: baton (unless BATON_BIN names one, or no Baton target is wanted) and this crate, in release.
+# Sets BATON_BIN and BENCH_BIN.
+build_binaries() {
+    BENCH_BIN=$BENCH_TARGET_DIR/release/baton-bench
+    if wants baton-sqlite || wants baton-postgres; then
+        if [[ -n "$BATON_BIN" ]]; then
+            log "using BATON_BIN=$BATON_BIN (not building baton)"
+        else
+            log "building baton (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+            (cd "$REPO" && cargo build --release -p baton)
+            BATON_BIN=$CARGO_TARGET_DIR/release/baton
+        fi
+    fi
+    log "building baton-bench (release, target dir $BENCH_TARGET_DIR)"
+    (cd "$HERE" && CARGO_TARGET_DIR=$BENCH_TARGET_DIR cargo build --release)
+}
+
+# recreate_db DB [nocreate]: drops DB and creates it again, so old migrations or old rows cannot skew or break a
+# run. Without FORCE: a database still in use (someone else's run) makes this fail instead of cutting their
+# connections.
+recreate_db() {
+    psql -q -v ON_ERROR_STOP=1 -c "drop database if exists $1" postgres >/dev/null 2>"$SCRATCH/dropdb.log" \
+        || { cat "$SCRATCH/dropdb.log" >&2; die "cannot drop database $1 (still in use?)"; }
+    [[ "${2:-}" == nocreate ]] || psql -q -v ON_ERROR_STOP=1 -c "create database $1" postgres >/dev/null
+}

@@ -86,28 +86,13 @@ if wants baton-postgres; then
     if ! pg_isready -q 2>/dev/null; then
         drop_target baton-postgres "no PostgreSQL at $PG_HOST:$PG_PORT"
     else
-        # Dropped and recreated so old migrations or old entries cannot skew or break the run. Without FORCE: a
-        # database still in use (someone else's run) makes this fail instead of cutting their connections.
         log "recreating database $PG_DB"
-        psql -q -v ON_ERROR_STOP=1 -c "drop database if exists $PG_DB" postgres >/dev/null 2>"$SCRATCH/dropdb.log" \
-            || { cat "$SCRATCH/dropdb.log" >&2; die "cannot drop database $PG_DB (still in use?)"; }
-        psql -q -v ON_ERROR_STOP=1 -c "create database $PG_DB" postgres >/dev/null
+        recreate_db "$PG_DB"
     fi
 fi
 
 # --- builds ---------------------------------------------------------------------------------------------------------
-BENCH_BIN=$BENCH_TARGET_DIR/release/baton-bench
-if wants baton-sqlite || wants baton-postgres; then
-    if [[ -n "$BATON_BIN" ]]; then
-        log "using BATON_BIN=$BATON_BIN (not building baton)"
-    else
-        log "building baton (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-        (cd "$REPO" && cargo build --release -p baton)
-        BATON_BIN=$CARGO_TARGET_DIR/release/baton
-    fi
-fi
-log "building baton-bench (release, target dir $BENCH_TARGET_DIR)"
-(cd "$HERE" && CARGO_TARGET_DIR=$BENCH_TARGET_DIR cargo build --release)
+build_binaries
 
 # --- start the systems ----------------------------------------------------------------------------------------------
 declare -A SERVER_PID=()

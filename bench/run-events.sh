@@ -91,13 +91,6 @@ done
 # --- PostgreSQL: fresh databases for Baton and Message DB -------------------------------------------------------------
 export PGHOST=$PG_HOST PGPORT=$PG_PORT PGUSER=postgres
 psql_q() { psql -tAc "$1" postgres; }
-# Dropped and recreated so that old migrations or old messages cannot skew or break the run. Without FORCE: a
-# database still in use (someone else's run) makes this fail instead of cutting their connections.
-recreate_db() {
-    psql -q -v ON_ERROR_STOP=1 -c "drop database if exists $1" postgres >/dev/null 2>"$SCRATCH/dropdb.log" \
-        || { cat "$SCRATCH/dropdb.log" >&2; die "cannot drop database $1 (still in use?)"; }
-    [[ "${2:-}" == nocreate ]] || psql -q -v ON_ERROR_STOP=1 -c "create database $1" postgres >/dev/null
-}
 if wants_pg || wants messagedb; then
     if ! pg_isready -q 2>/dev/null; then
         for t in baton-postgres baton-postgres-cross messagedb; do

@@ -120,18 +120,7 @@ if wants baton-postgres || wants graphile || wants graphile-tuned; then
 fi
 
 # --- builds ---------------------------------------------------------------------------------------------------------
-BENCH_BIN=$BENCH_TARGET_DIR/release/baton-bench
-if wants baton-sqlite || wants baton-postgres; then
-    if [[ -n "$BATON_BIN" ]]; then
-        log "using BATON_BIN=$BATON_BIN (not building baton)"
-    else
-        log "building baton (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-        (cd "$REPO" && cargo build --release -p baton)
-        BATON_BIN=$CARGO_TARGET_DIR/release/baton
-    fi
-fi
-log "building baton-bench (release, target dir $BENCH_TARGET_DIR)"
-(cd "$HERE" && CARGO_TARGET_DIR=$BENCH_TARGET_DIR cargo build --release)
+build_binaries
 
 # --- start the systems ----------------------------------------------------------------------------------------------
 
