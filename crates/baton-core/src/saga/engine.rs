@@ -142,9 +142,16 @@ pub async fn start<T: SagaTx>(
     Ok(Applied::with((saga, true), changes))
 }
 
+/// The tag on every job a saga enqueues; [`on_job_finalized`] looks up a saga link only for jobs with it.
+pub const SAGA_JOB_TAG: &str = "saga";
+
 /// Moves the saga a finalized job belongs to, if any. Called by the job engine, in the transaction that
 /// finalized `job`; a job of no saga, or of a step the saga has already left, changes nothing.
 pub async fn on_job_finalized<T: SagaTx>(tx: &mut T, job: &Job) -> Result<Vec<Change>, Error> {
+    // Every job's end passes here: a job no saga started costs no lookup of a link it cannot have.
+    if !job.tags.iter().any(|tag| tag == SAGA_JOB_TAG) {
+        return Ok(Vec::new());
+    }
     let outcome = match job.state {
         JobState::Completed => Outcome::Completed,
         JobState::Discarded => Outcome::Dead,
@@ -325,7 +332,7 @@ fn step_new_job(step: &StepSpec, phase: StepPhase, payload: Value) -> Option<New
         timeout_ms: job.timeout_seconds.map(|s| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)),
         unique: None,
         concurrency_key: None,
-        tags: vec!["saga".into()],
+        tags: vec![SAGA_JOB_TAG.into()],
         metadata: None,
         trace_context: None,
     })
