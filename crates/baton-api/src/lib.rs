@@ -10,3 +10,4 @@ pub mod event;
 pub mod job;
 pub mod lease;
 pub mod lock;
+pub mod saga;

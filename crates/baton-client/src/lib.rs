@@ -9,6 +9,7 @@ mod events;
 mod guard;
 mod jobs;
 mod keeper;
+mod sagas;
 mod worker;
 
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub use events::{ReadAll, ReadGroup, ReadStream, Subscribe, SubscriptionEvent, e
 pub use guard::{LockGuard, LockOptions};
 pub use jobs::ListJobs;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
+pub use sagas::ListSagas;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 pub use worker::{JobContext, JobError, Worker, WorkerReport};

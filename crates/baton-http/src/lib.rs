@@ -23,6 +23,7 @@ use baton_core::health::HealthService;
 use baton_core::job::JobService;
 use baton_core::lease::LeaseService;
 use baton_core::lock::LockService;
+use baton_core::saga::SagaService;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
@@ -58,6 +59,7 @@ pub struct Services {
     pub jobs: JobService,
     pub events: EventService,
     pub groups: GroupService,
+    pub sagas: SagaService,
     pub health: HealthService,
     pub metrics: Arc<metrics_exporter_prometheus::PrometheusHandle>,
     /// Fires when the server shuts down: live subscriptions end with it, so draining does not wait for them.
@@ -84,6 +86,7 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .merge(routes::cache::routes())
         .merge(routes::discovery::routes())
         .merge(routes::job::routes())
+        .merge(routes::saga::routes())
         .merge(routes::queue::routes())
         .merge(routes::schedule::routes())
         .merge(routes::job_type::routes())

@@ -5,13 +5,13 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{
-    cache, claim, discovery, election, event, group, job, job_type, lease, lock, queue, schedule, stream, subscribe,
-    system,
+    cache, claim, discovery, election, event, group, job, job_type, lease, lock, queue, saga, schedule, stream,
+    subscribe, system,
 };
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Baton", description = "Coordination service: locks, leases, claims, elections, a tag cache, service discovery, jobs, events and more.", version = "v1"),
+    info(title = "Baton", description = "Coordination service: locks, leases, claims, elections, a tag cache, service discovery, jobs, sagas, events and more.", version = "v1"),
     paths(
         lock::acquire, lock::release, lock::renew, lock::status, lock::list,
         lease::grant, lease::keepalive, lease::show, lease::revoke,
@@ -23,6 +23,7 @@ use crate::routes::{
         job::enqueue, job::fetch_from_queue, job::fetch, job::heartbeat, job::complete, job::fail,
         job::complete_batch, job::fail_batch, job::cancel, job::retry, job::show, job::result, job::list,
         queue::list, queue::update, queue::stats,
+        saga::start, saga::list, saga::show, saga::status, saga::cancel,
         schedule::save, schedule::list, schedule::show, schedule::remove, schedule::pause, schedule::resume,
         schedule::trigger,
         job_type::save, job_type::list, job_type::show, job_type::remove,
@@ -34,7 +35,7 @@ use crate::routes::{
     ),
     components(schemas(baton_api::job::EnqueueBatch)),
     tags((name = "locks"), (name = "leases"), (name = "claims"), (name = "elections"), (name = "cache"), (name = "discovery"), (name = "jobs"), (name = "workers"), (name = "queues"), (name = "schedules"),
-        (name = "events"), (name = "groups"), (name = "system"))
+        (name = "sagas"),        (name = "events"), (name = "groups"), (name = "system"))
 )]
 pub struct ApiDoc;
 

@@ -5,8 +5,9 @@ use baton_core::Error;
 use baton_core::StoreError;
 use baton_core::job::JobId;
 use baton_core::namespace::Namespace;
-use baton_core::saga::SagaId;
+use baton_core::page::Page;
 use baton_core::saga::engine::{self, SagaRecord, SagaTx, StepLink, StepRecord};
+use baton_core::saga::{ListSagasParams, SagaId, SagaState};
 use baton_core::saga::{SagaSpec, SagaStore};
 
 use crate::store::PgStore;
@@ -15,7 +16,7 @@ use baton_core::stored::{encode, encode_optional};
 use sqlx::query;
 
 use crate::rows::{Stored, store_error};
-use crate::tx::PgTx;
+use crate::tx::{PgTx, advisory_key};
 
 fn index(value: usize) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
@@ -165,14 +166,48 @@ impl SagaTx for PgTx<'_> {
 #[async_trait::async_trait]
 impl SagaStore for PgStore {
     async fn start_saga(&self, namespace: &Namespace, spec: SagaSpec) -> Result<(SagaRecord, bool), Error> {
-        self.write(async |tx| engine::start(tx, namespace, spec.clone()).await).await
+        match spec.idempotency_key.clone() {
+            // Two nodes starting the same key at once: the second waits on the key's lock, then finds the first.
+            Some(key) => {
+                let key_lock = advisory_key(namespace, &format!("saga-idempotency:{key}"));
+                self.write_holding(key_lock, async |tx| engine::start(tx, namespace, spec.clone()).await).await
+            }
+            None => self.write(async |tx| engine::start(tx, namespace, spec.clone()).await).await,
+        }
     }
 
     async fn get_saga(&self, namespace: &Namespace, saga_id: SagaId) -> Result<(SagaRecord, Vec<StepRecord>), Error> {
-        self.read(async |tx| engine::get(tx, namespace, saga_id).await).await
+        // One snapshot, so the steps belong to the saga row read, and no row lock is taken for a read.
+        let mut transaction =
+            self.pool.begin_with(include_str!("../queries/saga/begin_snapshot.sql")).await.map_err(store_error)?;
+        let saga = query(include_str!("../queries/saga/get_shared.sql"))
+            .bind(namespace.as_str())
+            .bind(saga_id.to_string())
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| Error::SagaNotFound { saga_id: saga_id.to_string() })?;
+        let saga = stored::saga(&Stored(&saga))?;
+        let steps = PgTx::new(&mut transaction, self.test_now()).saga_steps(namespace, saga_id).await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok((saga, steps))
     }
 
     async fn cancel_saga(&self, namespace: &Namespace, saga_id: SagaId) -> Result<SagaRecord, Error> {
         self.write(async |tx| engine::cancel(tx, namespace, saga_id).await).await
+    }
+
+    async fn list_sagas(&self, params: ListSagasParams) -> Result<Page<SagaRecord>, Error> {
+        let rows = query(include_str!("../queries/saga/list.sql"))
+            .bind(params.namespace.as_str())
+            .bind(params.state.map(SagaState::as_str))
+            .bind(params.name.as_deref())
+            .bind(params.before.map(|id| id.to_string()))
+            .bind(i64::from(params.limit) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let found = rows.iter().map(|row| stored::saga(&Stored(row))).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(found, params.limit, |saga| vec![saga.saga_id.to_string()]))
     }
 }

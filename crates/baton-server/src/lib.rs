@@ -26,6 +26,7 @@ use baton_core::job::{JobReaper, JobReaperOptions, JobService, Scheduler};
 use baton_core::lease::LeaseService;
 use baton_core::lock::reaper::ReaperOptions;
 use baton_core::lock::{ExpiryReaper, LockService};
+use baton_core::saga::SagaService;
 use baton_core::store::Store;
 use baton_core::streaming::StreamSlots;
 use baton_http::{AppState, HttpOptions, Services};
@@ -104,13 +105,14 @@ impl Node {
         let state = AppState::new(Services {
             locks: locks.clone(),
             leases: LeaseService::new(store.clone(), limits.clone()),
-            claims: ClaimService::new(store.clone(), limits),
+            claims: ClaimService::new(store.clone(), limits.clone()),
             elections: elections.clone(),
             cache: cache_service,
             discovery: discovery.clone(),
             jobs: jobs.clone(),
             events: events.clone(),
             groups: GroupService::new(events.clone()),
+            sagas: SagaService::new(store.clone(), limits),
             health: HealthService::new(store.clone()),
             metrics: Arc::new(baton_http::install_metrics_recorder()),
             shutdown: shutdown.clone(),

@@ -5,8 +5,9 @@ use baton_core::Error;
 use baton_core::StoreError;
 use baton_core::job::JobId;
 use baton_core::namespace::Namespace;
-use baton_core::saga::SagaId;
+use baton_core::page::Page;
 use baton_core::saga::engine::{self, SagaRecord, SagaTx, StepLink, StepRecord};
+use baton_core::saga::{ListSagasParams, SagaId, SagaState};
 use baton_core::saga::{SagaSpec, SagaStore};
 use futures::executor::block_on;
 
@@ -173,5 +174,24 @@ impl SagaStore for SqliteStore {
     async fn cancel_saga(&self, namespace: &Namespace, saga_id: SagaId) -> Result<SagaRecord, Error> {
         let namespace = namespace.clone();
         self.writer.write_single(move |tx| block_on(engine::cancel(tx, &namespace, saga_id))).await
+    }
+
+    async fn list_sagas(&self, params: ListSagasParams) -> Result<Page<SagaRecord>, Error> {
+        self.readers
+            .read(move |tx| {
+                let found = tx.query_all(
+                    include_str!("../queries/saga/list.sql"),
+                    params![
+                        params.namespace.as_str(),
+                        params.state.map(SagaState::as_str),
+                        params.name,
+                        params.before.map(|id| id.to_string()),
+                        i64::from(params.limit) + 1
+                    ],
+                    |row| stored::saga(&Stored::new(row)),
+                )?;
+                Ok(Page::from_overfetch(found, params.limit, |saga| vec![saga.saga_id.to_string()]))
+            })
+            .await
     }
 }

@@ -10,6 +10,7 @@ mod job_cmd;
 mod lease_cmd;
 mod lock_cmd;
 mod output;
+mod saga_cmd;
 mod schedule_cmd;
 mod serve;
 mod svc_cmd;
@@ -28,7 +29,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "baton",
     version,
-    about = "Coordination service: locks, leases, jobs, events, service discovery and more"
+    about = "Coordination service: locks, leases, jobs, sagas, events, service discovery and more"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -123,6 +124,13 @@ enum Command {
         #[command(subcommand)]
         command: schedule_cmd::ScheduleCommand,
     },
+    /// Start, follow, list and cancel sagas.
+    Saga {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: saga_cmd::SagaCommand,
+    },
     /// Append, read and follow events; list and inspect streams.
     Events {
         #[command(flatten)]
@@ -161,6 +169,7 @@ fn main() -> ExitCode {
             Command::Job { client, command } => job_cmd::run_job(&client, command).await,
             Command::Queue { client, command } => job_cmd::run_queue(&client, command).await,
             Command::Schedule { client, command } => schedule_cmd::run(&client, command).await,
+            Command::Saga { client, command } => saga_cmd::run(&client, command).await,
             Command::Events { client, command } => events_cmd::run(&client, command).await,
             Command::Worker { client, worker } => worker_cmd::run(&client, worker).await,
         }

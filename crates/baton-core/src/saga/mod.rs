@@ -10,10 +10,12 @@
 pub mod engine;
 pub mod model;
 pub mod rules;
+pub mod service;
 pub mod spec;
 pub mod store;
 pub mod stored;
 
 pub use model::*;
 pub use rules::{Outcome, Transition, advance};
+pub use service::SagaService;
 pub use store::SagaStore;

@@ -178,3 +178,14 @@ pub struct SagaSpec {
     /// The `Idempotency-Key` header: a second start with the same key returns the first saga.
     pub idempotency_key: Option<String>,
 }
+
+/// Which sagas a listing returns, newest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListSagasParams {
+    pub namespace: crate::namespace::Namespace,
+    pub state: Option<SagaState>,
+    pub name: Option<String>,
+    /// Continue with the sagas started before this one.
+    pub before: Option<SagaId>,
+    pub limit: u32,
+}

@@ -4,8 +4,9 @@ use async_trait::async_trait;
 
 use crate::error::Error;
 use crate::namespace::Namespace;
+use crate::page::Page;
 use crate::saga::engine::{SagaRecord, StepRecord};
-use crate::saga::model::{SagaId, SagaSpec};
+use crate::saga::model::{ListSagasParams, SagaId, SagaSpec};
 
 #[async_trait]
 pub trait SagaStore {
@@ -14,4 +15,6 @@ pub trait SagaStore {
     /// The saga and its step timeline.
     async fn get_saga(&self, namespace: &Namespace, saga_id: SagaId) -> Result<(SagaRecord, Vec<StepRecord>), Error>;
     async fn cancel_saga(&self, namespace: &Namespace, saga_id: SagaId) -> Result<SagaRecord, Error>;
+    /// Sagas newest first, without their steps.
+    async fn list_sagas(&self, params: ListSagasParams) -> Result<Page<SagaRecord>, Error>;
 }

@@ -13,6 +13,7 @@ mod job_view;
 pub(crate) mod lease;
 pub(crate) mod lock;
 pub(crate) mod queue;
+pub(crate) mod saga;
 pub(crate) mod schedule;
 pub(crate) mod stream;
 pub(crate) mod subscribe;
