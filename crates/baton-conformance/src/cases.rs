@@ -21,6 +21,7 @@ pub use crate::event_cases::*;
 pub use crate::group_cases::*;
 pub use crate::job_cases::*;
 pub use crate::saga_cases::*;
+pub use crate::workflow_cases::*;
 
 const SECOND: Duration = Duration::from_secs(1);
 

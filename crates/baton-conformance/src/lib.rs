@@ -12,6 +12,7 @@ pub mod group_cases;
 pub mod harness;
 pub mod job_cases;
 pub mod saga_cases;
+pub mod workflow_cases;
 
 /// Expands to one `#[tokio::test]` per case, each on a fresh store from `$harness` (an `async fn` returning
 /// `Option<Harness>`; `None` means the backend is not reachable outside CI).
@@ -98,7 +99,12 @@ macro_rules! conformance_suite {
             a_dead_saga_step_is_retried_on_its_policy_then_compensates_in_reverse,
             a_compensation_that_gives_out_fails_the_saga_naming_the_step,
             cancel_compensates_and_a_late_completion_does_not_advance_the_saga,
-            an_idempotency_key_starts_one_saga
+            an_idempotency_key_starts_one_saga,
+            a_workflow_id_starts_one_run_and_its_checkpoints_are_written_once,
+            a_lapsed_run_is_taken_again_and_the_stale_executor_is_refused,
+            messages_are_received_once_and_effects_happen_once,
+            cancel_resume_and_fork_follow_the_run,
+            a_timed_out_workflow_is_cancelled_at_its_next_checkpoint
         );
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {

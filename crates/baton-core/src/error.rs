@@ -7,6 +7,7 @@ use crate::clock::Timestamp;
 use crate::job::JobState;
 use crate::lock::Holder;
 use crate::saga::SagaState;
+use crate::workflow::WorkflowState;
 
 /// A stable, client-visible error code. The string form (`LOCK_HELD`) is part of the public API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,6 +56,11 @@ pub enum ErrorCode {
     NotTtlInstance,
     SagaNotFound,
     SagaFinished,
+    WorkflowNotFound,
+    WorkflowFinished,
+    WorkflowCancelled,
+    WorkflowExists,
+    NonDeterministic,
     Unavailable,
     Internal,
 }
@@ -106,6 +112,11 @@ impl ErrorCode {
             Self::NotTtlInstance => "NOT_TTL_INSTANCE",
             Self::SagaNotFound => "SAGA_NOT_FOUND",
             Self::SagaFinished => "SAGA_FINISHED",
+            Self::WorkflowNotFound => "WORKFLOW_NOT_FOUND",
+            Self::WorkflowFinished => "WORKFLOW_FINISHED",
+            Self::WorkflowCancelled => "WORKFLOW_CANCELLED",
+            Self::WorkflowExists => "WORKFLOW_EXISTS",
+            Self::NonDeterministic => "NON_DETERMINISTIC",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -132,7 +143,8 @@ impl ErrorCode {
             | Self::MemberNotFound
             | Self::CacheMiss
             | Self::InstanceNotFound
-            | Self::SagaNotFound => 404,
+            | Self::SagaNotFound
+            | Self::WorkflowNotFound => 404,
             Self::MethodNotAllowed => 405,
             // A wait that ran out is a conflict like a held lock, not HTTP 408: clients and proxies may resend a
             // request answered with 408, which would queue the caller again.
@@ -156,7 +168,11 @@ impl ErrorCode {
             | Self::CampaignTimeout
             | Self::NotLeader
             | Self::NotTtlInstance
-            | Self::SagaFinished => 409,
+            | Self::SagaFinished
+            | Self::WorkflowFinished
+            | Self::WorkflowCancelled
+            | Self::WorkflowExists
+            | Self::NonDeterministic => 409,
             Self::TooManyWaiters | Self::TooManySubscriptions => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,
@@ -184,11 +200,17 @@ impl ErrorCode {
             | Self::MemberNotFound
             | Self::CacheMiss
             | Self::InstanceNotFound
-            | Self::SagaNotFound => 5, // NOT_FOUND
+            | Self::SagaNotFound
+            | Self::WorkflowNotFound => 5, // NOT_FOUND
             Self::MethodNotAllowed => 12, // UNIMPLEMENTED
-            Self::LockHeld | Self::DuplicateJob | Self::DuplicateEvent | Self::ClaimHeld | Self::LeaderExists => 6, // ALREADY_EXISTS
+            Self::LockHeld
+            | Self::DuplicateJob
+            | Self::DuplicateEvent
+            | Self::ClaimHeld
+            | Self::LeaderExists
+            | Self::WorkflowExists => 6, // ALREADY_EXISTS
             Self::LockWaitTimeout | Self::CampaignTimeout => 4, // DEADLINE_EXCEEDED
-            Self::NoClaimAvailable => 8,                        // RESOURCE_EXHAUSTED
+            Self::NoClaimAvailable => 8,  // RESOURCE_EXHAUSTED
             Self::LockNotHeld
             | Self::LockOwnerMismatch
             | Self::LockLeaseBound
@@ -201,7 +223,10 @@ impl ErrorCode {
             | Self::ClaimNotHeld
             | Self::NotLeader
             | Self::NotTtlInstance
-            | Self::SagaFinished => 9, // FAILED_PRECONDITION
+            | Self::SagaFinished
+            | Self::WorkflowFinished
+            | Self::WorkflowCancelled
+            | Self::NonDeterministic => 9, // FAILED_PRECONDITION
             Self::Unavailable => 14,
             Self::Internal => 13,
         }
@@ -288,6 +313,18 @@ pub enum Error {
     SagaNotFound { saga_id: String },
     #[error("saga {saga_id} is already {state}")]
     SagaFinished { saga_id: String, state: SagaState },
+    #[error("workflow '{workflow_id}' does not exist")]
+    WorkflowNotFound { workflow_id: String },
+    #[error("workflow '{workflow_id}' is already {state}")]
+    WorkflowFinished { workflow_id: String, state: WorkflowState },
+    #[error("workflow '{workflow_id}' was cancelled or ran past its timeout: stop running it")]
+    WorkflowCancelled { workflow_id: String },
+    #[error("workflow '{workflow_id}' exists already")]
+    WorkflowExists { workflow_id: String },
+    #[error(
+        "workflow '{workflow_id}' is not deterministic: step {index} was recorded as {recorded}, the replay asked for {requested}"
+    )]
+    NonDeterministic { workflow_id: String, index: usize, recorded: String, requested: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -333,6 +370,11 @@ impl Error {
             Self::NotTtlInstance { .. } => ErrorCode::NotTtlInstance,
             Self::SagaNotFound { .. } => ErrorCode::SagaNotFound,
             Self::SagaFinished { .. } => ErrorCode::SagaFinished,
+            Self::WorkflowNotFound { .. } => ErrorCode::WorkflowNotFound,
+            Self::WorkflowFinished { .. } => ErrorCode::WorkflowFinished,
+            Self::WorkflowCancelled { .. } => ErrorCode::WorkflowCancelled,
+            Self::WorkflowExists { .. } => ErrorCode::WorkflowExists,
+            Self::NonDeterministic { .. } => ErrorCode::NonDeterministic,
             Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
             Self::Store(StoreError::Internal(_)) => ErrorCode::Internal,
         }
@@ -413,6 +455,13 @@ impl Error {
             }
             Self::SagaNotFound { saga_id } => json!({"saga_id": saga_id}),
             Self::SagaFinished { saga_id, state } => json!({"saga_id": saga_id, "state": state}),
+            Self::WorkflowNotFound { workflow_id }
+            | Self::WorkflowCancelled { workflow_id }
+            | Self::WorkflowExists { workflow_id } => json!({"workflow_id": workflow_id}),
+            Self::WorkflowFinished { workflow_id, state } => json!({"workflow_id": workflow_id, "state": state}),
+            Self::NonDeterministic { workflow_id, index, recorded, requested } => {
+                json!({"workflow_id": workflow_id, "index": index, "recorded": recorded, "requested": requested})
+            }
             Self::Invalid { .. } | Self::Store(_) => json!({}),
         }
     }

@@ -22,6 +22,7 @@ pub mod store;
 pub mod stored;
 pub mod streaming;
 pub(crate) mod wakeups;
+pub mod workflow;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{Error, ErrorCode, StoreError};

@@ -17,6 +17,7 @@ use crate::lease::LeaseStore;
 use crate::lock::{LockId, LockStore};
 use crate::namespace::Namespace;
 use crate::saga::SagaStore;
+use crate::workflow::WorkflowStore;
 
 /// Something that changed in the store and that a waiting caller, on this node or another, may care about.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,6 +102,7 @@ pub trait Store:
     + GroupStore
     + DiscoveryStore
     + SagaStore
+    + WorkflowStore
     + Send
     + Sync
     + 'static

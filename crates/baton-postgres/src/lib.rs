@@ -22,5 +22,6 @@ mod saga_tx;
 mod schedule_store;
 mod store;
 mod tx;
+mod workflow_tx;
 
 pub use store::{PgOptions, PgStore};

@@ -18,6 +18,7 @@ pub(crate) fn migrator() -> Migrator {
         migration(7, "discovery", include_str!("../migrations/0007_discovery.sql")),
         migration(8, "cache", include_str!("../migrations/0008_cache.sql")),
         migration(9, "sagas", include_str!("../migrations/0009_sagas.sql")),
+        migration(10, "workflows", include_str!("../migrations/0010_workflows.sql")),
     ])
 }
 

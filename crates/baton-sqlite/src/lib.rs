@@ -20,6 +20,7 @@ mod saga_tx;
 mod schedule_store;
 mod store;
 mod tx;
+mod workflow_tx;
 mod writer;
 
 pub use store::{SqliteOptions, SqliteStore, Synchronous};

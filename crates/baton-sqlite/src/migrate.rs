@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "discovery", include_str!("../migrations/0007_discovery.sql")),
     (8, "cache", include_str!("../migrations/0008_cache.sql")),
     (9, "sagas", include_str!("../migrations/0009_sagas.sql")),
+    (10, "workflows", include_str!("../migrations/0010_workflows.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), String> {

@@ -163,7 +163,7 @@ impl SagaTx for SqliteTx<'_> {
 impl SagaStore for SqliteStore {
     async fn start_saga(&self, namespace: &Namespace, spec: SagaSpec) -> Result<(SagaRecord, bool), Error> {
         let namespace = namespace.clone();
-        self.writer.write_single(move |tx| block_on(engine::start(tx, &namespace, spec))).await
+        self.writer.write(move |tx| block_on(engine::start(tx, &namespace, spec))).await
     }
 
     async fn get_saga(&self, namespace: &Namespace, saga_id: SagaId) -> Result<(SagaRecord, Vec<StepRecord>), Error> {
@@ -173,7 +173,7 @@ impl SagaStore for SqliteStore {
 
     async fn cancel_saga(&self, namespace: &Namespace, saga_id: SagaId) -> Result<SagaRecord, Error> {
         let namespace = namespace.clone();
-        self.writer.write_single(move |tx| block_on(engine::cancel(tx, &namespace, saga_id))).await
+        self.writer.write(move |tx| block_on(engine::cancel(tx, &namespace, saga_id))).await
     }
 
     async fn list_sagas(&self, params: ListSagasParams) -> Result<Page<SagaRecord>, Error> {

@@ -7,7 +7,8 @@
 //! with [`JobTx::update_job`].
 //!
 //! Every path that finalizes a job (complete, fail, cancel, lease expiry) hands the job to
-//! [`saga_engine::on_job_finalized`] in the same transaction, so a saga step's end moves its saga exactly once.
+//! [`saga_engine::on_job_finalized`] and [`workflow_engine::on_run_finalized`] in the same transaction, so a saga
+//! step's end moves its saga, and a workflow run's end ends its workflow, exactly once.
 //!
 //! **Invariant:** a call acting under a lease changes a job only if the job is running under exactly that
 //! lease token; a stale token changes nothing.
@@ -25,6 +26,7 @@ use crate::job::rules::{self, AttemptFailure};
 use crate::namespace::Namespace;
 use crate::saga::engine::{self as saga_engine, SagaTx};
 use crate::store::{Applied, Change};
+use crate::workflow::engine as workflow_engine;
 
 /// How many due jobs one fetch makes available at most; more wait for the next fetch.
 const PROMOTE_PER_FETCH: u32 = 1000;
@@ -327,7 +329,7 @@ pub async fn update_queue<T: JobTx>(
 }
 
 /// Reads the job running under `lease`, or says why it is not.
-async fn leased_job<T: JobTx>(tx: &mut T, lease: &LeaseRef) -> Result<Job, Error> {
+pub(crate) async fn leased_job<T: JobTx>(tx: &mut T, lease: &LeaseRef) -> Result<Job, Error> {
     let job = tx
         .job_for_update(&lease.namespace, lease.job_id)
         .await?
@@ -434,9 +436,17 @@ async fn finish_each<'a, T: SagaTx>(
     tx.update_jobs(&updated).await?;
     let mut changes: Vec<Change> = updated.iter().flat_map(transition_changes).collect();
     for job in updated.iter().filter(|job| job.state.is_terminal()) {
-        changes.extend(saga_engine::on_job_finalized(tx, job).await?);
+        changes.extend(on_finalized(tx, job).await?);
     }
     Ok(Applied::with(results, merge_changes(changes)))
+}
+
+/// Hands a job that just reached a terminal state to what it belongs to: the saga step or the workflow run it
+/// performs moves on in this same transaction.
+async fn on_finalized<T: SagaTx>(tx: &mut T, job: &Job) -> Result<Vec<Change>, Error> {
+    let mut changes = saga_engine::on_job_finalized(tx, job).await?;
+    changes.extend(workflow_engine::on_run_finalized(tx, job).await?);
+    Ok(changes)
 }
 
 /// What a transition tells waiting callers: a finished job's result is in and its queue has room; a job that
@@ -489,7 +499,7 @@ pub async fn cancel<T: SagaTx>(tx: &mut T, namespace: &Namespace, job_id: JobId)
     tx.update_job(&job).await?;
     let mut changes = transition_changes(&job);
     if job.state.is_terminal() {
-        changes.extend(saga_engine::on_job_finalized(tx, &job).await?);
+        changes.extend(on_finalized(tx, &job).await?);
     }
     Ok(Applied::with(job, changes))
 }
@@ -536,7 +546,7 @@ pub async fn expire_leases<T: SagaTx>(tx: &mut T, max_jobs: u32) -> Result<Appli
         tx.update_job(&job).await?;
         changes.extend(transition_changes(&job));
         if job.state.is_terminal() {
-            changes.extend(saga_engine::on_job_finalized(tx, &job).await?);
+            changes.extend(on_finalized(tx, &job).await?);
         }
     }
     let next_due_in_ms = tx.next_lapse().await?.map(|due| due.0.saturating_sub(now.0).max(0));

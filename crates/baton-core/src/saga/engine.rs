@@ -10,13 +10,14 @@ use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
 use crate::error::{Error, StoreError};
-use crate::job::engine::{self as job_engine, JobTx};
+use crate::job::engine as job_engine;
 use crate::job::{EnqueueParams, Job, JobId, JobState, NewJob, RunAt};
 use crate::namespace::Namespace;
 use crate::saga::model::{SagaId, SagaSpec, SagaState, StepPhase, StepSpec, StepState};
 use crate::saga::rules::{self, Outcome, Transition};
 use crate::saga::spec;
 use crate::store::{Applied, Change};
+use crate::workflow::engine::WorkflowTx;
 
 /// One saga as stored (a `workflows` row of kind `saga`).
 #[derive(Clone, Debug, PartialEq)]
@@ -64,7 +65,7 @@ pub struct StepLink {
 
 /// The statements a backend offers for sagas, inside the same transaction as its job statements.
 #[allow(async_fn_in_trait)]
-pub trait SagaTx: JobTx {
+pub trait SagaTx: WorkflowTx {
     async fn find_saga_by_key(&mut self, namespace: &Namespace, key: &str) -> Result<Option<SagaRecord>, StoreError>;
     async fn insert_saga(&mut self, saga: &SagaRecord, steps: &[StepRecord]) -> Result<(), StoreError>;
     /// The saga, its row held until commit on a cluster.

@@ -1,0 +1,3 @@
+INSERT INTO workflow_steps (namespace, workflow_id, step_index, phase, name, spec, state, job_id, attempts, output,
+    errors, started_at, finished_at)
+VALUES ($1, $2, $3, 'action', $4, $5, $6, NULL, $7, $8, $9, $10, $11)

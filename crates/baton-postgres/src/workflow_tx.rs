@@ -1,0 +1,327 @@
+//! The statements the shared workflow rules run, on one PostgreSQL connection inside one transaction. A
+//! workflow's row is held (`FOR UPDATE`) while its transaction moves it, and a checkpoint's transaction holds
+//! the run job's row, so a stale executor and the current one serialise.
+
+use baton_core::job::JobId;
+use baton_core::namespace::Namespace;
+use baton_core::page::Page;
+use baton_core::stored::{decode, encode, encode_optional};
+use baton_core::workflow::engine::{self, WorkflowTx};
+use baton_core::workflow::stored;
+use baton_core::workflow::{
+    ForkParams, ListWorkflowsParams, RecordStepParams, RecvParams, StartWorkflowParams, WorkflowRecord, WorkflowState,
+    WorkflowStep, WorkflowStore,
+};
+use baton_core::{Error, StoreError, Timestamp};
+use serde_json::Value;
+use sqlx::{Row as _, query};
+
+use crate::rows::{Stored, store_error};
+use crate::store::PgStore;
+use crate::tx::PgTx;
+
+fn index(value: usize) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl WorkflowTx for PgTx<'_> {
+    async fn workflow_for_update(
+        &mut self,
+        namespace: &Namespace,
+        workflow_id: &str,
+    ) -> Result<Option<WorkflowRecord>, StoreError> {
+        let row = query(include_str!("../queries/workflow/get.sql"))
+            .bind(namespace.as_str())
+            .bind(workflow_id)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(|row| stored::workflow(&Stored(row))).transpose()
+    }
+
+    async fn workflow_by_job(
+        &mut self,
+        namespace: &Namespace,
+        job_id: JobId,
+    ) -> Result<Option<WorkflowRecord>, StoreError> {
+        let row = query(include_str!("../queries/workflow/by_job.sql"))
+            .bind(namespace.as_str())
+            .bind(job_id.to_string())
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(|row| stored::workflow(&Stored(row))).transpose()
+    }
+
+    async fn insert_workflow(&mut self, workflow: &WorkflowRecord) -> Result<(), StoreError> {
+        query(include_str!("../queries/workflow/insert.sql"))
+            .bind(workflow.namespace.as_str())
+            .bind(&workflow.workflow_id)
+            .bind(&workflow.name)
+            .bind(workflow.state.as_str())
+            .bind(encode_optional(workflow.input.as_ref())?)
+            .bind(encode_optional(workflow.output.as_ref())?)
+            .bind(&workflow.error)
+            .bind(encode(&workflow.options)?)
+            .bind(&workflow.parent_id)
+            .bind(workflow.job_id.map(|id| id.to_string()))
+            .bind(workflow.cancel_requested)
+            .bind(workflow.created_at.as_millis())
+            .bind(workflow.updated_at.as_millis())
+            .bind(workflow.finished_at.map(Timestamp::as_millis))
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn update_workflow(&mut self, workflow: &WorkflowRecord) -> Result<(), StoreError> {
+        query(include_str!("../queries/workflow/update.sql"))
+            .bind(workflow.namespace.as_str())
+            .bind(&workflow.workflow_id)
+            .bind(workflow.state.as_str())
+            .bind(encode_optional(workflow.output.as_ref())?)
+            .bind(&workflow.error)
+            .bind(encode(&workflow.options)?)
+            .bind(workflow.job_id.map(|id| id.to_string()))
+            .bind(workflow.cancel_requested)
+            .bind(workflow.updated_at.as_millis())
+            .bind(workflow.finished_at.map(Timestamp::as_millis))
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn workflow_steps(
+        &mut self,
+        namespace: &Namespace,
+        workflow_id: &str,
+    ) -> Result<Vec<WorkflowStep>, StoreError> {
+        let rows = query(include_str!("../queries/workflow/steps.sql"))
+            .bind(namespace.as_str())
+            .bind(workflow_id)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        rows.iter().map(|row| stored::step(&Stored(row))).collect()
+    }
+
+    async fn workflow_step(
+        &mut self,
+        namespace: &Namespace,
+        workflow_id: &str,
+        step_index: usize,
+    ) -> Result<Option<WorkflowStep>, StoreError> {
+        let row = query(include_str!("../queries/workflow/step.sql"))
+            .bind(namespace.as_str())
+            .bind(workflow_id)
+            .bind(index(step_index))
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(|row| stored::step(&Stored(row))).transpose()
+    }
+
+    async fn insert_workflow_step(
+        &mut self,
+        namespace: &Namespace,
+        workflow_id: &str,
+        step: &WorkflowStep,
+    ) -> Result<(), StoreError> {
+        query(include_str!("../queries/workflow/insert_step.sql"))
+            .bind(namespace.as_str())
+            .bind(workflow_id)
+            .bind(index(step.index))
+            .bind(&step.name)
+            .bind(stored::step_spec(step.kind)?)
+            .bind(if step.error.is_some() { "failed" } else { "completed" })
+            .bind(i64::from(step.attempts))
+            .bind(encode_optional(step.output.as_ref())?)
+            .bind(stored::step_errors(step)?)
+            .bind(step.started_at.as_millis())
+            .bind(step.finished_at.as_millis())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn insert_message(
+        &mut self,
+        namespace: &Namespace,
+        workflow_id: &str,
+        topic: &str,
+        message: &Value,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        query(include_str!("../queries/workflow/insert_message.sql"))
+            .bind(namespace.as_str())
+            .bind(workflow_id)
+            .bind(topic)
+            .bind(encode(message)?)
+            .bind(now.as_millis())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn take_message(
+        &mut self,
+        namespace: &Namespace,
+        workflow_id: &str,
+        topic: &str,
+        now: Timestamp,
+    ) -> Result<Option<Value>, StoreError> {
+        let row = query(include_str!("../queries/workflow/take_message.sql"))
+            .bind(namespace.as_str())
+            .bind(workflow_id)
+            .bind(topic)
+            .bind(now.as_millis())
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        row.map(|row| decode(&row.try_get::<String, _>("message").map_err(store_error)?, "message")).transpose()
+    }
+
+    async fn put_event(
+        &mut self,
+        namespace: &Namespace,
+        workflow_id: &str,
+        key: &str,
+        value: &Value,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        query(include_str!("../queries/workflow/put_event.sql"))
+            .bind(namespace.as_str())
+            .bind(workflow_id)
+            .bind(key)
+            .bind(encode(value)?)
+            .bind(now.as_millis())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn event(
+        &mut self,
+        namespace: &Namespace,
+        workflow_id: &str,
+        key: &str,
+    ) -> Result<Option<Value>, StoreError> {
+        let row = query(include_str!("../queries/workflow/event.sql"))
+            .bind(namespace.as_str())
+            .bind(workflow_id)
+            .bind(key)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        row.map(|row| decode(&row.try_get::<String, _>("value").map_err(store_error)?, "event value")).transpose()
+    }
+}
+
+impl PgStore {
+    /// A workflow and its steps from one snapshot, taking no row lock.
+    async fn workflow_snapshot(
+        &self,
+        namespace: &Namespace,
+        workflow_id: &str,
+    ) -> Result<(WorkflowRecord, Vec<WorkflowStep>, PgSnapshot), Error> {
+        let mut transaction =
+            self.pool.begin_with(include_str!("../queries/saga/begin_snapshot.sql")).await.map_err(store_error)?;
+        let row = query(include_str!("../queries/workflow/get_shared.sql"))
+            .bind(namespace.as_str())
+            .bind(workflow_id)
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| Error::WorkflowNotFound { workflow_id: workflow_id.to_owned() })?;
+        let workflow = stored::workflow(&Stored(&row))?;
+        let steps = PgTx::new(&mut transaction, self.test_now()).workflow_steps(namespace, workflow_id).await?;
+        Ok((workflow, steps, transaction))
+    }
+}
+
+type PgSnapshot = sqlx::Transaction<'static, sqlx::Postgres>;
+
+#[async_trait::async_trait]
+impl WorkflowStore for PgStore {
+    async fn start_workflow(&self, params: StartWorkflowParams) -> Result<(WorkflowRecord, bool), Error> {
+        // Two nodes starting one id at once: the second waits on the id's lock, then finds the first's run.
+        let key_lock = crate::tx::advisory_key(&params.namespace, &format!("workflow:{}", params.workflow_id));
+        self.write_holding(key_lock, async |tx| engine::start(tx, &params).await).await
+    }
+
+    async fn get_workflow(
+        &self,
+        namespace: &Namespace,
+        workflow_id: &str,
+    ) -> Result<(WorkflowRecord, Vec<WorkflowStep>), Error> {
+        let (workflow, steps, snapshot) = self.workflow_snapshot(namespace, workflow_id).await?;
+        snapshot.commit().await.map_err(store_error)?;
+        Ok((workflow, steps))
+    }
+
+    async fn list_workflows(&self, params: ListWorkflowsParams) -> Result<Page<WorkflowRecord>, Error> {
+        let (created, id) = params.before.clone().unzip();
+        let rows = query(include_str!("../queries/workflow/list.sql"))
+            .bind(params.namespace.as_str())
+            .bind(params.state.map(WorkflowState::as_str))
+            .bind(params.name.as_deref())
+            .bind(created.map(Timestamp::as_millis))
+            .bind(id)
+            .bind(i64::from(params.limit) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let found = rows.iter().map(|row| stored::workflow(&Stored(row))).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(found, params.limit, |workflow| {
+            vec![workflow.created_at.as_millis().to_string(), workflow.workflow_id.clone()]
+        }))
+    }
+
+    async fn record_step(&self, params: RecordStepParams) -> Result<WorkflowStep, Error> {
+        self.write(async |tx| engine::record_step(tx, &params).await).await
+    }
+
+    async fn recv_message(&self, params: RecvParams) -> Result<Option<WorkflowStep>, Error> {
+        self.write(async |tx| engine::recv(tx, &params).await).await
+    }
+
+    async fn send_message(
+        &self,
+        namespace: &Namespace,
+        workflow_id: &str,
+        topic: &str,
+        message: Value,
+    ) -> Result<(), Error> {
+        self.write(async |tx| engine::send(tx, namespace, workflow_id, topic, &message).await).await
+    }
+
+    async fn workflow_event(
+        &self,
+        namespace: &Namespace,
+        workflow_id: &str,
+        key: &str,
+    ) -> Result<Option<Value>, Error> {
+        let (_, _, mut snapshot) = self.workflow_snapshot(namespace, workflow_id).await?;
+        let value = PgTx::new(&mut snapshot, self.test_now()).event(namespace, workflow_id, key).await?;
+        snapshot.commit().await.map_err(store_error)?;
+        Ok(value)
+    }
+
+    async fn cancel_workflow(&self, namespace: &Namespace, workflow_id: &str) -> Result<WorkflowRecord, Error> {
+        self.write(async |tx| engine::cancel(tx, namespace, workflow_id).await).await
+    }
+
+    async fn resume_workflow(&self, namespace: &Namespace, workflow_id: &str) -> Result<WorkflowRecord, Error> {
+        self.write(async |tx| engine::resume(tx, namespace, workflow_id).await).await
+    }
+
+    async fn fork_workflow(&self, params: ForkParams) -> Result<WorkflowRecord, Error> {
+        let key_lock = crate::tx::advisory_key(&params.namespace, &format!("workflow:{}", params.new_id));
+        self.write_holding(key_lock, async |tx| engine::fork(tx, &params).await).await
+    }
+}
