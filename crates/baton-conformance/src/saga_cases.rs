@@ -162,9 +162,9 @@ pub async fn cancel_compensates_and_a_late_completion_does_not_advance_the_saga(
 
 pub async fn an_idempotency_key_starts_one_saga(h: &Harness) {
     let keyed = SagaSpec { idempotency_key: Some("order-7".into()), ..saga(vec![step("reserve")]) };
-    let (first, created) = h.store.start_saga(&Namespace::default(), keyed.clone()).await.unwrap();
+    let (first, _, created) = h.store.start_saga(&Namespace::default(), keyed.clone()).await.unwrap();
     assert!(created);
-    let (second, created) = h.store.start_saga(&Namespace::default(), keyed).await.unwrap();
+    let (second, _, created) = h.store.start_saga(&Namespace::default(), keyed).await.unwrap();
     assert_eq!((second.saga_id, created), (first.saga_id, false));
     assert!(fetch(h).await.is_some());
     assert!(fetch(h).await.is_none(), "the second start enqueued nothing");

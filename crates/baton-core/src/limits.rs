@@ -100,6 +100,19 @@ impl Limits {
         Ok(())
     }
 
+    /// A job payload or anything stored like one (a result, a saga or workflow input, a step output): at most
+    /// `max_job_payload_bytes`.
+    pub fn check_payload(&self, what: &str, value: Option<&Value>) -> Result<(), Error> {
+        let size = value.map_or(0, |value| value.to_string().len());
+        if size > self.max_job_payload_bytes {
+            return Err(Error::invalid(
+                ErrorCode::PayloadTooLarge,
+                format!("{what} is {size} bytes; the limit is {}", self.max_job_payload_bytes),
+            ));
+        }
+        Ok(())
+    }
+
     /// Items in one batch request: at most `max_batch`.
     pub fn check_batch(&self, size: usize) -> Result<(), Error> {
         if size > self.max_batch {

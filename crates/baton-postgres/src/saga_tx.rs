@@ -165,7 +165,11 @@ impl SagaTx for PgTx<'_> {
 
 #[async_trait::async_trait]
 impl SagaStore for PgStore {
-    async fn start_saga(&self, namespace: &Namespace, spec: SagaSpec) -> Result<(SagaRecord, bool), Error> {
+    async fn start_saga(
+        &self,
+        namespace: &Namespace,
+        spec: SagaSpec,
+    ) -> Result<(SagaRecord, Vec<StepRecord>, bool), Error> {
         match spec.idempotency_key.clone() {
             // Two nodes starting the same key at once: the second waits on the key's lock, then finds the first.
             Some(key) => {

@@ -161,7 +161,11 @@ impl SagaTx for SqliteTx<'_> {
 
 #[async_trait::async_trait]
 impl SagaStore for SqliteStore {
-    async fn start_saga(&self, namespace: &Namespace, spec: SagaSpec) -> Result<(SagaRecord, bool), Error> {
+    async fn start_saga(
+        &self,
+        namespace: &Namespace,
+        spec: SagaSpec,
+    ) -> Result<(SagaRecord, Vec<StepRecord>, bool), Error> {
         let namespace = namespace.clone();
         self.writer.write(move |tx| block_on(engine::start(tx, &namespace, spec))).await
     }

@@ -375,14 +375,7 @@ impl JobService {
     }
 
     pub(crate) fn check_json_size(&self, what: &str, value: Option<&Value>) -> Result<(), Error> {
-        let size = value.map_or(0, |value| value.to_string().len());
-        if size > self.limits.max_job_payload_bytes {
-            return Err(Error::invalid(
-                ErrorCode::PayloadTooLarge,
-                format!("{what} is {size} bytes; the limit is {}", self.limits.max_job_payload_bytes),
-            ));
-        }
-        Ok(())
+        self.limits.check_payload(what, value)
     }
 }
 

@@ -87,17 +87,18 @@ pub trait SagaTx: WorkflowTx {
     async fn job_link(&mut self, namespace: &Namespace, job_id: JobId) -> Result<Option<StepLink>, StoreError>;
 }
 
-/// Starts a saga and enqueues its first step's job; with an idempotency key already used, answers the saga
-/// that key started instead (`false`: nothing new was created).
+/// Starts a saga and enqueues its first step's job, answering it with its steps; with an idempotency key already
+/// used, answers the saga that key started instead (`false`: nothing new was created).
 pub async fn start<T: SagaTx>(
     tx: &mut T,
     namespace: &Namespace,
     spec: SagaSpec,
-) -> Result<Applied<(SagaRecord, bool)>, Error> {
+) -> Result<Applied<(SagaRecord, Vec<StepRecord>, bool)>, Error> {
     if let Some(key) = &spec.idempotency_key
         && let Some(existing) = tx.find_saga_by_key(namespace, key).await?
     {
-        return Ok(Applied::quiet((existing, false)));
+        let steps = tx.saga_steps(namespace, existing.saga_id).await?;
+        return Ok(Applied::quiet((existing, steps, false)));
     }
     let now = tx.now().await?;
     let saga = SagaRecord {
@@ -140,7 +141,7 @@ pub async fn start<T: SagaTx>(
     let mut saga = saga;
     let run = Transition::Run { state: SagaState::Running, step: 0, phase: StepPhase::Action };
     let changes = apply(tx, &mut saga, &mut steps, run, now).await?;
-    Ok(Applied::with((saga, true), changes))
+    Ok(Applied::with((saga, steps, true), changes))
 }
 
 /// The tag on every job a saga enqueues; [`on_job_finalized`] looks up a saga link only for jobs with it.

@@ -31,8 +31,13 @@ impl SagaService {
         Self { store, limits }
     }
 
-    /// Starts the saga; `false` when its idempotency key had already started one, which is answered instead.
-    pub async fn start(&self, namespace: &Namespace, spec: SagaSpec) -> Result<(SagaRecord, bool), Error> {
+    /// Starts the saga, answering it with its steps; `false` when its idempotency key had already started one,
+    /// which is answered instead.
+    pub async fn start(
+        &self,
+        namespace: &Namespace,
+        spec: SagaSpec,
+    ) -> Result<(SagaRecord, Vec<StepRecord>, bool), Error> {
         spec::validate(&spec, &self.limits)?;
         self.store.start_saga(namespace, spec).await
     }

@@ -36,7 +36,7 @@ pub fn validate(spec: &SagaSpec, limits: &Limits) -> Result<(), Error> {
         }
         validate_step(index, step, limits)?;
     }
-    check_size(limits, "saga input", spec.input.as_ref())?;
+    limits.check_payload("saga input", spec.input.as_ref())?;
     limits.check_metadata("saga metadata", spec.metadata.as_ref())?;
     if let Some(key) = &spec.idempotency_key
         && (key.is_empty() || key.len() > 512 || key.chars().any(char::is_control))
@@ -70,18 +70,7 @@ fn validate_step(index: usize, step: &StepSpec, limits: &Limits) -> Result<(), E
             )));
         }
     }
-    check_size(limits, &format!("step '{}' input", step.name), step.input.as_ref())
-}
-
-fn check_size(limits: &Limits, what: &str, value: Option<&Value>) -> Result<(), Error> {
-    let size = value.map_or(0, |value| value.to_string().len());
-    if size > limits.max_job_payload_bytes {
-        return Err(Error::invalid(
-            ErrorCode::PayloadTooLarge,
-            format!("{what} is {size} bytes; the limit is {}", limits.max_job_payload_bytes),
-        ));
-    }
-    Ok(())
+    limits.check_payload(&format!("step '{}' input", step.name), step.input.as_ref())
 }
 
 fn invalid(message: impl Into<String>) -> Error {

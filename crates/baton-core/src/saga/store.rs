@@ -10,8 +10,13 @@ use crate::saga::model::{ListSagasParams, SagaId, SagaSpec};
 
 #[async_trait]
 pub trait SagaStore {
-    /// Starts a saga (checked by the caller); `false` when its idempotency key had already started one.
-    async fn start_saga(&self, namespace: &Namespace, spec: SagaSpec) -> Result<(SagaRecord, bool), Error>;
+    /// Starts a saga (checked by the caller), answering it with its steps; `false` when its idempotency key had
+    /// already started one.
+    async fn start_saga(
+        &self,
+        namespace: &Namespace,
+        spec: SagaSpec,
+    ) -> Result<(SagaRecord, Vec<StepRecord>, bool), Error>;
     /// The saga and its step timeline.
     async fn get_saga(&self, namespace: &Namespace, saga_id: SagaId) -> Result<(SagaRecord, Vec<StepRecord>), Error>;
     async fn cancel_saga(&self, namespace: &Namespace, saga_id: SagaId) -> Result<SagaRecord, Error>;

@@ -62,18 +62,7 @@ impl WorkflowService {
         {
             return Err(invalid(format!("timeout must be between 1 ms and {} s", MAX_TIMEOUT_MS / 1000)));
         }
-        self.check_value("workflow input", params.input.as_ref())
-    }
-
-    fn check_value(&self, what: &str, value: Option<&Value>) -> Result<(), Error> {
-        let size = value.map_or(0, |value| value.to_string().len());
-        if size > self.limits.max_job_payload_bytes {
-            return Err(Error::invalid(
-                ErrorCode::PayloadTooLarge,
-                format!("{what} is {size} bytes; the limit is {}", self.limits.max_job_payload_bytes),
-            ));
-        }
-        Ok(())
+        self.limits.check_payload("workflow input", params.input.as_ref())
     }
 
     pub async fn get(
@@ -123,7 +112,7 @@ impl WorkflowService {
         if params.output.is_some() && params.error.is_some() {
             return Err(invalid("a step ends with an output or an error, not both"));
         }
-        self.check_value("step output", params.output.as_ref())?;
+        self.limits.check_payload("step output", params.output.as_ref())?;
         if let Some(error) = &params.error {
             self.limits.check_metadata("step error", Some(&Value::String(error.clone())))?;
         }
@@ -132,11 +121,11 @@ impl WorkflowService {
             Some(StepEffect::Send { workflow_id, topic, message }) => {
                 self.limits.check_key("workflow_id", workflow_id)?;
                 self.limits.check_key("topic", topic)?;
-                self.check_value("message", Some(message))?;
+                self.limits.check_payload("message", Some(message))?;
             }
             Some(StepEffect::SetEvent { key, value }) => {
                 self.limits.check_key("event key", key)?;
-                self.check_value("event value", Some(value))?;
+                self.limits.check_payload("event value", Some(value))?;
             }
             Some(StepEffect::StartChild(child)) => self.check_start(child)?,
         }
@@ -158,7 +147,7 @@ impl WorkflowService {
     ) -> Result<(), Error> {
         self.limits.check_key("workflow_id", workflow_id)?;
         self.limits.check_key("topic", topic)?;
-        self.check_value("message", Some(&message))?;
+        self.limits.check_payload("message", Some(&message))?;
         self.store.send_message(namespace, workflow_id, topic, message).await
     }
 

@@ -140,8 +140,7 @@ pub(crate) async fn start(
         metadata: body.metadata,
         idempotency_key: idempotency_key(&headers)?,
     };
-    let (saga, created) = state.sagas.start(&namespace, spec).await?;
-    let (saga, steps) = state.sagas.get(&namespace, &saga.saga_id.to_string()).await?;
+    let (saga, steps, created) = state.sagas.start(&namespace, spec).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(saga_view(saga, steps, Some(created)))))
 }
