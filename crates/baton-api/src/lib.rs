@@ -11,3 +11,4 @@ pub mod job;
 pub mod lease;
 pub mod lock;
 pub mod saga;
+pub mod workflow;

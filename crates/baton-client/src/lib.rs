@@ -11,6 +11,7 @@ mod jobs;
 mod keeper;
 mod sagas;
 mod worker;
+mod workflows;
 
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ pub use sagas::ListSagas;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 pub use worker::{JobContext, JobError, Worker, WorkerReport};
+pub use workflows::ListWorkflows;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

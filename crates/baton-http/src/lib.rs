@@ -24,6 +24,7 @@ use baton_core::job::JobService;
 use baton_core::lease::LeaseService;
 use baton_core::lock::LockService;
 use baton_core::saga::SagaService;
+use baton_core::workflow::WorkflowService;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
@@ -60,6 +61,7 @@ pub struct Services {
     pub events: EventService,
     pub groups: GroupService,
     pub sagas: SagaService,
+    pub workflows: WorkflowService,
     pub health: HealthService,
     pub metrics: Arc<metrics_exporter_prometheus::PrometheusHandle>,
     /// Fires when the server shuts down: live subscriptions end with it, so draining does not wait for them.
@@ -87,6 +89,7 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .merge(routes::discovery::routes())
         .merge(routes::job::routes())
         .merge(routes::saga::routes())
+        .merge(routes::workflow::routes())
         .merge(routes::queue::routes())
         .merge(routes::schedule::routes())
         .merge(routes::job_type::routes())

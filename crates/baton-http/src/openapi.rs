@@ -6,12 +6,12 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{
     cache, claim, discovery, election, event, group, job, job_type, lease, lock, queue, saga, schedule, stream,
-    subscribe, system,
+    subscribe, system, workflow, workflow_step,
 };
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Baton", description = "Coordination service: locks, leases, claims, elections, a tag cache, service discovery, jobs, sagas, events and more.", version = "v1"),
+    info(title = "Baton", description = "Coordination service: locks, leases, claims, elections, a tag cache, service discovery, jobs, sagas, durable workflows, events and more.", version = "v1"),
     paths(
         lock::acquire, lock::release, lock::renew, lock::status, lock::list,
         lease::grant, lease::keepalive, lease::show, lease::revoke,
@@ -24,6 +24,8 @@ use crate::routes::{
         job::complete_batch, job::fail_batch, job::cancel, job::retry, job::show, job::result, job::list,
         queue::list, queue::update, queue::stats,
         saga::start, saga::list, saga::show, saga::status, saga::cancel,
+        workflow::start, workflow::list, workflow::show, workflow::cancel, workflow::resume, workflow::fork,
+        workflow::send, workflow::event, workflow_step::record, workflow_step::recv,
         schedule::save, schedule::list, schedule::show, schedule::remove, schedule::pause, schedule::resume,
         schedule::trigger,
         job_type::save, job_type::list, job_type::show, job_type::remove,
@@ -35,7 +37,7 @@ use crate::routes::{
     ),
     components(schemas(baton_api::job::EnqueueBatch)),
     tags((name = "locks"), (name = "leases"), (name = "claims"), (name = "elections"), (name = "cache"), (name = "discovery"), (name = "jobs"), (name = "workers"), (name = "queues"), (name = "schedules"),
-        (name = "sagas"),        (name = "events"), (name = "groups"), (name = "system"))
+        (name = "sagas"), (name = "workflows"), (name = "events"), (name = "groups"), (name = "system"))
 )]
 pub struct ApiDoc;
 

@@ -27,6 +27,7 @@ use baton_core::lease::LeaseService;
 use baton_core::lock::reaper::ReaperOptions;
 use baton_core::lock::{ExpiryReaper, LockService};
 use baton_core::saga::SagaService;
+use baton_core::workflow::WorkflowService;
 use baton_core::store::Store;
 use baton_core::streaming::StreamSlots;
 use baton_http::{AppState, HttpOptions, Services};
@@ -112,7 +113,8 @@ impl Node {
             jobs: jobs.clone(),
             events: events.clone(),
             groups: GroupService::new(events.clone()),
-            sagas: SagaService::new(store.clone(), limits),
+            sagas: SagaService::new(store.clone(), limits.clone()),
+            workflows: WorkflowService::new(store.clone(), limits),
             health: HealthService::new(store.clone()),
             metrics: Arc::new(baton_http::install_metrics_recorder()),
             shutdown: shutdown.clone(),

@@ -138,6 +138,30 @@ impl StepKind {
     }
 }
 
+impl FromStr for StepKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Self::Step,
+            Self::Sleep,
+            Self::Recv,
+            Self::Send,
+            Self::SetEvent,
+            Self::GetEvent,
+            Self::StartChild,
+            Self::ChildResult,
+            Self::Value,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == s)
+        .ok_or_else(|| {
+            format!(
+                "unknown step kind '{s}': step, sleep, recv, send, set_event, get_event, start_child, child_result or value"
+            )
+        })
+    }
+}
+
 /// One recorded step (a `workflow_steps` row of phase `action`): exactly one of `output` and `error` holds
 /// what the step produced, and a replay is handed it back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

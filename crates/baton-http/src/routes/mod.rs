@@ -18,3 +18,6 @@ pub(crate) mod schedule;
 pub(crate) mod stream;
 pub(crate) mod subscribe;
 pub(crate) mod system;
+pub(crate) mod workflow;
+pub(crate) mod workflow_step;
+mod workflow_view;
