@@ -84,8 +84,7 @@ pub(crate) async fn list(
     selector: NamespaceSelector,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<WorkflowList>, ApiError> {
-    let workflow_state =
-        query.state.as_deref().map(|raw| raw.parse::<WorkflowState>().map_err(invalid)).transpose()?;
+    let workflow_state = query.state.as_deref().map(|raw| raw.parse::<WorkflowState>().map_err(invalid)).transpose()?;
     let request = ListWorkflowsRequest {
         namespace: selector.resolve(query.namespace.as_deref())?,
         state: workflow_state,

@@ -21,3 +21,5 @@ mod sagas;
 mod server;
 mod subscriptions;
 mod workers;
+mod workflow_modes;
+mod workflows;

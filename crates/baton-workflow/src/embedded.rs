@@ -1,0 +1,235 @@
+//! The engine in this process: workflows run on a SQLite file or a PostgreSQL database through `baton-core`,
+//! with no Baton server. The job engine's duties that a server would run (waking fetchers on new runs,
+//! recovering runs whose executor died) run here, for as long as the [`Embedded`] lives.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use baton_core::clock::SystemClock;
+use baton_core::job::service::{FetchRequest, lease_ref};
+use baton_core::job::{CompleteParams, FailParams, JobReaper, JobReaperOptions, JobService};
+use baton_core::namespace::Namespace;
+use baton_core::store::Store;
+use baton_core::workflow::service::ListWorkflowsRequest;
+use baton_core::workflow::{
+    ForkParams, RecordStepParams, RecvParams, StartWorkflowParams, StepEffect, WorkflowRecord, WorkflowService,
+    WorkflowStep,
+};
+use baton_core::{Error, Limits};
+use baton_postgres::{PgOptions, PgStore};
+use baton_sqlite::{SqliteOptions, SqliteStore};
+use serde_json::Value;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use crate::backend::{Backend, Effect, ListFilter, NewWorkflow, Result, Run, StepWrite, WorkflowPage};
+use crate::error::WorkflowError;
+
+/// Baton's engine in process, over a store it opened or was given.
+pub struct Embedded {
+    namespace: Namespace,
+    jobs: JobService,
+    workflows: WorkflowService,
+    _duties: DropGuard,
+}
+
+impl Embedded {
+    /// A SQLite store in `data_dir` (created if missing), with durable commits; it takes the directory's lock,
+    /// so no server may use it meanwhile.
+    pub async fn sqlite(data_dir: impl Into<PathBuf>) -> Result<Self> {
+        let store = SqliteStore::open(SqliteOptions::new(data_dir), Arc::new(SystemClock))
+            .await
+            .map_err(|error| WorkflowError::Unavailable(format!("opening the SQLite store: {error}")))?;
+        Ok(Self::with_store(Arc::new(store)))
+    }
+
+    /// A PostgreSQL store; other processes (executors, Baton servers) may share the database.
+    pub async fn postgres(options: PgOptions) -> Result<Self> {
+        let store = PgStore::connect(options)
+            .await
+            .map_err(|error| WorkflowError::Unavailable(format!("opening PostgreSQL: {error}")))?;
+        Ok(Self::with_store(Arc::new(store)))
+    }
+
+    /// Over an open store; must be called inside a Tokio runtime (it spawns the job duties).
+    pub fn with_store(store: Arc<dyn Store>) -> Self {
+        let limits = Limits::default();
+        let jobs = JobService::new(store.clone(), limits.clone());
+        let shutdown = CancellationToken::new();
+        tokio::spawn({
+            let (jobs, shutdown) = (jobs.clone(), shutdown.clone());
+            async move { jobs.run_wakeups(shutdown).await }
+        });
+        tokio::spawn(JobReaper::new(store.clone(), JobReaperOptions::default()).run(shutdown.clone()));
+        Self {
+            namespace: Namespace::default(),
+            jobs,
+            workflows: WorkflowService::new(store, limits),
+            _duties: shutdown.drop_guard(),
+        }
+    }
+
+    fn start_params(&self, workflow: NewWorkflow) -> StartWorkflowParams {
+        StartWorkflowParams {
+            namespace: self.namespace.clone(),
+            workflow_id: workflow.workflow_id,
+            name: workflow.name,
+            input: workflow.input,
+            options: workflow.options,
+            parent_id: workflow.parent_id,
+        }
+    }
+
+    fn lease(&self, run: &Run) -> Result<baton_core::job::LeaseRef> {
+        Ok(lease_ref(self.namespace.clone(), &run.job_id, run.lease_token)?)
+    }
+}
+
+/// The one answer of a single-item acknowledgement.
+fn single(mut results: Vec<std::result::Result<baton_core::job::Job, Error>>) -> Result<()> {
+    match results.pop() {
+        Some(result) => result.map(drop).map_err(WorkflowError::from),
+        None => Err(WorkflowError::Unavailable("the store answered no outcome".into())),
+    }
+}
+
+#[async_trait]
+impl Backend for Embedded {
+    async fn start(&self, workflow: NewWorkflow) -> Result<(WorkflowRecord, bool)> {
+        Ok(self.workflows.start(self.start_params(workflow)).await?)
+    }
+
+    async fn get(&self, workflow_id: &str) -> Result<(WorkflowRecord, Vec<WorkflowStep>)> {
+        Ok(self.workflows.get(&self.namespace, workflow_id).await?)
+    }
+
+    async fn list(&self, filter: ListFilter) -> Result<WorkflowPage> {
+        let request = ListWorkflowsRequest {
+            namespace: self.namespace.clone(),
+            state: filter.state,
+            name: filter.name,
+            cursor: filter.cursor,
+            limit: filter.limit,
+        };
+        let page = self.workflows.list(request).await?;
+        Ok(WorkflowPage { workflows: page.items, next_cursor: page.next_cursor })
+    }
+
+    async fn cancel(&self, workflow_id: &str) -> Result<WorkflowRecord> {
+        Ok(self.workflows.cancel(&self.namespace, workflow_id).await?)
+    }
+
+    async fn resume(&self, workflow_id: &str) -> Result<WorkflowRecord> {
+        Ok(self.workflows.resume(&self.namespace, workflow_id).await?)
+    }
+
+    async fn fork(&self, workflow_id: &str, new_id: &str, from_step: usize) -> Result<WorkflowRecord> {
+        let params = ForkParams {
+            namespace: self.namespace.clone(),
+            workflow_id: workflow_id.to_owned(),
+            new_id: new_id.to_owned(),
+            from_step,
+        };
+        Ok(self.workflows.fork(params).await?)
+    }
+
+    async fn send(&self, workflow_id: &str, topic: &str, message: Value) -> Result<()> {
+        Ok(self.workflows.send(&self.namespace, workflow_id, topic, message).await?)
+    }
+
+    async fn event(&self, workflow_id: &str, key: &str) -> Result<Option<Value>> {
+        Ok(self.workflows.event(&self.namespace, workflow_id, key).await?)
+    }
+
+    async fn wait_run(&self, workflow: &WorkflowRecord, wait: Duration) -> Result<WorkflowRecord> {
+        if let Some(job_id) = workflow.job_id {
+            let deadline = std::time::Instant::now() + wait;
+            self.jobs.wait_for_finish(&self.namespace, job_id, deadline).await?;
+        }
+        Ok(self.workflows.get(&self.namespace, &workflow.workflow_id).await?.0)
+    }
+
+    async fn fetch_runs(
+        &self,
+        queue: &str,
+        names: &[String],
+        worker_id: &str,
+        max: u32,
+        wait: Duration,
+        lease: Duration,
+    ) -> Result<Vec<Run>> {
+        let request = FetchRequest {
+            namespace: self.namespace.clone(),
+            queues: vec![queue.to_owned()],
+            worker_id: worker_id.to_owned(),
+            max_jobs: Some(max),
+            wait: Some(wait),
+            lease: Some(lease),
+            job_types: Some(names.to_vec()),
+            complete: Vec::new(),
+        };
+        let (jobs, _) = self.jobs.fetch(request).await?;
+        Ok(jobs
+            .into_iter()
+            .filter_map(|job| {
+                Some(Run {
+                    workflow_id: job.payload.get("workflow_id")?.as_str()?.to_owned(),
+                    name: job.job_type,
+                    job_id: job.job_id.to_string(),
+                    lease_token: job.lease_token?.0,
+                })
+            })
+            .collect())
+    }
+
+    async fn heartbeat(&self, run: &Run) -> Result<bool> {
+        Ok(self.jobs.heartbeat(self.lease(run)?, None, None).await?.cancel_requested)
+    }
+
+    async fn complete(&self, run: &Run, output: Value) -> Result<()> {
+        single(self.jobs.complete(vec![CompleteParams { lease: self.lease(run)?, result: Some(output) }]).await?)
+    }
+
+    async fn fail(&self, run: &Run, error: &str, retry_in: Option<Duration>, discard: bool) -> Result<()> {
+        let params = FailParams {
+            lease: self.lease(run)?,
+            error: error.to_owned(),
+            retry_in_ms: retry_in.map(|delay| i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+            discard,
+        };
+        single(self.jobs.fail(vec![params]).await?)
+    }
+
+    async fn record_step(&self, run: &Run, step: StepWrite) -> Result<WorkflowStep> {
+        let effect = step.effect.map(|effect| match effect {
+            Effect::Send { workflow_id, topic, message } => StepEffect::Send { workflow_id, topic, message },
+            Effect::SetEvent { key, value } => StepEffect::SetEvent { key, value },
+            Effect::StartChild(child) => StepEffect::StartChild(self.start_params(child)),
+        });
+        let params = RecordStepParams {
+            lease: self.lease(run)?,
+            workflow_id: run.workflow_id.clone(),
+            index: step.index,
+            name: step.name,
+            kind: step.kind,
+            output: step.output,
+            error: step.error,
+            attempts: step.attempts,
+            started_at: Some(step.started_at),
+            effect,
+        };
+        Ok(self.workflows.record_step(params).await?)
+    }
+
+    async fn recv(&self, run: &Run, index: usize, name: &str, topic: &str) -> Result<Option<WorkflowStep>> {
+        let params = RecvParams {
+            lease: self.lease(run)?,
+            workflow_id: run.workflow_id.clone(),
+            index,
+            name: name.to_owned(),
+            topic: topic.to_owned(),
+        };
+        Ok(self.workflows.recv(params).await?)
+    }
+}
