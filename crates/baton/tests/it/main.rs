@@ -21,5 +21,6 @@ mod sagas;
 mod server;
 mod subscriptions;
 mod workers;
+mod workflow_crash;
 mod workflow_modes;
 mod workflows;
