@@ -15,6 +15,7 @@ mod schedule_cmd;
 mod serve;
 mod svc_cmd;
 mod worker_cmd;
+mod workflow_cmd;
 
 use std::process::ExitCode;
 
@@ -29,7 +30,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "baton",
     version,
-    about = "Coordination service: locks, leases, jobs, sagas, events, service discovery and more"
+    about = "Coordination service: locks, leases, jobs, sagas, workflows, events, service discovery and more"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -131,6 +132,13 @@ enum Command {
         #[command(subcommand)]
         command: saga_cmd::SagaCommand,
     },
+    /// Start, follow, list, cancel, resume and fork durable workflows, and send them messages.
+    Workflow {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: workflow_cmd::WorkflowCommand,
+    },
     /// Append, read and follow events; list and inspect streams.
     Events {
         #[command(flatten)]
@@ -170,6 +178,7 @@ fn main() -> ExitCode {
             Command::Queue { client, command } => job_cmd::run_queue(&client, command).await,
             Command::Schedule { client, command } => schedule_cmd::run(&client, command).await,
             Command::Saga { client, command } => saga_cmd::run(&client, command).await,
+            Command::Workflow { client, command } => workflow_cmd::run(&client, command).await,
             Command::Events { client, command } => events_cmd::run(&client, command).await,
             Command::Worker { client, worker } => worker_cmd::run(&client, worker).await,
         }

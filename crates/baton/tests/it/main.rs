@@ -23,4 +23,5 @@ mod subscriptions;
 mod workers;
 mod workflow_crash;
 mod workflow_modes;
+mod workflow_rest;
 mod workflows;
