@@ -11,6 +11,8 @@
 //! `cache/mod.rs`): Baton over HTTP from here, Redis with the real redis-benchmark, which it runs and parses.
 //! `baton-bench claims --target baton|etcd ...` measures claims/s (see `claims/mod.rs`): Baton over HTTP, etcd
 //! with a transaction per claim and per done.
+//! `baton-bench workflows --backend sqlite|postgres --scenario sequential|inflight` runs a 3-step no-op durable
+//! workflow on Baton's engine in process (see `workflows/mod.rs`); DBOS is measured by its own Python script.
 //! `baton-bench summary FILE...` turns such lines into tables with Baton's ratios to each peer.
 //! `bench/run-locks.sh`, `run-jobs.sh`, `run-events.sh`, `run-cache.sh` and `run-claims.sh` start every system
 //! and run all of it.
@@ -28,6 +30,7 @@ mod peer_table;
 mod redis_peer;
 mod report;
 mod target;
+mod workflows;
 mod workload;
 
 use std::io::Write;
@@ -64,6 +67,8 @@ enum Command {
     Cache(cache::CacheArgs),
     /// Run one claims scenario against Baton or etcd; one JSON line on stdout.
     Claims(claims::ClaimsArgs),
+    /// Run one durable-workflow scenario on Baton's embedded engine (SQLite or PostgreSQL); one JSON line.
+    Workflows(workflows::WorkflowsArgs),
     /// Print tables (medians over runs, ratios to the peers) from JSON lines in files, or stdin.
     Summary { files: Vec<PathBuf> },
 }
@@ -129,6 +134,10 @@ fn main() -> ExitCode {
         Command::Claims(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
             runtime.block_on(claims::run(args))
+        }
+        Command::Workflows(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            runtime.block_on(workflows::run(args))
         }
     };
     match result {

@@ -147,15 +147,18 @@ pub fn summarize(files: &[PathBuf]) -> Result<()> {
     for line in lines.iter().map(|l| l.trim()).filter(|l| l.starts_with('{')) {
         values.push(serde_json::from_str::<Value>(line).with_context(|| format!("bad JSON line: {line}"))?);
     }
-    // Job, event, cache and claims results (run-jobs.sh, run-events.sh, run-cache.sh, run-claims.sh) get their
-    // own tables; the rest are lock results.
+    // Workflow, job, event, cache and claims results (run-workflows.sh, run-jobs.sh, run-events.sh, run-cache.sh,
+    // run-claims.sh) get their own tables; the rest are lock results.
+    let (workflows, values): (Vec<Value>, Vec<Value>) =
+        values.into_iter().partition(crate::workflows::summary::is_workflows_line);
     let (events, values): (Vec<Value>, Vec<Value>) =
         values.into_iter().partition(crate::events::summary::is_events_line);
     let (jobs, values): (Vec<Value>, Vec<Value>) = values.into_iter().partition(crate::jobs::summary::is_jobs_line);
     let (cache, values): (Vec<Value>, Vec<Value>) = values.into_iter().partition(crate::cache::summary::is_cache_line);
     let (claims, locks): (Vec<Value>, Vec<Value>) =
         values.into_iter().partition(crate::claims::summary::is_claims_line);
-    let others: [Table; 4] = [
+    let others: [Table; 5] = [
+        (&workflows, crate::workflows::summary::print),
         (&jobs, crate::jobs::summary::print),
         (&events, crate::events::summary::print),
         (&cache, crate::cache::summary::print),

@@ -18,6 +18,10 @@ use uuid::Uuid;
 use crate::backend::{Backend, Effect, NewWorkflow, Run, StepWrite};
 use crate::error::WorkflowError;
 
+/// The most one wait for a child's run to end lasts before the child is read again (a resumed child has a
+/// new run).
+const CHILD_WAIT: Duration = Duration::from_secs(5);
+
 /// How a `step_with` retries its closure. Between attempts the run keeps its lease.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepOptions {
@@ -381,7 +385,7 @@ impl WorkflowContext {
                     if child.state.is_finished() {
                         break child;
                     }
-                    self.backend.wait_run(&child, self.pacing.poll.max(Duration::from_secs(5))).await?;
+                    self.backend.wait_run(&child, CHILD_WAIT).await?;
                 };
                 let outcome = json!({"state": child.state.as_str(), "output": child.output, "error": child.error});
                 self.record(index, &name, StepKind::ChildResult, Some(outcome), started_at, None).await?
