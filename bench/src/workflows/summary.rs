@@ -46,7 +46,10 @@ pub fn print(lines: &[Value]) {
         group.wal.extend(v["wal_syncs_per_workflow"].as_f64());
     }
     println!("Durable workflows (3 no-op steps), medians over rounds; ratio = workflows/s, Baton ÷ DBOS");
-    println!("{:<12} {:>7} {:<16} {:>12} {:>9} {:>9} {:>10} {:>8}", "scenario", "flight", "target", "workflows/s", "p50 ms", "p99 ms", "WAL syncs", "÷ DBOS");
+    println!(
+        "{:<12} {:>7} {:<16} {:>12} {:>9} {:>9} {:>10} {:>8}",
+        "scenario", "flight", "target", "workflows/s", "p50 ms", "p99 ms", "WAL syncs", "÷ DBOS"
+    );
     let mut verdicts = Vec::new();
     for ((scenario, clients, target), group) in &groups {
         let rate = median(&group.rate);
@@ -66,7 +69,8 @@ pub fn print(lines: &[Value]) {
         );
         if let Some(ratio) = ratio.filter(|_| scenario == "inflight") {
             let met = if ratio >= RATIO_TARGET { "met" } else { "NOT met" };
-            verdicts.push(format!("{target} at {clients} in flight: {ratio:.2}× DBOS (target ≥ {RATIO_TARGET}×): {met}"));
+            verdicts
+                .push(format!("{target} at {clients} in flight: {ratio:.2}× DBOS (target ≥ {RATIO_TARGET}×): {met}"));
         }
         if let Some(p50) = median(&group.p50).filter(|_| scenario == "sequential" && target == "baton-sqlite") {
             let met = if p50 < EMBEDDED_P50_TARGET_MS { "met" } else { "NOT met" };
