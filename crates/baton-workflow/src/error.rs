@@ -41,7 +41,8 @@ pub enum WorkflowError {
     /// The server could not be reached, or the store failed.
     #[error("{0}")]
     Unavailable(String),
-    /// A durable sleep too long to hold the run for: the executor hands the run back until then.
+    /// From `ctx.sleep`: a sleep too long to hold the run for. Let it propagate (`?`): the executor then hands
+    /// the run back to the queue until the wake-up time, and the replay then sleeps no more.
     #[error("sleeping until {0}")]
     Suspended(Timestamp),
 }
