@@ -259,3 +259,29 @@ pub async fn a_timed_out_workflow_is_cancelled_at_its_next_checkpoint(h: &Harnes
     assert_eq!(ended.state, WorkflowState::Cancelled);
     assert!(ended.error.as_deref().is_some_and(|e| e.contains("timed out")), "{ended:?}");
 }
+
+pub async fn a_cancel_passes_on_to_running_children_and_grandchildren(h: &Harness) {
+    start(h, "parent").await;
+    let parent_run = take_run(h).await.expect("the parent's run");
+    let start_child = |run: &Job, parent: &str, child: &str| RecordStepParams {
+        kind: StepKind::StartChild,
+        effect: Some(StepEffect::StartChild(StartWorkflowParams { parent_id: Some(parent.into()), ..params(child) })),
+        ..step(run, parent, 0, "child", json!(child))
+    };
+    h.store.record_step(start_child(&parent_run, "parent", "child")).await.unwrap();
+    let child_run = take_run(h).await.expect("the child's run");
+    h.store.record_step(start_child(&child_run, "child", "grandchild")).await.unwrap();
+    // An unrelated workflow, and a finished child, are left as they are.
+    start(h, "bystander").await;
+
+    let cancelled = h.store.cancel_workflow(&Namespace::default(), "parent").await.unwrap();
+    assert!(cancelled.cancel_requested, "a running parent is flagged; its executor stops at its next checkpoint");
+    assert!(get(h, "child").await.cancel_requested, "the running child is flagged too");
+    assert_eq!(get(h, "grandchild").await.state, WorkflowState::Cancelled, "a waiting grandchild ends at once");
+    assert_eq!(get(h, "bystander").await.state, WorkflowState::Running);
+    assert!(!get(h, "bystander").await.cancel_requested);
+    match h.store.record_step(step(&child_run, "child", 1, "next", json!(1))).await {
+        Err(Error::WorkflowCancelled { .. }) => {}
+        other => panic!("the child's next checkpoint should be refused, got {other:?}"),
+    }
+}

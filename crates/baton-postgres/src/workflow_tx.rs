@@ -93,6 +93,16 @@ impl WorkflowTx for PgTx<'_> {
         Ok(())
     }
 
+    async fn running_children(&mut self, namespace: &Namespace, parent_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows = query(include_str!("../queries/workflow/running_children.sql"))
+            .bind(namespace.as_str())
+            .bind(parent_id)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        rows.iter().map(|row| row.try_get(0).map_err(store_error)).collect()
+    }
+
     async fn workflow_steps(
         &mut self,
         namespace: &Namespace,

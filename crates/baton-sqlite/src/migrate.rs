@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "cache", include_str!("../migrations/0008_cache.sql")),
     (9, "sagas", include_str!("../migrations/0009_sagas.sql")),
     (10, "workflows", include_str!("../migrations/0010_workflows.sql")),
+    (11, "workflow_indexes", include_str!("../migrations/0011_workflow_indexes.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), String> {

@@ -91,6 +91,14 @@ impl WorkflowTx for SqliteTx<'_> {
         Ok(())
     }
 
+    async fn running_children(&mut self, namespace: &Namespace, parent_id: &str) -> Result<Vec<String>, StoreError> {
+        self.query_all(
+            include_str!("../queries/workflow/running_children.sql"),
+            params![namespace.as_str(), parent_id],
+            |row| row.get(0).map_err(crate::rows::store_error),
+        )
+    }
+
     async fn workflow_steps(
         &mut self,
         namespace: &Namespace,

@@ -40,6 +40,8 @@ pub trait WorkflowTx: JobTx {
         job_id: JobId,
     ) -> Result<Option<WorkflowRecord>, StoreError>;
     async fn insert_workflow(&mut self, workflow: &WorkflowRecord) -> Result<(), StoreError>;
+    /// The ids of the workflow's children still running.
+    async fn running_children(&mut self, namespace: &Namespace, parent_id: &str) -> Result<Vec<String>, StoreError>;
     async fn update_workflow(&mut self, workflow: &WorkflowRecord) -> Result<(), StoreError>;
     /// Every recorded step, by index.
     async fn workflow_steps(
@@ -309,16 +311,32 @@ pub async fn on_run_finalized<T: WorkflowTx>(tx: &mut T, job: &Job) -> Result<Ve
     Ok(Vec::new())
 }
 
-/// Cancels a workflow that has not finished: a waiting run ends at once; a running one is flagged, and its
-/// executor stops at its next checkpoint or heartbeat.
+/// Cancels a workflow that has not finished, and with it its running children (and theirs): a waiting run
+/// ends at once; a running one is flagged, and its executor stops at its next checkpoint or heartbeat.
 pub async fn cancel<T: SagaTx>(
     tx: &mut T,
     namespace: &Namespace,
     workflow_id: &str,
 ) -> Result<Applied<WorkflowRecord>, Error> {
-    let mut workflow = existing(tx, namespace, workflow_id).await?;
+    let workflow = existing(tx, namespace, workflow_id).await?;
     if workflow.state.is_finished() {
         return Err(Error::WorkflowFinished { workflow_id: workflow_id.to_owned(), state: workflow.state });
+    }
+    let mut changes = Vec::new();
+    let mut to_cancel = vec![workflow_id.to_owned()];
+    while let Some(next) = to_cancel.pop() {
+        changes.extend(cancel_one(tx, namespace, &next).await?);
+        to_cancel.extend(tx.running_children(namespace, &next).await?);
+    }
+    let workflow = existing(tx, namespace, workflow_id).await?;
+    Ok(Applied::with(workflow, changes))
+}
+
+/// Flags one running workflow cancelled and cancels its run's job.
+async fn cancel_one<T: SagaTx>(tx: &mut T, namespace: &Namespace, workflow_id: &str) -> Result<Vec<Change>, Error> {
+    let mut workflow = existing(tx, namespace, workflow_id).await?;
+    if workflow.state.is_finished() {
+        return Ok(Vec::new());
     }
     workflow.cancel_requested = true;
     workflow.updated_at = tx.now().await?;
@@ -332,8 +350,7 @@ pub async fn cancel<T: SagaTx>(
             Err(other) => return Err(other),
         }
     }
-    let workflow = existing(tx, namespace, workflow_id).await?;
-    Ok(Applied::with(workflow, changes))
+    Ok(changes)
 }
 
 /// Runs a failed or cancelled workflow again from its checkpoints, without its timeout; a running one is
