@@ -21,7 +21,6 @@ mod sagas;
 mod server;
 mod subscriptions;
 mod workers;
-mod workflow_crash;
 mod workflow_modes;
 mod workflow_rest;
 mod workflows;
