@@ -32,6 +32,14 @@ pub struct Run {
     pub lease_token: i64,
 }
 
+impl Run {
+    /// The run a fetched job is: its payload names the workflow (`None` for a job that is not a run).
+    pub(crate) fn of_job(payload: &Value, name: String, job_id: String, lease_token: Option<i64>) -> Option<Self> {
+        let workflow_id = payload.get("workflow_id")?.as_str()?.to_owned();
+        Some(Self { workflow_id, name, job_id, lease_token: lease_token? })
+    }
+}
+
 /// What a checkpoint does besides record; the engine applies it once, with the checkpoint.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {

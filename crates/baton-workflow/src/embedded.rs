@@ -173,12 +173,7 @@ impl Backend for Embedded {
         Ok(jobs
             .into_iter()
             .filter_map(|job| {
-                Some(Run {
-                    workflow_id: job.payload.get("workflow_id")?.as_str()?.to_owned(),
-                    name: job.job_type,
-                    job_id: job.job_id.to_string(),
-                    lease_token: job.lease_token?.0,
-                })
+                Run::of_job(&job.payload, job.job_type, job.job_id.to_string(), job.lease_token.map(|token| token.0))
             })
             .collect())
     }

@@ -160,14 +160,7 @@ impl Backend for Remote {
         let jobs = self.client.fetch_jobs(&[queue], request).await?;
         Ok(jobs
             .into_iter()
-            .filter_map(|job| {
-                Some(Run {
-                    workflow_id: job.payload.get("workflow_id")?.as_str()?.to_owned(),
-                    name: job.job_type,
-                    job_id: job.job_id,
-                    lease_token: job.lease_token?,
-                })
-            })
+            .filter_map(|job| Run::of_job(&job.payload, job.job_type, job.job_id, job.lease_token))
             .collect())
     }
 
