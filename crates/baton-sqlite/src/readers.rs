@@ -30,6 +30,7 @@ impl Readers {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(store_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(store_error)?;
+        crate::store::keep_plans(&conn).map_err(store_error)?;
         Ok(conn)
     }
 

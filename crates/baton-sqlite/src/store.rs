@@ -18,6 +18,7 @@ use baton_core::page::Page;
 use baton_core::store::{Applied, Change, Store};
 use baton_core::{Error, StoreError};
 use futures::executor::block_on;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, Row, params};
 use tokio::sync::broadcast;
 
@@ -89,6 +90,7 @@ impl SqliteStore {
 fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Connection, StoreError> {
     let mut conn = Connection::open(path).map_err(store_error)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(store_error)?;
+    keep_plans(&conn).map_err(store_error)?;
     conn.pragma_update(None, "journal_mode", "WAL").map_err(store_error)?;
     let level = match synchronous {
         Synchronous::Full => "FULL",
@@ -99,6 +101,13 @@ fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Connection, Stor
     conn.set_prepared_statement_cache_capacity(256);
     crate::migrate::run(&mut conn).map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
     Ok(conn)
+}
+
+/// Turns on SQLite's query planner stability guarantee: a cached statement keeps the plan it was prepared with.
+/// Without it SQLite plans some statements from their bound values (a `LIMIT ?`, say) and re-prepares them on
+/// every new binding, which made the job fetch parse and plan its SQL on every call.
+pub(crate) fn keep_plans(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map(drop)
 }
 
 fn lock_data_dir(data_dir: &Path) -> Result<File, StoreError> {
@@ -250,5 +259,36 @@ impl Store for SqliteStore {
 
     fn changes(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::{Connection, StatementStatus, params};
+
+    use super::keep_plans;
+
+    /// The statements SQLite would otherwise plan from their bound `LIMIT`: the job fetch and the promotion of
+    /// due jobs, run as the job engine runs them, with a new limit each time.
+    #[test]
+    fn cached_statements_keep_their_plan_across_bindings() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let mut conn = Connection::open(dir.path().join("plans.db")).expect("open");
+        keep_plans(&conn).expect("QPSG");
+        crate::migrate::run(&mut conn).expect("migrate");
+        let fetch = include_str!("../queries/job/fetch_candidates.sql");
+        let promote = include_str!("../queries/job/promote_due.sql");
+        for limit in 1..=5_i64 {
+            let mut statement = conn.prepare_cached(fetch).expect("prepare the fetch");
+            let rows = statement
+                .query_map(params!["default", "q", 0, limit, "[\"t\"]", 2], |_| Ok(()))
+                .expect("run the fetch")
+                .count();
+            assert_eq!(rows, 0);
+            assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "the fetch was planned again");
+            let mut statement = conn.prepare_cached(promote).expect("prepare the promotion");
+            statement.execute(params!["default", "q", 0, limit]).expect("run the promotion");
+            assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "the promotion was planned again");
+        }
     }
 }
