@@ -63,6 +63,7 @@ fn fetch_params(queue: &str, max_jobs: u32) -> FetchParams {
         lease_ms: 10_000,
         job_types: None,
         complete: Vec::new(),
+        in_process: false,
     }
 }
 

@@ -46,6 +46,7 @@ async fn fetch(h: &Harness) -> Option<Job> {
         lease_ms: 10_000,
         job_types: None,
         complete: Vec::new(),
+        in_process: false,
     };
     let mut jobs = h.store.fetch(params).await.expect("fetch").jobs;
     assert!(jobs.len() <= 1, "a saga runs one step job at a time: {jobs:?}");

@@ -33,7 +33,7 @@ async fn get(h: &Harness, workflow_id: &str) -> WorkflowRecord {
     h.store.get_workflow(&Namespace::default(), workflow_id).await.expect("get").0
 }
 
-/// Takes the next run waiting on the default queue, as an executor does.
+/// Takes the next run waiting on the default queue, as an embedded executor does (in the store's process).
 async fn take_run(h: &Harness) -> Option<Job> {
     let params = FetchParams {
         namespace: Namespace::default(),
@@ -43,6 +43,7 @@ async fn take_run(h: &Harness) -> Option<Job> {
         lease_ms: 10_000,
         job_types: None,
         complete: Vec::new(),
+        in_process: true,
     };
     h.store.fetch(params).await.expect("fetch").jobs.pop()
 }

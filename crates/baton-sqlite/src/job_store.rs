@@ -29,6 +29,9 @@ impl JobStore for SqliteStore {
     }
 
     async fn fetch(&self, params: FetchParams) -> Result<FetchOutcome, Error> {
+        if params.in_process && params.complete.is_empty() {
+            return self.writer.write_relaxed(move |tx| block_on(engine::fetch(tx, &params))).await;
+        }
         self.writer.write(move |tx| block_on(engine::fetch(tx, &params))).await
     }
 

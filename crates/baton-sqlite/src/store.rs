@@ -39,6 +39,15 @@ pub enum Synchronous {
     Normal,
 }
 
+impl Synchronous {
+    pub(crate) fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SqliteOptions {
     pub data_dir: PathBuf,
@@ -75,7 +84,7 @@ impl SqliteStore {
         };
         let (changes, _) = broadcast::channel(1024);
         Ok(Self {
-            writer: Writer::start(writer_conn, clock.clone(), changes.clone())?,
+            writer: Writer::start(writer_conn, options.synchronous, clock.clone(), changes.clone())?,
             readers: Readers::new(&path, clock),
             changes,
             _data_dir_lock: Arc::new(data_dir_lock),
@@ -92,11 +101,7 @@ fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Connection, Stor
     conn.busy_timeout(Duration::from_secs(5)).map_err(store_error)?;
     keep_plans(&conn).map_err(store_error)?;
     conn.pragma_update(None, "journal_mode", "WAL").map_err(store_error)?;
-    let level = match synchronous {
-        Synchronous::Full => "FULL",
-        Synchronous::Normal => "NORMAL",
-    };
-    conn.pragma_update(None, "synchronous", level).map_err(store_error)?;
+    conn.pragma_update(None, "synchronous", synchronous.pragma()).map_err(store_error)?;
     // Every statement Baton runs fits, so hot statements are never prepared twice.
     conn.set_prepared_statement_cache_capacity(256);
     crate::migrate::run(&mut conn).map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;

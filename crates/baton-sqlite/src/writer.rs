@@ -3,7 +3,9 @@
 //! wake-ups.
 //!
 //! **Invariant:** no caller is answered before the commit that holds its write is durable, and one failing
-//! operation (rolled back to its savepoint) never fails its batch-mates.
+//! operation (rolled back to its savepoint) never fails its batch-mates. The one exception is asked for by
+//! name: a batch made only of relaxed writes commits without waiting for the disk (see
+//! [`Writer::write_relaxed`]); the next durable commit makes it durable too, as the WAL is synced in order.
 
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, DropBehavior, TransactionBehavior};
 use tokio::sync::{broadcast, oneshot};
 
+use crate::store::Synchronous;
 use crate::tx::SqliteTx;
 
 /// The most operations one transaction carries; more wait for the next commit.
@@ -38,6 +41,8 @@ struct Job {
     /// Single-write jobs skip the savepoint: SQLite undoes a failed statement by itself, and their errors
     /// come before their one write.
     savepoint: bool,
+    /// Whether its caller is answered only once the commit is on disk.
+    durable: bool,
     run: Box<dyn FnOnce(&mut SqliteTx<'_>) -> JobOutcome + Send>,
 }
 
@@ -50,6 +55,7 @@ impl Writer {
     /// Starts the writer thread on `conn`. It stops when every `Writer` handle is dropped.
     pub(crate) fn start(
         conn: Connection,
+        synchronous: Synchronous,
         clock: Arc<dyn Clock>,
         changes: broadcast::Sender<Change>,
     ) -> Result<Self, StoreError> {
@@ -57,7 +63,7 @@ impl Writer {
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("baton-sqlite-writer".into())
-            .spawn(move || run(conn, queue, clock, changes))
+            .spawn(move || run(conn, synchronous, queue, clock, changes))
             .map_err(|e| StoreError::Internal(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Self { jobs })
     }
@@ -69,7 +75,18 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&mut SqliteTx<'_>) -> Result<Applied<T>, Error> + Send + 'static,
     {
-        self.submit(true, operation).await
+        self.submit(true, true, operation).await
+    }
+
+    /// Like [`Writer::write`], for a write that may be lost to a power cut without harm, such as a lease only
+    /// this process acts on (a power cut stops it too). A batch of nothing but such writes commits without
+    /// waiting for the disk (`synchronous=NORMAL`); a process crash still loses none of it.
+    pub(crate) async fn write_relaxed<T, F>(&self, operation: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteTx<'_>) -> Result<Applied<T>, Error> + Send + 'static,
+    {
+        self.submit(true, false, operation).await
     }
 
     /// Like [`Writer::write`], for an operation whose only write is its last statement, so that a failure can
@@ -79,10 +96,10 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&mut SqliteTx<'_>) -> Result<Applied<T>, Error> + Send + 'static,
     {
-        self.submit(false, operation).await
+        self.submit(false, true, operation).await
     }
 
-    async fn submit<T, F>(&self, savepoint: bool, operation: F) -> Result<T, Error>
+    async fn submit<T, F>(&self, savepoint: bool, durable: bool, operation: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&mut SqliteTx<'_>) -> Result<Applied<T>, Error> + Send + 'static,
@@ -104,20 +121,35 @@ impl Writer {
                 }),
             },
         });
-        let job = Job { savepoint, run };
+        let job = Job { savepoint, durable, run };
         let stopped = || Error::Store(StoreError::Unavailable("the SQLite writer has stopped".into()));
         self.jobs.send(job).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
-fn run(mut conn: Connection, queue: mpsc::Receiver<Job>, clock: Arc<dyn Clock>, feed: broadcast::Sender<Change>) {
+fn run(
+    mut conn: Connection,
+    configured: Synchronous,
+    queue: mpsc::Receiver<Job>,
+    clock: Arc<dyn Clock>,
+    feed: broadcast::Sender<Change>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut previous_batch = 1;
+    let mut level = configured;
     while let Ok(first) = queue.recv() {
         batch.push(first);
         gather(&queue, &mut batch, previous_batch);
         previous_batch = batch.len();
+        let wanted = if batch.iter().any(|job| job.durable) { configured } else { Synchronous::Normal };
+        if wanted != level {
+            match conn.pragma_update(None, "synchronous", wanted.pragma()) {
+                Ok(()) => level = wanted,
+                // Still at the stronger level at worst: the batch only waits longer.
+                Err(error) => tracing::warn!(%error, "changing SQLite's synchronous level failed"),
+            }
+        }
         metrics::histogram!("baton_sqlite_batch_operations").record(batch.len() as f64);
         let started = Instant::now();
         let (outcomes, committed) = commit_batch(&mut conn, clock.now(), batch.drain(..));
@@ -198,5 +230,37 @@ fn commit_batch(
     match transaction.commit() {
         Ok(()) => (outcomes, Ok(())),
         Err(error) => (outcomes, Err(error.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use baton_core::clock::SystemClock;
+    use baton_core::store::Applied;
+    use rusqlite::Connection;
+    use tokio::sync::broadcast;
+
+    use super::Writer;
+    use crate::store::Synchronous;
+    use crate::tx::SqliteTx;
+
+    /// `PRAGMA synchronous` as the write's own transaction sees it: 1 is NORMAL, 2 is FULL.
+    fn level(tx: &mut SqliteTx<'_>) -> Result<Applied<i64>, baton_core::Error> {
+        let level = tx.conn.query_row("PRAGMA synchronous", [], |row| row.get(0)).map_err(crate::rows::store_error)?;
+        Ok(Applied::quiet(level))
+    }
+
+    #[tokio::test]
+    async fn only_a_batch_of_relaxed_writes_commits_without_waiting_for_the_disk() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let conn = Connection::open(dir.path().join("writer.db")).expect("open");
+        conn.pragma_update(None, "journal_mode", "WAL").expect("WAL");
+        conn.pragma_update(None, "synchronous", "FULL").expect("FULL");
+        let writer = Writer::start(conn, Synchronous::Full, Arc::new(SystemClock), broadcast::channel(1).0).unwrap();
+        assert_eq!(writer.write(level).await.unwrap(), 2);
+        assert_eq!(writer.write_relaxed(level).await.unwrap(), 1);
+        assert_eq!(writer.write(level).await.unwrap(), 2, "a durable write after a relaxed one waits for the disk");
     }
 }

@@ -168,6 +168,8 @@ impl Backend for Embedded {
             lease: Some(lease),
             job_types: Some(names.to_vec()),
             complete: Vec::new(),
+            // This executor lives and dies with the store's process.
+            in_process: true,
         };
         let (jobs, _) = self.jobs.fetch(request).await?;
         Ok(jobs

@@ -266,6 +266,10 @@ pub struct FetchParams {
     /// Complete these jobs first, in the same transaction: a worker acknowledges what it finished and takes
     /// its next jobs in one round trip (and one commit).
     pub complete: Vec<CompleteParams>,
+    /// The fetcher runs in the process that owns the store, so whatever stops that process stops the fetcher
+    /// too: a store whose data only this process opens (SQLite) may then commit a fetch that carries no
+    /// completions without waiting for the disk, as a lease lost to a power cut has no live holder.
+    pub in_process: bool,
 }
 
 #[derive(Debug, Default)]

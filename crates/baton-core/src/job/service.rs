@@ -40,6 +40,9 @@ pub struct FetchRequest {
     pub job_types: Option<Vec<String>>,
     /// Jobs to complete before fetching, in the same transaction.
     pub complete: Vec<CompleteParams>,
+    /// The fetcher runs in the process that owns the store (an embedded executor). See
+    /// [`FetchParams::in_process`].
+    pub in_process: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -176,6 +179,7 @@ impl JobService {
             lease_ms,
             job_types: request.job_types,
             complete: request.complete,
+            in_process: request.in_process,
         };
         let started = Instant::now();
         let deadline = started + wait;

@@ -153,6 +153,8 @@ async fn run_fetch(
         lease: body.lease_seconds.map(Duration::from_secs),
         job_types: body.types,
         complete,
+        // A worker over the network outlives a power cut of this server: its lease must be on disk.
+        in_process: false,
     };
     let (jobs, completed) = state.jobs.fetch(request).await?;
     Ok(Json(FetchResponse {
