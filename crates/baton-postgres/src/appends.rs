@@ -11,7 +11,6 @@ use baton_core::event::engine;
 use baton_core::event::{AppendOutcome, AppendParams};
 use baton_core::{Error, StoreError};
 use tokio::sync::oneshot;
-use tokio::sync::oneshot::error::TryRecvError;
 
 use crate::event_tx::log_lock_key;
 use crate::store::PgStore;
@@ -42,27 +41,26 @@ impl AppendQueue {
     pub(crate) async fn append(&self, store: &PgStore, batch: Vec<AppendParams>) -> Outcomes {
         let (reply, mut answer) = oneshot::channel();
         self.waiting().push(Pending { batch, reply });
-        let turn = self.turn.lock().await;
         loop {
-            match answer.try_recv() {
-                Ok(outcomes) => return outcomes,
-                Err(TryRecvError::Closed) => return Err(gone()),
-                Err(TryRecvError::Empty) => {}
-            }
+            // Answered by the batch that took ours, or our turn to write what waits. A caller whose append was
+            // written never waits for the turn, so the next turn goes straight to one with appends waiting.
+            let turn = tokio::select! {
+                biased;
+                outcomes = &mut answer => return outcomes.unwrap_or_else(|_| Err(gone())),
+                turn = self.turn.lock() => turn,
+            };
             let pending = self.take_batch();
             if pending.is_empty() {
-                // Ours is being written by a batch already under way.
-                break;
+                // Ours is in a batch still being written, whose caller went away mid-batch.
+                drop(turn);
+                return answer.await.unwrap_or_else(|_| Err(gone()));
             }
             // In a task of its own: a caller that goes away mid-batch must not abandon the others' appends.
             let store = store.clone();
-            let written = tokio::spawn(async move { write_batch(&store, pending).await }).await;
-            if written.is_err() {
+            if tokio::spawn(async move { write_batch(&store, pending).await }).await.is_err() {
                 tracing::error!("an append batch panicked");
             }
         }
-        drop(turn);
-        answer.await.unwrap_or_else(|_| Err(gone()))
     }
 
     /// The oldest waiting appends, up to [`MAX_EVENTS_PER_BATCH`] events (at least one append).
