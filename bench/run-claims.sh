@@ -108,7 +108,7 @@ if wants baton-sqlite; then
     SERVER_PID[baton-sqlite]=${PIDS[-1]}
 fi
 if wants baton-postgres; then
-    start_baton baton-postgres "$BATON_PG_ADDR" --database-url "postgres://postgres@$PG_HOST:$PG_PORT/$PG_DB" \
+    start_baton baton-postgres "$BATON_PG_ADDR" --database-url "postgres://postgres@$PG_HOST:$PG_PORT/$PG_DB?sslmode=disable" \
         --data-dir "$SCRATCH/baton-postgres/data"
     SERVER_PID[baton-postgres]=${PIDS[-1]}
 fi

@@ -128,7 +128,7 @@ log "building baton-bench (release, target dir $BENCH_TARGET_DIR)"
 (cd "$HERE" && CARGO_TARGET_DIR=$BENCH_TARGET_DIR cargo build --release)
 
 # --- start the systems ----------------------------------------------------------------------------------------------
-PG_URL="postgres://postgres@$PG_HOST:$PG_PORT/$BATON_PG_DB"
+PG_URL="postgres://postgres@$PG_HOST:$PG_PORT/$BATON_PG_DB?sslmode=disable"
 wants baton-sqlite && start_baton baton-sqlite "$BATON_SQLITE_ADDR" --data-dir "$SCRATCH/baton-sqlite/data"
 # Node A first: it runs the migrations, so node B starts against a migrated database.
 wants_pg && start_baton baton-pg-a "$BATON_PG_A_ADDR" --database-url "$PG_URL" --node-id node-a \

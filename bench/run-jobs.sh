@@ -152,7 +152,7 @@ fi
 
 wants baton-sqlite && start_baton baton-sqlite "$BATON_SQLITE_ADDR" --data-dir "$SCRATCH/baton-sqlite/data"
 wants baton-postgres && start_baton baton-postgres "$BATON_PG_ADDR" \
-    --database-url "postgres://postgres@$PG_HOST:$PG_PORT/$BATON_PG_DB" --data-dir "$SCRATCH/baton-pg"
+    --database-url "postgres://postgres@$PG_HOST:$PG_PORT/$BATON_PG_DB?sslmode=disable" --data-dir "$SCRATCH/baton-pg"
 
 # --- run ------------------------------------------------------------------------------------------------------------
 bench_args() { # the baton-bench arguments of one target

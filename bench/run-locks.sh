@@ -118,7 +118,7 @@ fi
 
 wants baton-sqlite && start_baton baton-sqlite "$BATON_SQLITE_ADDR" --data-dir "$SCRATCH/baton-sqlite/data"
 wants baton-postgres && start_baton baton-postgres "$BATON_PG_ADDR" \
-    --database-url "postgres://postgres@$PG_HOST:$PG_PORT/$PG_DB"
+    --database-url "postgres://postgres@$PG_HOST:$PG_PORT/$PG_DB?sslmode=disable"
 
 # --- run ------------------------------------------------------------------------------------------------------------
 bench_args() { # the baton-bench arguments of one target

@@ -62,11 +62,11 @@ measure() { # measure TARGET SCENARIO CLIENTS ROUND
                 --clients "$clients" --duration-secs "$DURATION_SECS" --round "$round" ;;
         baton-postgres)
             recreate_db "$BATON_DB"
-            "$BENCH_BIN" workflows --backend postgres --database-url "postgres://postgres@$PGHOST:$PGPORT/$BATON_DB" \
+            "$BENCH_BIN" workflows --backend postgres --database-url "postgres://postgres@$PGHOST:$PGPORT/$BATON_DB?sslmode=disable" \
                 --scenario "$scenario" --clients "$clients" --duration-secs "$DURATION_SECS" --round "$round" ;;
         dbos)
             "$VENV_DIR/bin/python" "$HERE/peers/workflows/dbos_bench.py" \
-                --database-url "postgresql://postgres@$PGHOST:$PGPORT/$DBOS_DB" --scenario "$scenario" \
+                --database-url "postgresql://postgres@$PGHOST:$PGPORT/$DBOS_DB?sslmode=disable" --scenario "$scenario" \
                 --concurrency "$clients" --duration-secs "$DURATION_SECS" --round "$round" 2>"$SCRATCH/dbos.log" \
                 || { tail -n 20 "$SCRATCH/dbos.log" >&2; return 1; } ;;
         *) die "unknown target $target" ;;
