@@ -39,6 +39,11 @@ impl<'c> PgTx<'c> {
         self.now
     }
 
+    /// Keeps a database clock reading that came with a row, unless the transaction already has its instant.
+    pub(crate) fn clock_read_with_row(&mut self, read_at: Timestamp) {
+        self.now.get_or_insert(read_at);
+    }
+
     /// Keeps the first instant this transaction learned (a test clock's wins, as it is set from the start).
     pub(crate) fn set_now_if_unset(&mut self, now: Timestamp) {
         self.now.get_or_insert(now);

@@ -36,7 +36,9 @@ impl WorkflowTx for PgTx<'_> {
             .fetch_optional(&mut *self.conn)
             .await
             .map_err(store_error)?;
-        row.as_ref().map(|row| stored::workflow(&Stored(row))).transpose()
+        let Some(row) = row else { return Ok(None) };
+        self.clock_read_with_row(Timestamp(row.try_get("read_at").map_err(store_error)?));
+        stored::workflow(&Stored(&row)).map(Some)
     }
 
     async fn workflow_by_job(

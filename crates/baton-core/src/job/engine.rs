@@ -210,13 +210,15 @@ pub async fn fetch<T: SagaTx>(tx: &mut T, params: &FetchParams) -> Result<Applie
         (value, changes)
     };
     let mut fetched = Vec::new();
+    let mut held_back = false;
     for queue in &params.queues {
         let wanted = params.max_jobs.saturating_sub(u32::try_from(fetched.len()).unwrap_or(u32::MAX));
         if wanted == 0 {
             break;
         }
-        let jobs = fetch_from_queue(tx, namespace, queue, wanted, params).await?;
-        fetched.extend(jobs);
+        let taken = fetch_from_queue(tx, namespace, queue, wanted, params).await?;
+        held_back |= taken.held_back;
+        fetched.extend(taken.jobs);
     }
     let mut next_run_at: Option<Timestamp> = None;
     if fetched.is_empty() {
@@ -228,7 +230,19 @@ pub async fn fetch<T: SagaTx>(tx: &mut T, params: &FetchParams) -> Result<Applie
     }
     let now = tx.now().await?;
     let next_due_in_ms = next_run_at.map(|at| at.0.saturating_sub(now.0).max(0));
-    Ok(Applied::with(FetchOutcome { jobs: fetched, completed, next_due_in_ms }, changes))
+    Ok(Applied::with(FetchOutcome { jobs: fetched, completed, next_due_in_ms, held_back }, changes))
+}
+
+/// The jobs one queue gave a fetch, and whether its concurrency limits held some back.
+struct Taken {
+    jobs: Vec<Job>,
+    held_back: bool,
+}
+
+impl Taken {
+    fn all(jobs: Vec<Job>) -> Self {
+        Self { jobs, held_back: false }
+    }
 }
 
 async fn fetch_from_queue<T: JobTx>(
@@ -237,10 +251,10 @@ async fn fetch_from_queue<T: JobTx>(
     queue: &str,
     wanted: u32,
     params: &FetchParams,
-) -> Result<Vec<Job>, Error> {
+) -> Result<Taken, Error> {
     let mut settings = tx.queue_settings(namespace, queue).await?.unwrap_or_else(QueueSettings::new);
     if settings.paused {
-        return Ok(Vec::new());
+        return Ok(Taken::all(Vec::new()));
     }
     let mut queue_locked = false;
     let mut allowance = wanted;
@@ -252,7 +266,7 @@ async fn fetch_from_queue<T: JobTx>(
         let running = if settings.global_concurrency.is_some() { tx.running_count(namespace, queue).await? } else { 0 };
         allowance = rules::fetch_allowance(&settings, wanted, running, tx.now().await?);
         if allowance == 0 {
-            return Ok(Vec::new());
+            return Ok(Taken { jobs: Vec::new(), held_back: settings.global_concurrency.is_some() });
         }
     }
     // Due jobs join the available ones here, so an idle queue needs no background stager.
@@ -266,16 +280,22 @@ async fn fetch_from_queue<T: JobTx>(
         // Jobs of keys at their limit are left out, so they cannot starve the jobs behind them; the lookahead
         // leaves room for several jobs of one key among the rest.
         let (types, per_key) = (params.job_types.as_deref(), Some(settings.per_key_concurrency));
+        let available = candidates.len();
         let lookahead = allowance.saturating_mul(4).min(1000);
         candidates = tx.fetch_candidates(namespace, queue, types, per_key, lookahead).await?;
         let keys: Vec<String> =
             candidates.iter().filter_map(|(_, key)| key.clone()).collect::<BTreeSet<_>>().into_iter().collect();
         let running = tx.running_per_key(namespace, queue, &keys).await?;
         let picked = rules::pick_within_key_limits(&candidates, &running, settings.per_key_concurrency, allowance);
-        return claim_counted(tx, namespace, queue, &mut settings, &picked, params).await;
+        // Short of what was available and allowed: the rest were of keys at their limit.
+        let held_back = picked.len() < available.min(allowance as usize);
+        let jobs = claim_counted(tx, namespace, queue, &mut settings, &picked, params).await?;
+        return Ok(Taken { jobs, held_back });
     }
     let ids: Vec<JobId> = candidates.into_iter().map(|(id, _)| id).collect();
-    claim_counted(tx, namespace, queue, &mut settings, &ids, params).await
+    // Only the queue's own limit can have cut this fetch short (the candidates are all it allowed).
+    let held_back = settings.global_concurrency.is_some() && allowance < wanted;
+    Ok(Taken { jobs: claim_counted(tx, namespace, queue, &mut settings, &ids, params).await?, held_back })
 }
 
 /// Claims the jobs and, under a rate limit, counts them in the queue's window (the queue is locked then).

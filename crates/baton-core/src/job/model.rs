@@ -280,6 +280,9 @@ pub struct FetchOutcome {
     /// When nothing was fetched: how long until the earliest waiting job of these queues is due, by the
     /// store's clock, so a long poll knows when to look again without a wake-up.
     pub next_due_in_ms: Option<i64>,
+    /// A concurrency limit (the queue's, or a key's) held back jobs that were available: a job of the queue
+    /// that finishes may make room for them. Otherwise a finishing job changes nothing for this fetch.
+    pub held_back: bool,
 }
 
 /// Acting under a fetched job's lease.

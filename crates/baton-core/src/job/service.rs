@@ -69,14 +69,24 @@ pub struct QueueSettingsRequest {
 pub struct JobService {
     store: Arc<dyn Store>,
     limits: Limits,
+    /// Long polls of a queue, woken when jobs become available in it.
     queue_wakeups: Arc<Wakeups<(Namespace, String)>>,
+    /// Long polls that a concurrency limit held back, woken when a job of the queue finishes.
+    room_wakeups: Arc<Wakeups<(Namespace, String)>>,
     finish_wakeups: Arc<Wakeups<JobId>>,
     executor_check: Option<Arc<dyn ExecutorCheck>>,
 }
 
 impl JobService {
     pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
-        Self { store, limits, queue_wakeups: Arc::default(), finish_wakeups: Arc::default(), executor_check: None }
+        Self {
+            store,
+            limits,
+            queue_wakeups: Arc::default(),
+            room_wakeups: Arc::default(),
+            finish_wakeups: Arc::default(),
+            executor_check: None,
+        }
     }
 
     /// Lets the service accept job types for the executors the server has built in.
@@ -96,7 +106,7 @@ impl JobService {
                 self.queue_wakeups.wake(&(namespace, queue));
             }
             Followed::Change(Change::JobsFinished { namespace, queue, job_ids }) => {
-                self.queue_wakeups.wake(&(namespace, queue));
+                self.room_wakeups.wake(&(namespace, queue));
                 for job_id in job_ids {
                     self.finish_wakeups.wake(&job_id);
                 }
@@ -104,6 +114,7 @@ impl JobService {
             Followed::Change(_) => {}
             Followed::Lost => {
                 self.queue_wakeups.wake_all();
+                self.room_wakeups.wake_all();
                 self.finish_wakeups.wake_all();
             }
         })
@@ -183,20 +194,19 @@ impl JobService {
         };
         let started = Instant::now();
         let deadline = started + wait;
-        // Watched before the first look, so an enqueue committed right after it is not missed.
-        let watches: Vec<_> = if wait.is_zero() {
-            Vec::new()
-        } else {
-            params
-                .queues
-                .iter()
-                .map(|queue| self.queue_wakeups.watch((params.namespace.clone(), queue.clone())))
-                .collect()
+        // Watched before the first look, so an enqueue (or a finish) committed right after it is not missed.
+        let watch = |wakeups: &Arc<Wakeups<(Namespace, String)>>| -> Vec<_> {
+            if wait.is_zero() {
+                return Vec::new();
+            }
+            params.queues.iter().map(|queue| wakeups.watch((params.namespace.clone(), queue.clone()))).collect()
         };
+        let (available, room) = (watch(&self.queue_wakeups), watch(&self.room_wakeups));
         let mut completed = Vec::new();
         loop {
-            let mut notified: Vec<_> = watches.iter().map(|watch| Box::pin(watch.notify.notified())).collect();
-            for wake in &mut notified {
+            let mut available_now: Vec<_> = available.iter().map(|watch| Box::pin(watch.notify.notified())).collect();
+            let mut room_now: Vec<_> = room.iter().map(|watch| Box::pin(watch.notify.notified())).collect();
+            for wake in available_now.iter_mut().chain(room_now.iter_mut()) {
                 wake.as_mut().enable();
             }
             // The first look carries the completions; later looks only fetch.
@@ -217,8 +227,13 @@ impl JobService {
                 Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(POLL_SAFETY_NET)
             });
             let look_again = (now + due).min(deadline);
+            // A finishing job wakes this poll only when a limit held jobs back: otherwise it changes nothing here.
+            let mut wakes = available_now;
+            if outcome.held_back {
+                wakes.append(&mut room_now);
+            }
             tokio::select! {
-                _ = select_all(notified) => {}
+                _ = select_all(wakes) => {}
                 () = tokio::time::sleep_until(look_again.into()) => {}
             }
         }
