@@ -458,6 +458,27 @@ pub async fn change_feed_announces_available_and_finished_jobs(h: &Harness) {
     .expect("both changes are announced");
 }
 
+/// A failed attempt that will retry tells idle pollers of its queue to look again (and wait for its backoff).
+pub async fn a_retrying_job_is_announced_as_available_again(h: &Harness) {
+    // A queue of its own: other tests' stores on the same PostgreSQL database announce on the same channel.
+    let queue = format!("retry-{}", JobId::new());
+    enqueue_one(h, job(&queue)).await;
+    let running = fetch(h, &queue, 1).await.remove(0);
+    let mut changes = h.store.changes();
+    assert_eq!(fail(h, &running, false).await.state, JobState::Retryable);
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Change::JobsAvailable { queue: announced, .. } = changes.recv().await.expect("feed open")
+                && announced == queue
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the retry is announced on its queue");
+}
+
 fn schedule(name: &str, cron: &str, overlap: Overlap) -> Schedule {
     let template = JobTemplate {
         job_type: "report".into(),

@@ -58,6 +58,7 @@ macro_rules! conformance_suite {
             finished_jobs_are_pruned_after_retention,
             concurrent_fetches_never_share_a_job,
             change_feed_announces_available_and_finished_jobs,
+            a_retrying_job_is_announced_as_available_again,
             schedules_fire_once_per_tick,
             schedules_skip_overlaps_pause_and_trigger,
             appends_get_stream_versions_and_gapless_positions,

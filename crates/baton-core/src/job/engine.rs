@@ -470,7 +470,7 @@ async fn on_finalized<T: SagaTx>(tx: &mut T, job: &Job) -> Result<Vec<Change>, E
 }
 
 /// What a transition tells waiting callers: a finished job's result is in and its queue has room; a job that
-/// is due again can be fetched.
+/// is due again, or retries (at once or after its backoff, which the woken poll then waits for), can be fetched.
 fn transition_changes(job: &Job) -> Vec<Change> {
     let mut changes = Vec::new();
     if job.state.is_terminal() || job.state == JobState::Retryable {
@@ -480,7 +480,7 @@ fn transition_changes(job: &Job) -> Vec<Change> {
             job_ids: vec![job.job_id],
         });
     }
-    if job.state == JobState::Available {
+    if matches!(job.state, JobState::Available | JobState::Retryable) {
         changes.push(Change::JobsAvailable { namespace: job.namespace.clone(), queue: job.queue.clone() });
     }
     changes
