@@ -17,6 +17,7 @@ mod job_tx;
 mod job_type_store;
 mod listener;
 mod migrate;
+mod notifier;
 mod rows;
 mod saga_tx;
 mod schedule_store;

@@ -22,6 +22,7 @@ use tokio::sync::broadcast;
 
 use crate::appends::AppendQueue;
 use crate::listener;
+use crate::notifier::Notifier;
 use crate::rows::{self, store_error};
 use crate::tx::{PgTx, advisory_key};
 
@@ -47,6 +48,7 @@ pub struct PgStore {
     clock: Option<Arc<dyn Clock>>,
     changes: broadcast::Sender<Change>,
     pub(crate) appends: Arc<AppendQueue>,
+    notifier: Notifier,
     /// Cache entries this node evicted for the size bounds.
     pub(crate) cache_evictions: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -77,7 +79,15 @@ impl PgStore {
             .await
             .map_err(|_| StoreError::Unavailable("cannot LISTEN for other nodes' changes".into()))?
             .map_err(|_| StoreError::Internal("the LISTEN task ended".into()))?;
-        Ok(Self { pool, clock: options.clock, changes, appends: Arc::default(), cache_evictions: Arc::default() })
+        let notifier = Notifier::start(pool.clone());
+        Ok(Self {
+            pool,
+            clock: options.clock,
+            changes,
+            appends: Arc::default(),
+            notifier,
+            cache_evictions: Arc::default(),
+        })
     }
 
     /// Closes the pool; the listener task ends with it.
@@ -126,18 +136,12 @@ impl PgStore {
 
     async fn commit<T>(
         &self,
-        mut transaction: Transaction<'static, Postgres>,
+        transaction: Transaction<'static, Postgres>,
         applied: Applied<T>,
     ) -> Result<T, Error> {
         let Applied { value, changes } = applied;
-        for payload in listener::payloads(&changes) {
-            query(include_str!("../queries/lock/notify.sql"))
-                .bind(payload)
-                .execute(&mut *transaction)
-                .await
-                .map_err(store_error)?;
-        }
         transaction.commit().await.map_err(store_error)?;
+        self.notifier.send(listener::payloads(&changes));
         for change in changes {
             let _ = self.changes.send(change);
         }

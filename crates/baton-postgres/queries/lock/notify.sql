@@ -1,2 +1,3 @@
--- Wakes waiters on every node; delivered only when the transaction commits.
-SELECT pg_notify('baton_changes', $1)
+-- Wakes waiters on every node: one notification per payload ($1, in order), sent after the commit they announce.
+SELECT pg_notify('baton_changes', payload) FROM unnest($1::TEXT[]) WITH ORDINALITY AS sent (payload, position)
+ORDER BY position
