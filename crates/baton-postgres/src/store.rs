@@ -134,11 +134,7 @@ impl PgStore {
         self.commit(transaction, applied).await
     }
 
-    async fn commit<T>(
-        &self,
-        transaction: Transaction<'static, Postgres>,
-        applied: Applied<T>,
-    ) -> Result<T, Error> {
+    async fn commit<T>(&self, transaction: Transaction<'static, Postgres>, applied: Applied<T>) -> Result<T, Error> {
         let Applied { value, changes } = applied;
         transaction.commit().await.map_err(store_error)?;
         self.notifier.send(listener::payloads(&changes));
