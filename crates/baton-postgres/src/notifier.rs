@@ -40,8 +40,12 @@ async fn send_all(pool: PgPool, mut pending: mpsc::UnboundedReceiver<Vec<String>
         while let Ok(more) = pending.try_recv() {
             payloads.extend(more);
         }
-        if let Err(error) = query(include_str!("../queries/lock/notify.sql")).bind(&payloads).execute(&pool).await {
-            tracing::warn!(%error, "sending wake-ups to the other nodes failed; their waiters look again on their timers");
+        match query(include_str!("../queries/lock/notify.sql")).bind(&payloads).execute(&pool).await {
+            // The store was closed: its node is going away, and the others look again on their timers.
+            Ok(_) | Err(sqlx::Error::PoolClosed) => {}
+            Err(error) => {
+                tracing::warn!(%error, "sending wake-ups to the other nodes failed; their waiters look again on their timers");
+            }
         }
     }
 }
