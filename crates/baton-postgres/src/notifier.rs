@@ -13,6 +13,9 @@ use sqlx::PgPool;
 use sqlx::query;
 use tokio::sync::mpsc;
 
+/// The most payloads one statement sends (each under `listener`'s 7,000-byte payload); more go in the next.
+const MAX_PAYLOADS_PER_STATEMENT: usize = 256;
+
 #[derive(Clone)]
 pub(crate) struct Notifier {
     queue: mpsc::UnboundedSender<Vec<String>>,
@@ -37,7 +40,9 @@ impl Notifier {
 
 async fn send_all(pool: PgPool, mut pending: mpsc::UnboundedReceiver<Vec<String>>) {
     while let Some(mut payloads) = pending.recv().await {
-        while let Ok(more) = pending.try_recv() {
+        while payloads.len() < MAX_PAYLOADS_PER_STATEMENT
+            && let Ok(more) = pending.try_recv()
+        {
             payloads.extend(more);
         }
         match query(include_str!("../queries/lock/notify.sql")).bind(&payloads).execute(&pool).await {

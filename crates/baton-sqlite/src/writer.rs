@@ -248,7 +248,8 @@ mod tests {
 
     /// `PRAGMA synchronous` as the write's own transaction sees it: 1 is NORMAL, 2 is FULL.
     fn level(tx: &mut SqliteTx<'_>) -> Result<Applied<i64>, baton_core::Error> {
-        let level = tx.conn.query_row("PRAGMA synchronous", [], |row| row.get(0)).map_err(crate::rows::store_error)?;
+        let level =
+            tx.conn.pragma_query_value(None, "synchronous", |row| row.get(0)).map_err(crate::rows::store_error)?;
         Ok(Applied::quiet(level))
     }
 

@@ -239,12 +239,6 @@ struct Taken {
     held_back: bool,
 }
 
-impl Taken {
-    fn all(jobs: Vec<Job>) -> Self {
-        Self { jobs, held_back: false }
-    }
-}
-
 async fn fetch_from_queue<T: JobTx>(
     tx: &mut T,
     namespace: &Namespace,
@@ -254,7 +248,7 @@ async fn fetch_from_queue<T: JobTx>(
 ) -> Result<Taken, Error> {
     let mut settings = tx.queue_settings(namespace, queue).await?.unwrap_or_else(QueueSettings::new);
     if settings.paused {
-        return Ok(Taken::all(Vec::new()));
+        return Ok(Taken { jobs: Vec::new(), held_back: false });
     }
     let mut queue_locked = false;
     let mut allowance = wanted;
