@@ -16,7 +16,7 @@
 #   SCENARIOS="get:50 set:50 get:16 set:16 get:1"  scenario:clients pairs (get:1 is the hit latency)
 #   KEYSPACE=10000         keys preloaded and read or written at random (redis-benchmark -r)
 #   VALUE_BYTES=100        value size (redis-benchmark -d)
-#   HTTP=hyper             Baton's load generator: hyper (a raw connection per client) or reqwest
+#   HTTP=raw               Baton's load generator: raw (request bytes on a socket per client), hyper or reqwest
 #   MAX_LOAD=2.5           wait (up to 10 min) for the 1-minute load average to fall to this before measuring;
 #                          empty: do not wait
 #   CARGO_TARGET_DIR       for the Baton build (default /var/tmp/baton-ci-target)
@@ -34,7 +34,7 @@ TARGETS=${TARGETS:-"baton-sqlite baton-postgres redis"}
 SCENARIOS=${SCENARIOS:-"get:50 set:50 get:16 set:16 get:1"}
 KEYSPACE=${KEYSPACE:-10000}
 VALUE_BYTES=${VALUE_BYTES:-100}
-HTTP=${HTTP:-hyper}
+HTTP=${HTTP:-raw}
 MAX_LOAD=${MAX_LOAD-2.5}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/baton-ci-target}
 BATON_BIN=${BATON_BIN:-}

@@ -14,7 +14,7 @@
 #   ROUNDS=3               rounds over all scenarios; the summary shows medians over rounds
 #   TARGETS="baton-sqlite baton-postgres etcd"   which targets to run
 #   SCENARIOS="claim-done:16 claim:16"   scenario:clients pairs (claim-done: claim + done = one op; claim: alone)
-#   HTTP=hyper             Baton's load generator: hyper (a raw connection per client) or reqwest
+#   HTTP=raw               Baton's load generator: raw (request bytes on a socket per client), hyper or reqwest
 #   MAX_LOAD=2.5           wait (up to 10 min) for the 1-minute load average to fall to this before measuring;
 #                          empty: do not wait
 #   CARGO_TARGET_DIR       for the Baton build (default /var/tmp/baton-ci-target)
@@ -30,7 +30,7 @@ DURATION_SECS=${DURATION_SECS:-5}
 ROUNDS=${ROUNDS:-3}
 TARGETS=${TARGETS:-"baton-sqlite baton-postgres etcd"}
 SCENARIOS=${SCENARIOS:-"claim-done:16 claim:16"}
-HTTP=${HTTP:-hyper}
+HTTP=${HTTP:-raw}
 MAX_LOAD=${MAX_LOAD-2.5}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/baton-ci-target}
 BATON_BIN=${BATON_BIN:-}

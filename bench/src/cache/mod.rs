@@ -77,7 +77,7 @@ pub struct CacheArgs {
     #[arg(long, default_value_t = 100)]
     value_bytes: usize,
     /// Baton: the HTTP client of the load generator.
-    #[arg(long, value_enum, default_value = "hyper")]
+    #[arg(long, value_enum, default_value = "raw")]
     http: HttpKind,
     /// The server's process id, to report its CPU use over the window (`server_cpu_pct`).
     #[arg(long)]

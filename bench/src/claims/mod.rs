@@ -78,7 +78,7 @@ pub struct ClaimsArgs {
     #[arg(long, default_value_t = 1)]
     warmup_secs: u64,
     /// Baton: the HTTP client of the load generator.
-    #[arg(long, value_enum, default_value = "hyper")]
+    #[arg(long, value_enum, default_value = "raw")]
     http: HttpKind,
     /// The server's process id, to report its CPU use over the window (`server_cpu_pct`).
     #[arg(long)]

@@ -36,17 +36,15 @@ fn entry(row: &PgRow) -> Result<CacheEntry, StoreError> {
 impl PgStore {
     async fn put_chunk(&self, namespace: &Namespace, entries: &[CacheEntry]) -> Result<(), Error> {
         let tags = entries.iter().map(|entry| encode(&entry.tags)).collect::<Result<Vec<_>, _>>()?;
-        query(include_str!("../queries/cache/put_many.sql"))
+        let statement = query(include_str!("../queries/cache/put_many.sql"))
             .bind(namespace.as_str())
             .bind(entries.iter().map(|entry| entry.key.as_str()).collect::<Vec<_>>())
             .bind(entries.iter().map(|entry| entry.value.get()).collect::<Vec<_>>())
             .bind(tags)
             .bind(entries.iter().map(|entry| entry.size() as i64).collect::<Vec<_>>())
             .bind(entries.iter().map(|entry| entry.created_at.as_millis()).collect::<Vec<_>>())
-            .bind(entries.iter().map(|entry| entry.expires_at.map(Timestamp::as_millis)).collect::<Vec<_>>())
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(entries.iter().map(|entry| entry.expires_at.map(Timestamp::as_millis)).collect::<Vec<_>>());
+        self.conns.execute(statement).await?;
         Ok(())
     }
 }
@@ -54,13 +52,18 @@ impl PgStore {
 #[async_trait]
 impl CacheStore for PgStore {
     async fn get_entries(&self, namespace: &Namespace, keys: &[String]) -> Result<Vec<Option<CacheEntry>>, Error> {
-        let found = query(include_str!("../queries/cache/get_many.sql"))
-            .bind(namespace.as_str())
-            .bind(keys)
-            .bind(self.test_now().map(Timestamp::as_millis))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let found = self
+            .conns
+            .run(async |conn| {
+                query(include_str!("../queries/cache/get_many.sql"))
+                    .bind(namespace.as_str())
+                    .bind(keys)
+                    .bind(self.test_now().map(Timestamp::as_millis))
+                    .fetch_all(conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
         let mut entries = found.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
         Ok(keys
             .iter()
@@ -85,31 +88,21 @@ impl CacheStore for PgStore {
     }
 
     async fn delete_entry(&self, namespace: &Namespace, key: &str) -> Result<bool, Error> {
-        let done = query(include_str!("../queries/cache/delete.sql"))
-            .bind(namespace.as_str())
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let statement = query(include_str!("../queries/cache/delete.sql")).bind(namespace.as_str()).bind(key);
+        let done = self.conns.execute(statement).await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn invalidate_tags(&self, namespace: &Namespace, tags: &[String]) -> Result<(), Error> {
-        query(include_str!("../queries/cache/invalidate.sql"))
-            .bind(namespace.as_str())
-            .bind(tags)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let statement = query(include_str!("../queries/cache/invalidate.sql")).bind(namespace.as_str()).bind(tags);
+        self.conns.execute(statement).await?;
         Ok(())
     }
 
     async fn cache_usage(&self) -> Result<CacheUsage, Error> {
-        let row = query(include_str!("../queries/cache/usage.sql"))
-            .bind(self.test_now().map(Timestamp::as_millis))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let statement =
+            query(include_str!("../queries/cache/usage.sql")).bind(self.test_now().map(Timestamp::as_millis));
+        let row = self.conns.fetch_one(statement).await?;
         let count =
             |column: &str| row.try_get::<i64, _>(column).map(|n| u64::try_from(n).unwrap_or(0)).map_err(store_error);
         Ok(CacheUsage {
@@ -120,22 +113,18 @@ impl CacheStore for PgStore {
     }
 
     async fn trim_cache(&self, bounds: CacheBounds) -> Result<u64, Error> {
-        query(include_str!("../queries/cache/trim_expired.sql"))
-            .bind(self.test_now().map(Timestamp::as_millis))
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let statement =
+            query(include_str!("../queries/cache/trim_expired.sql")).bind(self.test_now().map(Timestamp::as_millis));
+        self.conns.execute(statement).await?;
         let usage = self.cache_usage().await?;
         if usage.entries <= bounds.max_entries && usage.bytes <= bounds.max_bytes {
             return Ok(0);
         }
         let limit = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
-        let done = query(include_str!("../queries/cache/trim_oldest.sql"))
+        let statement = query(include_str!("../queries/cache/trim_oldest.sql"))
             .bind(limit(bounds.max_entries))
-            .bind(limit(bounds.max_bytes))
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(limit(bounds.max_bytes));
+        let done = self.conns.execute(statement).await?;
         self.cache_evictions.fetch_add(done.rows_affected(), Ordering::Relaxed);
         Ok(done.rows_affected())
     }

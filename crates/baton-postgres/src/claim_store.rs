@@ -89,16 +89,14 @@ impl ClaimStore for PgStore {
         let held = if params.state == Some(ClaimState::Done) {
             Vec::new()
         } else {
-            let found = query(include_str!("../queries/claim/list_held.sql"))
+            let statement = query(include_str!("../queries/claim/list_held.sql"))
                 .bind(params.namespace.as_str())
                 .bind(claim_key(params.prefix.as_deref().unwrap_or_default()))
                 .bind(params.owner.as_deref())
                 .bind(params.after.as_deref().map(claim_key))
                 .bind(self.test_now().map(Timestamp::as_millis))
-                .bind(overfetch)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(store_error)?;
+                .bind(overfetch);
+            let found = self.conns.fetch_all(statement).await?;
             found
                 .iter()
                 .map(|row| rows::holder(row).map(|holder| Claim::held(&params.namespace, holder)))
@@ -107,15 +105,13 @@ impl ClaimStore for PgStore {
         let done = if params.state == Some(ClaimState::Held) {
             Vec::new()
         } else {
-            let found = query(include_str!("../queries/claim/list_done.sql"))
+            let statement = query(include_str!("../queries/claim/list_done.sql"))
                 .bind(params.namespace.as_str())
                 .bind(params.prefix.as_deref())
                 .bind(params.after.as_deref())
                 .bind(params.owner.as_deref())
-                .bind(overfetch)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(store_error)?;
+                .bind(overfetch);
+            let found = self.conns.fetch_all(statement).await?;
             found.iter().map(rows::done_claim).collect::<Result<Vec<_>, _>>()?
         };
         Ok(claim_engine::merge_listing(held, done, params.limit))

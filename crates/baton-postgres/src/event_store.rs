@@ -21,12 +21,8 @@ use crate::store::PgStore;
 
 impl PgStore {
     async fn stream_row(&self, namespace: &Namespace, stream: &str) -> Result<Option<StreamRecord>, Error> {
-        let found = query(include_str!("../queries/event/streams.sql"))
-            .bind(namespace.as_str())
-            .bind([stream])
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let statement = query(include_str!("../queries/event/streams.sql")).bind(namespace.as_str()).bind([stream]);
+        let found = self.conns.fetch_optional(statement).await?;
         Ok(found.as_ref().map(rows::stream).transpose()?)
     }
 }
@@ -44,17 +40,15 @@ impl EventStore for PgStore {
             Direction::Forward => include_str!("../queries/event/read_stream_forward.sql"),
             Direction::Backward => include_str!("../queries/event/read_stream_backward.sql"),
         };
-        let found = query(sql)
+        let statement = query(sql)
             .bind(params.namespace.as_str())
             .bind(&params.stream)
             .bind(first)
             .bind(last)
             .bind(stream.max_age_ms)
             .bind(self.test_now().map(Timestamp::as_millis))
-            .bind(i64::from(params.limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(i64::from(params.limit));
+        let found = self.conns.fetch_all(statement).await?;
         let events = found.iter().map(rows::event).collect::<Result<_, _>>()?;
         Ok(Some(StreamSlice { stream, events }))
     }
@@ -69,17 +63,15 @@ impl EventStore for PgStore {
             Direction::Backward => params.from_position,
         };
         let (hash_start, hash_end) = params.filter.hash_range.unzip();
-        let found = query(sql)
+        let statement = query(sql)
             .bind(params.namespace.as_str())
             .bind(from)
             .bind(params.filter.event_type.as_deref())
             .bind(params.filter.stream_prefix.as_deref())
             .bind(hash_start)
             .bind(hash_end)
-            .bind(i64::from(params.limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(i64::from(params.limit));
+        let found = self.conns.fetch_all(statement).await?;
         let head = match found.first() {
             Some(row) => row.try_get::<i64, _>("head").map_err(store_error)?.max(0),
             None => 0,
@@ -96,28 +88,24 @@ impl EventStore for PgStore {
 
     async fn stream_info(&self, namespace: &Namespace, stream: &str) -> Result<Option<(StreamRecord, u64)>, Error> {
         let Some(record) = self.stream_row(namespace, stream).await? else { return Ok(None) };
-        let row = query(include_str!("../queries/event/count_readable.sql"))
+        let statement = query(include_str!("../queries/event/count_readable.sql"))
             .bind(namespace.as_str())
             .bind(stream)
             .bind(record.first_readable_version())
             .bind(record.max_age_ms)
-            .bind(self.test_now().map(Timestamp::as_millis))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(self.test_now().map(Timestamp::as_millis));
+        let row = self.conns.fetch_one(statement).await?;
         let count = u64::try_from(row.try_get::<i64, _>(0).map_err(store_error)?).unwrap_or(0);
         Ok(Some((record, count)))
     }
 
     async fn list_streams(&self, params: ListStreamsParams) -> Result<Page<StreamRecord>, Error> {
-        let found = query(include_str!("../queries/event/list_streams.sql"))
+        let statement = query(include_str!("../queries/event/list_streams.sql"))
             .bind(params.namespace.as_str())
             .bind(params.prefix.as_deref())
             .bind(params.after.as_deref())
-            .bind(i64::from(params.limit) + 1)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(i64::from(params.limit) + 1);
+        let found = self.conns.fetch_all(statement).await?;
         let items = found.iter().map(rows::stream).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, params.limit, |stream| vec![stream.stream.clone()]))
     }
@@ -141,14 +129,12 @@ impl EventStore for PgStore {
         hash_range: (i64, i64),
         prefix: Option<&str>,
     ) -> Result<u64, Error> {
-        let row = query(include_str!("../queries/event/count_streams.sql"))
+        let statement = query(include_str!("../queries/event/count_streams.sql"))
             .bind(namespace.as_str())
             .bind(hash_range.0)
             .bind(hash_range.1)
-            .bind(prefix)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(prefix);
+        let row = self.conns.fetch_one(statement).await?;
         Ok(u64::try_from(row.try_get::<i64, _>(0).map_err(store_error)?).unwrap_or(0))
     }
 

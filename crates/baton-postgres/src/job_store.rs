@@ -51,46 +51,34 @@ impl JobStore for PgStore {
     }
 
     async fn get_job(&self, namespace: &Namespace, job_id: JobId) -> Result<Option<Job>, Error> {
-        let found = query(include_str!("../queries/job/get.sql"))
-            .bind(namespace.as_str())
-            .bind(job_id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let statement = query(include_str!("../queries/job/get.sql")).bind(namespace.as_str()).bind(job_id.to_string());
+        let found = self.conns.fetch_optional(statement).await?;
         Ok(found.as_ref().map(job).transpose()?)
     }
 
     async fn list_jobs(&self, params: ListJobsParams) -> Result<Page<Job>, Error> {
-        let rows = query(include_str!("../queries/job/list.sql"))
+        let statement = query(include_str!("../queries/job/list.sql"))
             .bind(params.namespace.as_str())
             .bind(params.queue.as_deref())
             .bind(params.state.map(JobState::as_str))
             .bind(params.job_type.as_deref())
             .bind(params.tag.as_deref())
             .bind(params.after.map(|id| id.to_string()))
-            .bind(i64::from(params.limit) + 1)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(i64::from(params.limit) + 1);
+        let rows = self.conns.fetch_all(statement).await?;
         let items = rows.iter().map(job).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, params.limit, |job| vec![job.job_id.to_string()]))
     }
 
     async fn queues(&self, namespace: &Namespace) -> Result<Vec<QueueInfo>, Error> {
-        let settings_rows = query(include_str!("../queries/job/all_queue_settings.sql"))
-            .bind(namespace.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let statement = query(include_str!("../queries/job/all_queue_settings.sql")).bind(namespace.as_str());
+        let settings_rows = self.conns.fetch_all(statement).await?;
         let settings = settings_rows
             .iter()
             .filter_map(|row| crate::rows::queue_settings(row).transpose())
             .collect::<Result<_, _>>()?;
-        let count_rows = query(include_str!("../queries/job/queue_counts.sql"))
-            .bind(namespace.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let statement = query(include_str!("../queries/job/queue_counts.sql")).bind(namespace.as_str());
+        let count_rows = self.conns.fetch_all(statement).await?;
         let counts = count_rows
             .iter()
             .map(|row| {
@@ -102,13 +90,11 @@ impl JobStore for PgStore {
                 ))
             })
             .collect::<Result<_, Error>>()?;
-        let completed_rows = query(include_str!("../queries/job/completed_since.sql"))
+        let statement = query(include_str!("../queries/job/completed_since.sql"))
             .bind(namespace.as_str())
             .bind(RECENT_MS)
-            .bind(self.test_now().map(Timestamp::as_millis))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(self.test_now().map(Timestamp::as_millis));
+        let completed_rows = self.conns.fetch_all(statement).await?;
         let completed = completed_rows
             .iter()
             .map(|row| {
@@ -133,13 +119,11 @@ impl JobStore for PgStore {
     }
 
     async fn prune_jobs(&self, retention_ms: i64, max_jobs: u32) -> Result<u64, Error> {
-        let done = query(include_str!("../queries/job/prune.sql"))
+        let statement = query(include_str!("../queries/job/prune.sql"))
             .bind(retention_ms)
             .bind(i64::from(max_jobs))
-            .bind(self.test_now().map(Timestamp::as_millis))
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(self.test_now().map(Timestamp::as_millis));
+        let done = self.conns.execute(statement).await?;
         Ok(done.rows_affected())
     }
 }

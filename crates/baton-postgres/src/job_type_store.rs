@@ -42,31 +42,20 @@ impl JobTypeStore for PgStore {
     }
 
     async fn get_job_type(&self, namespace: &Namespace, name: &str) -> Result<Option<JobType>, Error> {
-        let found = query(include_str!("../queries/job_type/get.sql"))
-            .bind(namespace.as_str())
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let statement = query(include_str!("../queries/job_type/get.sql")).bind(namespace.as_str()).bind(name);
+        let found = self.conns.fetch_optional(statement).await?;
         Ok(found.as_ref().map(job_type).transpose()?)
     }
 
     async fn list_job_types(&self, namespace: Option<&Namespace>) -> Result<Vec<JobType>, Error> {
-        let rows = query(include_str!("../queries/job_type/list.sql"))
-            .bind(namespace.map(Namespace::as_str))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let statement = query(include_str!("../queries/job_type/list.sql")).bind(namespace.map(Namespace::as_str));
+        let rows = self.conns.fetch_all(statement).await?;
         Ok(rows.iter().map(job_type).collect::<Result<_, _>>()?)
     }
 
     async fn delete_job_type(&self, namespace: &Namespace, name: &str) -> Result<bool, Error> {
-        let done = query(include_str!("../queries/job_type/delete.sql"))
-            .bind(namespace.as_str())
-            .bind(name)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let statement = query(include_str!("../queries/job_type/delete.sql")).bind(namespace.as_str()).bind(name);
+        let done = self.conns.execute(statement).await?;
         Ok(done.rows_affected() > 0)
     }
 }

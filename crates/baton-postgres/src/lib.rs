@@ -9,6 +9,7 @@
 mod appends;
 mod cache_store;
 mod claim_store;
+mod conns;
 mod discovery_store;
 mod event_store;
 mod event_tx;

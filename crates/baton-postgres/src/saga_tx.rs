@@ -182,8 +182,12 @@ impl SagaStore for PgStore {
 
     async fn get_saga(&self, namespace: &Namespace, saga_id: SagaId) -> Result<(SagaRecord, Vec<StepRecord>), Error> {
         // One snapshot, so the steps belong to the saga row read, and no row lock is taken for a read.
-        let mut transaction =
-            self.pool.begin_with(include_str!("../queries/saga/begin_snapshot.sql")).await.map_err(store_error)?;
+        let mut transaction = self
+            .conns
+            .pool()
+            .begin_with(include_str!("../queries/saga/begin_snapshot.sql"))
+            .await
+            .map_err(store_error)?;
         let saga = query(include_str!("../queries/saga/get_shared.sql"))
             .bind(namespace.as_str())
             .bind(saga_id.to_string())
@@ -202,15 +206,13 @@ impl SagaStore for PgStore {
     }
 
     async fn list_sagas(&self, params: ListSagasParams) -> Result<Page<SagaRecord>, Error> {
-        let rows = query(include_str!("../queries/saga/list.sql"))
+        let statement = query(include_str!("../queries/saga/list.sql"))
             .bind(params.namespace.as_str())
             .bind(params.state.map(SagaState::as_str))
             .bind(params.name.as_deref())
             .bind(params.before.map(|id| id.to_string()))
-            .bind(i64::from(params.limit) + 1)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(i64::from(params.limit) + 1);
+        let rows = self.conns.fetch_all(statement).await?;
         let found = rows.iter().map(|row| stored::saga(&Stored(row))).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(found, params.limit, |saga| vec![saga.saga_id.to_string()]))
     }

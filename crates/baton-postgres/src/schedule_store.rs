@@ -84,21 +84,14 @@ impl ScheduleStore for PgStore {
     }
 
     async fn get_schedule(&self, namespace: &Namespace, name: &str) -> Result<Option<Schedule>, Error> {
-        let found = query(include_str!("../queries/schedule/get.sql"))
-            .bind(namespace.as_str())
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let statement = query(include_str!("../queries/schedule/get.sql")).bind(namespace.as_str()).bind(name);
+        let found = self.conns.fetch_optional(statement).await?;
         Ok(found.as_ref().map(schedule).transpose()?)
     }
 
     async fn list_schedules(&self, namespace: &Namespace) -> Result<Vec<Schedule>, Error> {
-        let rows = query(include_str!("../queries/schedule/list.sql"))
-            .bind(namespace.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let statement = query(include_str!("../queries/schedule/list.sql")).bind(namespace.as_str());
+        let rows = self.conns.fetch_all(statement).await?;
         Ok(rows.iter().map(schedule).collect::<Result<_, _>>()?)
     }
 

@@ -16,11 +16,12 @@ use baton_core::namespace::Namespace;
 use baton_core::page::Page;
 use baton_core::store::{Applied, Change, Store};
 use baton_core::{Error, StoreError};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Postgres, Row, Transaction, query};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Connection as _, Postgres, Row, Transaction, query};
 use tokio::sync::broadcast;
 
 use crate::appends::AppendQueue;
+use crate::conns::Connections;
 use crate::listener;
 use crate::notifier::Notifier;
 use crate::rows::{self, store_error};
@@ -44,7 +45,7 @@ impl PgOptions {
 
 #[derive(Clone)]
 pub struct PgStore {
-    pub(crate) pool: PgPool,
+    pub(crate) conns: Arc<Connections>,
     clock: Option<Arc<dyn Clock>>,
     changes: broadcast::Sender<Change>,
     pub(crate) appends: Arc<AppendQueue>,
@@ -81,7 +82,7 @@ impl PgStore {
             .map_err(|_| StoreError::Internal("the LISTEN task ended".into()))?;
         let notifier = Notifier::start(pool.clone());
         Ok(Self {
-            pool,
+            conns: Arc::new(Connections::new(pool)),
             clock: options.clock,
             changes,
             appends: Arc::default(),
@@ -92,7 +93,7 @@ impl PgStore {
 
     /// Closes the pool; the listener task ends with it.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.conns.close().await;
     }
 
     /// A test clock's instant; `None` lets the database clock decide.
@@ -105,9 +106,13 @@ impl PgStore {
         &self,
         operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<Applied<T>, Error>,
     ) -> Result<T, Error> {
-        let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        let applied = operation(&mut PgTx::new(&mut transaction, self.test_now())).await?;
-        self.commit(transaction, applied).await
+        self.conns
+            .run(async |conn| {
+                let mut transaction = conn.begin().await.map_err(store_error)?;
+                let applied = operation(&mut PgTx::new(&mut transaction, self.test_now())).await?;
+                self.commit(transaction, applied).await
+            })
+            .await
     }
 
     /// Like [`PgStore::write`] for an operation on one key: the transaction begins holding the key's lock, in
@@ -129,12 +134,16 @@ impl PgStore {
         operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<Applied<T>, Error>,
     ) -> Result<T, Error> {
         let begin = include_str!("../queries/lock/begin_locked.sql").replace("{key_lock}", &key_lock.to_string());
-        let mut transaction = self.pool.begin_with(AssertSqlSafe(begin)).await.map_err(store_error)?;
-        let applied = operation(&mut PgTx::began_locked(&mut transaction, self.test_now(), key_lock)).await?;
-        self.commit(transaction, applied).await
+        self.conns
+            .run(async |conn| {
+                let mut transaction = conn.begin_with(AssertSqlSafe(begin)).await.map_err(store_error)?;
+                let applied = operation(&mut PgTx::began_locked(&mut transaction, self.test_now(), key_lock)).await?;
+                self.commit(transaction, applied).await
+            })
+            .await
     }
 
-    async fn commit<T>(&self, transaction: Transaction<'static, Postgres>, applied: Applied<T>) -> Result<T, Error> {
+    async fn commit<T>(&self, transaction: Transaction<'_, Postgres>, applied: Applied<T>) -> Result<T, Error> {
         let Applied { value, changes } = applied;
         transaction.commit().await.map_err(store_error)?;
         self.notifier.send(listener::payloads(&changes));
@@ -151,7 +160,7 @@ impl PgStore {
             .bind(namespace.as_str())
             .bind(lease_id.to_string())
             .bind(self.test_now().map(Timestamp::as_millis))
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.conns.pool())
             .await
             .map_err(store_error)?
             .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
@@ -162,8 +171,7 @@ impl PgStore {
         &self,
         operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        operation(&mut PgTx::new(&mut conn, self.test_now())).await
+        self.conns.run(async |conn| operation(&mut PgTx::new(conn, self.test_now())).await).await
     }
 }
 
@@ -208,17 +216,15 @@ impl LockStore for PgStore {
 
     async fn list(&self, params: ListLocksParams) -> Result<Page<Holder>, Error> {
         let (after_key, after_id) = params.after.clone().unzip();
-        let found = query(include_str!("../queries/lock/list.sql"))
+        let statement = query(include_str!("../queries/lock/list.sql"))
             .bind(params.namespace.as_str())
             .bind(self.test_now().map(Timestamp::as_millis))
             .bind(params.owner.as_deref())
             .bind(params.prefix.as_deref())
             .bind(after_key)
             .bind(after_id)
-            .bind(i64::from(params.limit) + 1)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(i64::from(params.limit) + 1);
+        let found = self.conns.fetch_all(statement).await?;
         let items = found.iter().map(rows::holder).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, params.limit, Holder::list_sort_key))
     }
@@ -231,14 +237,12 @@ impl LockStore for PgStore {
 #[async_trait]
 impl LeaseStore for PgStore {
     async fn grant_lease(&self, namespace: &Namespace, lease_id: LeaseId, ttl_ms: i64) -> Result<Lease, Error> {
-        let row = query(include_str!("../queries/lease/grant.sql"))
+        let statement = query(include_str!("../queries/lease/grant.sql"))
             .bind(namespace.as_str())
             .bind(lease_id.to_string())
             .bind(ttl_ms)
-            .bind(self.test_now().map(Timestamp::as_millis))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(self.test_now().map(Timestamp::as_millis));
+        let row = self.conns.fetch_one(statement).await?;
         lease_from_row(lease_id, &row)
     }
 
@@ -262,7 +266,7 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        query(include_str!("../queries/schema/ping.sql")).execute(&self.pool).await.map_err(store_error)?;
+        query(include_str!("../queries/schema/ping.sql")).execute(self.conns.pool()).await.map_err(store_error)?;
         Ok(())
     }
 

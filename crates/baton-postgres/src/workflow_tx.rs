@@ -241,8 +241,12 @@ impl PgStore {
         namespace: &Namespace,
         workflow_id: &str,
     ) -> Result<(WorkflowRecord, Vec<WorkflowStep>, PgSnapshot), Error> {
-        let mut transaction =
-            self.pool.begin_with(include_str!("../queries/saga/begin_snapshot.sql")).await.map_err(store_error)?;
+        let mut transaction = self
+            .conns
+            .pool()
+            .begin_with(include_str!("../queries/saga/begin_snapshot.sql"))
+            .await
+            .map_err(store_error)?;
         let row = query(include_str!("../queries/workflow/get_shared.sql"))
             .bind(namespace.as_str())
             .bind(workflow_id)
@@ -278,16 +282,14 @@ impl WorkflowStore for PgStore {
 
     async fn list_workflows(&self, params: ListWorkflowsParams) -> Result<Page<WorkflowRecord>, Error> {
         let (created, id) = params.before.clone().unzip();
-        let rows = query(include_str!("../queries/workflow/list.sql"))
+        let statement = query(include_str!("../queries/workflow/list.sql"))
             .bind(params.namespace.as_str())
             .bind(params.state.map(WorkflowState::as_str))
             .bind(params.name.as_deref())
             .bind(created.map(Timestamp::as_millis))
             .bind(id)
-            .bind(i64::from(params.limit) + 1)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(i64::from(params.limit) + 1);
+        let rows = self.conns.fetch_all(statement).await?;
         let found = rows.iter().map(|row| stored::workflow(&Stored(row))).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(found, params.limit, |workflow| {
             vec![workflow.created_at.as_millis().to_string(), workflow.workflow_id.clone()]

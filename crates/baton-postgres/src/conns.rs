@@ -1,0 +1,204 @@
+//! The store's connections: sqlx's pool, plus the connections kept between operations.
+//!
+//! sqlx pings every connection handed back to its pool (a `Sync` and its answer: one round trip, and a wake-up
+//! of both ends), to flush what a cancelled operation may have left behind. For an operation that ran to its end
+//! there is nothing to flush, and the ping doubled the round trips of a one-statement operation. Such a
+//! connection goes back to [`Connections`] instead; one whose operation failed or was cancelled midway goes back
+//! to sqlx, whose ping (or close) puts it right.
+//!
+//! Some users take their connections from sqlx directly (the `LISTEN` connection, the notifier, snapshot reads
+//! that hand their transaction to the caller), and sqlx never sees a connection kept here. So at most
+//! [`Connections::keep_at_most`] are kept, and the rest of the pool always goes back to sqlx.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgQueryResult, PgRow};
+use sqlx::query::Query;
+use sqlx::{PgConnection, PgPool, Postgres};
+use tokio::sync::Notify;
+
+use baton_core::StoreError;
+
+use crate::rows::store_error;
+
+/// One statement with its parameters bound.
+pub(crate) type Statement<'q> = Query<'q, Postgres, PgArguments>;
+
+pub(crate) struct Connections {
+    pool: PgPool,
+    keep_at_most: usize,
+    /// Idle connections whose last operation ended cleanly; sqlx counts them as in use.
+    kept: Mutex<Vec<PoolConnection<Postgres>>>,
+    /// Wakes a caller waiting for a connection when one is kept: sqlx's own waiters would never see it.
+    returned: Notify,
+}
+
+impl Connections {
+    /// Keeps at most half the connections the pool may open beyond the `LISTEN` connection and the notifier's,
+    /// so sqlx's own users always have the other half.
+    pub(crate) fn new(pool: PgPool) -> Self {
+        let keep_at_most = (pool.options().get_max_connections() as usize).saturating_sub(2) / 2;
+        Self { pool, keep_at_most, kept: Mutex::new(Vec::new()), returned: Notify::new() }
+    }
+
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs `operation` on a connection; it is kept for the next operation only if `operation` succeeded.
+    pub(crate) async fn run<T, E>(&self, operation: impl AsyncFnOnce(&mut PgConnection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.acquire().await.map_err(store_error)?;
+        let result = operation(&mut conn).await;
+        if result.is_ok() {
+            self.keep(conn);
+        }
+        result
+    }
+
+    pub(crate) async fn fetch_all(&self, statement: Statement<'_>) -> Result<Vec<PgRow>, StoreError> {
+        self.run(async |conn| statement.fetch_all(conn).await.map_err(store_error)).await
+    }
+
+    pub(crate) async fn fetch_one(&self, statement: Statement<'_>) -> Result<PgRow, StoreError> {
+        self.run(async |conn| statement.fetch_one(conn).await.map_err(store_error)).await
+    }
+
+    pub(crate) async fn fetch_optional(&self, statement: Statement<'_>) -> Result<Option<PgRow>, StoreError> {
+        self.run(async |conn| statement.fetch_optional(conn).await.map_err(store_error)).await
+    }
+
+    pub(crate) async fn execute(&self, statement: Statement<'_>) -> Result<PgQueryResult, StoreError> {
+        self.run(async |conn| statement.execute(conn).await.map_err(store_error)).await
+    }
+
+    async fn acquire(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
+        loop {
+            // Registered before looking, so a connection kept in between still wakes this caller.
+            let returned = self.returned.notified();
+            if let Some(conn) = self.lock().pop() {
+                return Ok(conn);
+            }
+            tokio::select! {
+                conn = self.pool.acquire() => return conn,
+                () = returned => {}
+            }
+        }
+    }
+
+    fn keep(&self, conn: PoolConnection<Postgres>) {
+        // Closing: sqlx closes it (kept, it would hold up `close`). Full: sqlx takes it back, with its ping.
+        if self.pool.is_closed() {
+            return;
+        }
+        let mut kept = self.lock();
+        if kept.len() < self.keep_at_most {
+            kept.push(conn);
+            drop(kept);
+            self.returned.notify_one();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<PoolConnection<Postgres>>> {
+        self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Closes the pool: waits for the connections in use, handing back the kept ones as they arrive.
+    pub(crate) async fn close(&self) {
+        let close = self.pool.close();
+        tokio::pin!(close);
+        loop {
+            self.lock().clear();
+            tokio::select! {
+                () = &mut close => return,
+                () = tokio::time::sleep(Duration::from_millis(10)) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sqlx::postgres::PgPoolOptions;
+    use sqlx::{Row, query};
+
+    use super::Connections;
+
+    /// Connections to the test server (`BATON_TEST_DATABASE_URL`), or `None` to skip where it is unreachable
+    /// outside CI; under `CI=true` an unreachable server fails the test.
+    async fn connections(max: u32) -> Option<Connections> {
+        let url = std::env::var("BATON_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".to_owned());
+        match PgPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(5)).connect(&url).await {
+            Ok(pool) => Some(Connections::new(pool)),
+            Err(error) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+                panic!("CI=true but PostgreSQL at {url} is unreachable: {error}")
+            }
+            Err(error) => {
+                eprintln!("SKIPPED: PostgreSQL at {url} is unreachable ({error})");
+                None
+            }
+        }
+    }
+
+    async fn backend_pid(conns: &Connections) -> i32 {
+        conns.fetch_one(query("SELECT pg_backend_pid()")).await.unwrap().get(0)
+    }
+
+    #[tokio::test]
+    async fn a_connection_whose_operation_succeeded_is_kept_for_the_next() {
+        let Some(conns) = connections(4).await else { return };
+        assert_eq!(conns.keep_at_most, 1);
+        let first = backend_pid(&conns).await;
+        assert_eq!(conns.lock().len(), 1, "kept here, not handed back to sqlx");
+        assert_eq!(conns.pool().num_idle(), 0);
+        assert_eq!(backend_pid(&conns).await, first, "the next operation runs on the same connection");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_or_failed_operation_hands_its_connection_back_to_sqlx() {
+        let Some(conns) = connections(4).await else { return };
+        let cancelled = tokio::time::timeout(Duration::from_millis(100), conns.execute(query("SELECT pg_sleep(5)")));
+        assert!(cancelled.await.is_err(), "the statement outlives the timeout");
+        assert!(conns.execute(query("SELECT no_such_column")).await.is_err());
+        assert!(conns.lock().is_empty(), "neither connection is kept");
+        assert!(backend_pid(&conns).await > 0, "sqlx's connections still serve");
+    }
+
+    #[tokio::test]
+    async fn a_caller_waiting_for_a_connection_gets_one_when_it_is_kept() {
+        // Four connections: one may be kept; the other three are busy for a while.
+        let Some(conns) = connections(4).await else { return };
+        let busy = || async {
+            let pool = conns.pool().clone();
+            tokio::spawn(async move { query("SELECT pg_sleep(0.5)").execute(&pool).await })
+        };
+        let others = [busy().await, busy().await, busy().await];
+        let holder = conns.execute(query("SELECT pg_sleep(0.2)"));
+        let waiter = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            backend_pid(&conns).await
+        };
+        let both = tokio::time::timeout(Duration::from_secs(4), async { tokio::join!(holder, waiter) });
+        let (held, pid) = both.await.expect("the waiter is woken by the kept connection, not left to sqlx's queue");
+        held.unwrap();
+        assert!(pid > 0);
+        for other in others {
+            other.await.unwrap().unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn closing_hands_back_the_kept_connections() {
+        let Some(conns) = connections(4).await else { return };
+        backend_pid(&conns).await;
+        tokio::time::timeout(Duration::from_secs(5), conns.close()).await.expect("close does not wait on kept ones");
+        assert!(conns.pool().is_closed());
+    }
+}
