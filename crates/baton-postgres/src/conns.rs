@@ -6,20 +6,19 @@
 //! connection goes back to [`Connections`] instead; one whose operation failed or was cancelled midway goes back
 //! to sqlx, whose ping (or close) puts it right.
 //!
-//! Some users take their connections from sqlx directly (the `LISTEN` connection, the notifier, snapshot reads
-//! that hand their transaction to the caller), and sqlx never sees a connection kept here. So at most
-//! [`Connections::keep_at_most`] are kept, and the rest of the pool always goes back to sqlx.
+//! The `LISTEN` connection is the one user that takes its connection from sqlx directly (it holds it for good,
+//! and takes another if it must reconnect), and sqlx never sees a connection kept here. So all but two of the
+//! pool's connections may be kept: one is the listener's, and one always goes back to sqlx, for a reconnect.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use baton_core::StoreError;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgQueryResult, PgRow};
 use sqlx::query::Query;
 use sqlx::{PgConnection, PgPool, Postgres};
-use tokio::sync::Notify;
-
-use baton_core::StoreError;
 
 use crate::rows::store_error;
 
@@ -31,16 +30,14 @@ pub(crate) struct Connections {
     keep_at_most: usize,
     /// Idle connections whose last operation ended cleanly; sqlx counts them as in use.
     kept: Mutex<Vec<PoolConnection<Postgres>>>,
-    /// Wakes a caller waiting for a connection when one is kept: sqlx's own waiters would never see it.
-    returned: Notify,
+    /// Callers waiting on sqlx for a connection: a connection kept meanwhile would never reach them.
+    waiting: AtomicUsize,
 }
 
 impl Connections {
-    /// Keeps at most half the connections the pool may open beyond the `LISTEN` connection and the notifier's,
-    /// so sqlx's own users always have the other half.
     pub(crate) fn new(pool: PgPool) -> Self {
-        let keep_at_most = (pool.options().get_max_connections() as usize).saturating_sub(2) / 2;
-        Self { pool, keep_at_most, kept: Mutex::new(Vec::new()), returned: Notify::new() }
+        let keep_at_most = (pool.options().get_max_connections() as usize).saturating_sub(2);
+        Self { pool, keep_at_most, kept: Mutex::new(Vec::new()), waiting: AtomicUsize::new(0) }
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
@@ -77,29 +74,25 @@ impl Connections {
     }
 
     async fn acquire(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
-        loop {
-            // Registered before looking, so a connection kept in between still wakes this caller.
-            let returned = self.returned.notified();
-            if let Some(conn) = self.lock().pop() {
-                return Ok(conn);
-            }
-            tokio::select! {
-                conn = self.pool.acquire() => return conn,
-                () = returned => {}
-            }
+        if let Some(conn) = self.lock().pop() {
+            return Ok(conn);
         }
+        // Not raced against a connection being kept: dropping sqlx's acquire midway would abandon the
+        // connection it may be opening, again and again. While anyone waits here, `keep` hands connections
+        // back to sqlx, which gives them to its waiters.
+        let _waiting = Waiting::on(&self.waiting);
+        self.pool.acquire().await
     }
 
     fn keep(&self, conn: PoolConnection<Postgres>) {
-        // Closing: sqlx closes it (kept, it would hold up `close`). Full: sqlx takes it back, with its ping.
-        if self.pool.is_closed() {
+        // Closing: sqlx closes it (kept, it would hold up `close`). Someone waiting on sqlx, or full: sqlx takes
+        // it back, with its ping.
+        if self.pool.is_closed() || self.waiting.load(Ordering::SeqCst) > 0 {
             return;
         }
         let mut kept = self.lock();
         if kept.len() < self.keep_at_most {
             kept.push(conn);
-            drop(kept);
-            self.returned.notify_one();
         }
     }
 
@@ -118,6 +111,22 @@ impl Connections {
                 () = tokio::time::sleep(Duration::from_millis(10)) => {}
             }
         }
+    }
+}
+
+/// Counts a caller as waiting on sqlx until it has its connection or gives up (its future dropped).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn on(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -153,7 +162,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_whose_operation_succeeded_is_kept_for_the_next() {
-        let Some(conns) = connections(4).await else { return };
+        let Some(conns) = connections(3).await else { return };
         assert_eq!(conns.keep_at_most, 1);
         let first = backend_pid(&conns).await;
         assert_eq!(conns.lock().len(), 1, "kept here, not handed back to sqlx");
@@ -172,21 +181,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_caller_waiting_for_a_connection_gets_one_when_it_is_kept() {
-        // Four connections: one may be kept; the other three are busy for a while.
-        let Some(conns) = connections(4).await else { return };
+    async fn a_caller_waiting_on_sqlx_gets_the_next_connection_to_finish() {
+        // Three connections: one may be kept; the other two are busy for a while.
+        let Some(conns) = connections(3).await else { return };
         let busy = || async {
             let pool = conns.pool().clone();
             tokio::spawn(async move { query("SELECT pg_sleep(0.5)").execute(&pool).await })
         };
-        let others = [busy().await, busy().await, busy().await];
+        let others = [busy().await, busy().await];
         let holder = conns.execute(query("SELECT pg_sleep(0.2)"));
         let waiter = async {
             tokio::time::sleep(Duration::from_millis(50)).await;
             backend_pid(&conns).await
         };
         let both = tokio::time::timeout(Duration::from_secs(4), async { tokio::join!(holder, waiter) });
-        let (held, pid) = both.await.expect("the waiter is woken by the kept connection, not left to sqlx's queue");
+        let (held, pid) = both.await.expect("the connection reaches the waiter through sqlx, not the kept ones");
         held.unwrap();
         assert!(pid > 0);
         for other in others {

@@ -9,9 +9,12 @@
 //! only a hint: every waiter re-reads its state on a safety-net timer, so a notification lost to a crash
 //! between a commit and its send costs other nodes' waiters that wait, never a wrong answer.
 
-use sqlx::PgPool;
+use std::sync::Arc;
+
 use sqlx::query;
 use tokio::sync::mpsc;
+
+use crate::conns::Connections;
 
 /// The most payloads one statement sends (each under `listener`'s 7,000-byte payload); more go in the next.
 const MAX_PAYLOADS_PER_STATEMENT: usize = 256;
@@ -23,9 +26,9 @@ pub(crate) struct Notifier {
 
 impl Notifier {
     /// Starts the sending task; it ends when the last handle is dropped.
-    pub(crate) fn start(pool: PgPool) -> Self {
+    pub(crate) fn start(conns: Arc<Connections>) -> Self {
         let (queue, pending) = mpsc::unbounded_channel();
-        tokio::spawn(send_all(pool, pending));
+        tokio::spawn(send_all(conns, pending));
         Self { queue }
     }
 
@@ -38,16 +41,17 @@ impl Notifier {
     }
 }
 
-async fn send_all(pool: PgPool, mut pending: mpsc::UnboundedReceiver<Vec<String>>) {
+async fn send_all(conns: Arc<Connections>, mut pending: mpsc::UnboundedReceiver<Vec<String>>) {
     while let Some(mut payloads) = pending.recv().await {
         while payloads.len() < MAX_PAYLOADS_PER_STATEMENT
             && let Ok(more) = pending.try_recv()
         {
             payloads.extend(more);
         }
-        match query(include_str!("../queries/lock/notify.sql")).bind(&payloads).execute(&pool).await {
+        match conns.execute(query(include_str!("../queries/lock/notify.sql")).bind(&payloads)).await {
             // The store was closed: its node is going away, and the others look again on their timers.
-            Ok(_) | Err(sqlx::Error::PoolClosed) => {}
+            Ok(_) => {}
+            Err(_) if conns.pool().is_closed() => {}
             Err(error) => {
                 tracing::warn!(%error, "sending wake-ups to the other nodes failed; their waiters look again on their timers");
             }

@@ -80,9 +80,10 @@ impl PgStore {
             .await
             .map_err(|_| StoreError::Unavailable("cannot LISTEN for other nodes' changes".into()))?
             .map_err(|_| StoreError::Internal("the LISTEN task ended".into()))?;
-        let notifier = Notifier::start(pool.clone());
+        let conns = Arc::new(Connections::new(pool));
+        let notifier = Notifier::start(conns.clone());
         Ok(Self {
-            conns: Arc::new(Connections::new(pool)),
+            conns,
             clock: options.clock,
             changes,
             appends: Arc::default(),
@@ -156,13 +157,14 @@ impl PgStore {
     /// Runs a one-statement lease query (`$1` namespace, `$2` lease id, `$3` test clock) that answers with the
     /// lease only while it is live.
     async fn live_lease(&self, sql: &'static str, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
-        let row = query(sql)
+        let statement = query(sql)
             .bind(namespace.as_str())
             .bind(lease_id.to_string())
-            .bind(self.test_now().map(Timestamp::as_millis))
-            .fetch_optional(self.conns.pool())
-            .await
-            .map_err(store_error)?
+            .bind(self.test_now().map(Timestamp::as_millis));
+        let row = self
+            .conns
+            .fetch_optional(statement)
+            .await?
             .ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })?;
         lease_from_row(lease_id, &row)
     }
@@ -266,7 +268,7 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        query(include_str!("../queries/schema/ping.sql")).execute(self.conns.pool()).await.map_err(store_error)?;
+        self.conns.execute(query(include_str!("../queries/schema/ping.sql"))).await?;
         Ok(())
     }
 

@@ -14,7 +14,7 @@ use baton_core::workflow::{
 };
 use baton_core::{Error, StoreError, Timestamp};
 use serde_json::Value;
-use sqlx::{Row as _, query};
+use sqlx::{Connection as _, PgConnection, Postgres, Row as _, Transaction, query};
 
 use crate::rows::{Stored, store_error};
 use crate::store::PgStore;
@@ -235,18 +235,16 @@ impl WorkflowTx for PgTx<'_> {
 }
 
 impl PgStore {
-    /// A workflow and its steps from one snapshot, taking no row lock.
-    async fn workflow_snapshot(
+    /// A workflow and its steps from one snapshot on `conn`, taking no row lock; the snapshot stays open for
+    /// further reads.
+    async fn workflow_snapshot<'c>(
         &self,
+        conn: &'c mut PgConnection,
         namespace: &Namespace,
         workflow_id: &str,
-    ) -> Result<(WorkflowRecord, Vec<WorkflowStep>, PgSnapshot), Error> {
-        let mut transaction = self
-            .conns
-            .pool()
-            .begin_with(include_str!("../queries/saga/begin_snapshot.sql"))
-            .await
-            .map_err(store_error)?;
+    ) -> Result<(WorkflowRecord, Vec<WorkflowStep>, Transaction<'c, Postgres>), Error> {
+        let mut transaction =
+            conn.begin_with(include_str!("../queries/saga/begin_snapshot.sql")).await.map_err(store_error)?;
         let row = query(include_str!("../queries/workflow/get_shared.sql"))
             .bind(namespace.as_str())
             .bind(workflow_id)
@@ -259,8 +257,6 @@ impl PgStore {
         Ok((workflow, steps, transaction))
     }
 }
-
-type PgSnapshot = sqlx::Transaction<'static, sqlx::Postgres>;
 
 #[async_trait::async_trait]
 impl WorkflowStore for PgStore {
@@ -275,9 +271,13 @@ impl WorkflowStore for PgStore {
         namespace: &Namespace,
         workflow_id: &str,
     ) -> Result<(WorkflowRecord, Vec<WorkflowStep>), Error> {
-        let (workflow, steps, snapshot) = self.workflow_snapshot(namespace, workflow_id).await?;
-        snapshot.commit().await.map_err(store_error)?;
-        Ok((workflow, steps))
+        self.conns
+            .run(async |conn| {
+                let (workflow, steps, snapshot) = self.workflow_snapshot(conn, namespace, workflow_id).await?;
+                snapshot.commit().await.map_err(store_error)?;
+                Ok((workflow, steps))
+            })
+            .await
     }
 
     async fn list_workflows(&self, params: ListWorkflowsParams) -> Result<Page<WorkflowRecord>, Error> {
@@ -320,10 +320,14 @@ impl WorkflowStore for PgStore {
         workflow_id: &str,
         key: &str,
     ) -> Result<Option<Value>, Error> {
-        let (_, _, mut snapshot) = self.workflow_snapshot(namespace, workflow_id).await?;
-        let value = PgTx::new(&mut snapshot, self.test_now()).event(namespace, workflow_id, key).await?;
-        snapshot.commit().await.map_err(store_error)?;
-        Ok(value)
+        self.conns
+            .run(async |conn| {
+                let (_, _, mut snapshot) = self.workflow_snapshot(conn, namespace, workflow_id).await?;
+                let value = PgTx::new(&mut snapshot, self.test_now()).event(namespace, workflow_id, key).await?;
+                snapshot.commit().await.map_err(store_error)?;
+                Ok(value)
+            })
+            .await
     }
 
     async fn cancel_workflow(&self, namespace: &Namespace, workflow_id: &str) -> Result<WorkflowRecord, Error> {
