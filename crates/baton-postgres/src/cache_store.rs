@@ -17,7 +17,7 @@ use crate::rows::store_error;
 use crate::store::PgStore;
 
 /// Rows of one multi-row write are cut so a statement stays under a new socket's send buffer (see
-/// `event_tx::STATEMENT_BYTES`: sqlx 0.9.0 leaves Nagle's algorithm on). One larger value still waits once.
+/// `event_tx::STATEMENT_BYTES`, chosen when sqlx left Nagle's algorithm on).
 const STATEMENT_BYTES: usize = 12 * 1024;
 
 fn entry(row: &PgRow) -> Result<CacheEntry, StoreError> {
