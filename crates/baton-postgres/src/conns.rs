@@ -184,11 +184,11 @@ mod tests {
     async fn a_caller_waiting_on_sqlx_gets_the_next_connection_to_finish() {
         // Three connections: one may be kept; the other two are busy for a while.
         let Some(conns) = connections(3).await else { return };
-        let busy = || async {
+        let busy = || {
             let pool = conns.pool().clone();
             tokio::spawn(async move { query("SELECT pg_sleep(0.5)").execute(&pool).await })
         };
-        let others = [busy().await, busy().await];
+        let others = [busy(), busy()];
         let holder = conns.execute(query("SELECT pg_sleep(0.2)"));
         let waiter = async {
             tokio::time::sleep(Duration::from_millis(50)).await;
