@@ -52,18 +52,11 @@ impl PgStore {
 #[async_trait]
 impl CacheStore for PgStore {
     async fn get_entries(&self, namespace: &Namespace, keys: &[String]) -> Result<Vec<Option<CacheEntry>>, Error> {
-        let found = self
-            .conns
-            .run(async |conn| {
-                query(include_str!("../queries/cache/get_many.sql"))
-                    .bind(namespace.as_str())
-                    .bind(keys)
-                    .bind(self.test_now().map(Timestamp::as_millis))
-                    .fetch_all(conn)
-                    .await
-                    .map_err(store_error)
-            })
-            .await?;
+        let statement = query(include_str!("../queries/cache/get_many.sql"))
+            .bind(namespace.as_str())
+            .bind(keys)
+            .bind(self.test_now().map(Timestamp::as_millis));
+        let found = self.conns.fetch_all(statement).await?;
         let mut entries = found.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
         Ok(keys
             .iter()

@@ -157,7 +157,7 @@ mod tests {
     }
 
     async fn backend_pid(conns: &Connections) -> i32 {
-        conns.fetch_one(query("SELECT pg_backend_pid()")).await.unwrap().get(0)
+        conns.fetch_one(query(include_str!("../queries/testing/backend_pid.sql"))).await.unwrap().get(0)
     }
 
     #[tokio::test]
@@ -173,9 +173,12 @@ mod tests {
     #[tokio::test]
     async fn a_cancelled_or_failed_operation_hands_its_connection_back_to_sqlx() {
         let Some(conns) = connections(4).await else { return };
-        let cancelled = tokio::time::timeout(Duration::from_millis(100), conns.execute(query("SELECT pg_sleep(5)")));
+        let cancelled = tokio::time::timeout(
+            Duration::from_millis(100),
+            conns.execute(query(include_str!("../queries/testing/sleep.sql")).bind(5.0)),
+        );
         assert!(cancelled.await.is_err(), "the statement outlives the timeout");
-        assert!(conns.execute(query("SELECT no_such_column")).await.is_err());
+        assert!(conns.execute(query(include_str!("../queries/testing/fails.sql"))).await.is_err());
         assert!(conns.lock().is_empty(), "neither connection is kept");
         assert!(backend_pid(&conns).await > 0, "sqlx's connections still serve");
     }
@@ -186,10 +189,12 @@ mod tests {
         let Some(conns) = connections(3).await else { return };
         let busy = || {
             let pool = conns.pool().clone();
-            tokio::spawn(async move { query("SELECT pg_sleep(0.5)").execute(&pool).await })
+            tokio::spawn(
+                async move { query(include_str!("../queries/testing/sleep.sql")).bind(0.5).execute(&pool).await },
+            )
         };
         let others = [busy(), busy()];
-        let holder = conns.execute(query("SELECT pg_sleep(0.2)"));
+        let holder = conns.execute(query(include_str!("../queries/testing/sleep.sql")).bind(0.2));
         let waiter = async {
             tokio::time::sleep(Duration::from_millis(50)).await;
             backend_pid(&conns).await

@@ -13,7 +13,7 @@ use baton_core::saga::{SagaSpec, SagaStore};
 use crate::store::PgStore;
 use baton_core::saga::stored;
 use baton_core::stored::{encode, encode_optional};
-use sqlx::{Connection as _, query};
+use sqlx::query;
 
 use crate::rows::{Stored, store_error};
 use crate::tx::{PgTx, advisory_key};
@@ -182,23 +182,18 @@ impl SagaStore for PgStore {
 
     async fn get_saga(&self, namespace: &Namespace, saga_id: SagaId) -> Result<(SagaRecord, Vec<StepRecord>), Error> {
         // One snapshot, so the steps belong to the saga row read, and no row lock is taken for a read.
-        self.conns
-            .run(async |conn| {
-                let mut transaction =
-                    conn.begin_with(include_str!("../queries/saga/begin_snapshot.sql")).await.map_err(store_error)?;
-                let saga = query(include_str!("../queries/saga/get_shared.sql"))
-                    .bind(namespace.as_str())
-                    .bind(saga_id.to_string())
-                    .fetch_optional(&mut *transaction)
-                    .await
-                    .map_err(store_error)?
-                    .ok_or_else(|| Error::SagaNotFound { saga_id: saga_id.to_string() })?;
-                let saga = stored::saga(&Stored(&saga))?;
-                let steps = PgTx::new(&mut transaction, self.test_now()).saga_steps(namespace, saga_id).await?;
-                transaction.commit().await.map_err(store_error)?;
-                Ok((saga, steps))
-            })
-            .await
+        self.read_snapshot(async |tx| {
+            let saga = query(include_str!("../queries/saga/get_shared.sql"))
+                .bind(namespace.as_str())
+                .bind(saga_id.to_string())
+                .fetch_optional(&mut *tx.conn)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| Error::SagaNotFound { saga_id: saga_id.to_string() })?;
+            let saga = stored::saga(&Stored(&saga))?;
+            Ok((saga, tx.saga_steps(namespace, saga_id).await?))
+        })
+        .await
     }
 
     async fn cancel_saga(&self, namespace: &Namespace, saga_id: SagaId) -> Result<SagaRecord, Error> {

@@ -169,6 +169,23 @@ impl PgStore {
         lease_from_row(lease_id, &row)
     }
 
+    /// Runs reads in one snapshot that takes no row lock, so rows read together (a saga or workflow and its
+    /// steps) belong together.
+    pub(crate) async fn read_snapshot<T>(
+        &self,
+        operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.conns
+            .run(async |conn| {
+                let mut snapshot =
+                    conn.begin_with(include_str!("../queries/saga/begin_snapshot.sql")).await.map_err(store_error)?;
+                let value = operation(&mut PgTx::new(&mut snapshot, self.test_now())).await?;
+                snapshot.commit().await.map_err(store_error)?;
+                Ok(value)
+            })
+            .await
+    }
+
     pub(crate) async fn read<T>(
         &self,
         operation: impl AsyncFnOnce(&mut PgTx<'_>) -> Result<T, Error>,

@@ -14,7 +14,7 @@ use baton_core::workflow::{
 };
 use baton_core::{Error, StoreError, Timestamp};
 use serde_json::Value;
-use sqlx::{Connection as _, PgConnection, Postgres, Row as _, Transaction, query};
+use sqlx::{Row as _, query};
 
 use crate::rows::{Stored, store_error};
 use crate::store::PgStore;
@@ -234,28 +234,16 @@ impl WorkflowTx for PgTx<'_> {
     }
 }
 
-impl PgStore {
-    /// A workflow and its steps from one snapshot on `conn`, taking no row lock; the snapshot stays open for
-    /// further reads.
-    async fn workflow_snapshot<'c>(
-        &self,
-        conn: &'c mut PgConnection,
-        namespace: &Namespace,
-        workflow_id: &str,
-    ) -> Result<(WorkflowRecord, Vec<WorkflowStep>, Transaction<'c, Postgres>), Error> {
-        let mut transaction =
-            conn.begin_with(include_str!("../queries/saga/begin_snapshot.sql")).await.map_err(store_error)?;
-        let row = query(include_str!("../queries/workflow/get_shared.sql"))
-            .bind(namespace.as_str())
-            .bind(workflow_id)
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| Error::WorkflowNotFound { workflow_id: workflow_id.to_owned() })?;
-        let workflow = stored::workflow(&Stored(&row))?;
-        let steps = PgTx::new(&mut transaction, self.test_now()).workflow_steps(namespace, workflow_id).await?;
-        Ok((workflow, steps, transaction))
-    }
+/// A workflow's row, read in the caller's snapshot without a row lock.
+async fn shared_workflow(tx: &mut PgTx<'_>, namespace: &Namespace, workflow_id: &str) -> Result<WorkflowRecord, Error> {
+    let row = query(include_str!("../queries/workflow/get_shared.sql"))
+        .bind(namespace.as_str())
+        .bind(workflow_id)
+        .fetch_optional(&mut *tx.conn)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| Error::WorkflowNotFound { workflow_id: workflow_id.to_owned() })?;
+    Ok(stored::workflow(&Stored(&row))?)
 }
 
 #[async_trait::async_trait]
@@ -271,13 +259,11 @@ impl WorkflowStore for PgStore {
         namespace: &Namespace,
         workflow_id: &str,
     ) -> Result<(WorkflowRecord, Vec<WorkflowStep>), Error> {
-        self.conns
-            .run(async |conn| {
-                let (workflow, steps, snapshot) = self.workflow_snapshot(conn, namespace, workflow_id).await?;
-                snapshot.commit().await.map_err(store_error)?;
-                Ok((workflow, steps))
-            })
-            .await
+        self.read_snapshot(async |tx| {
+            let workflow = shared_workflow(tx, namespace, workflow_id).await?;
+            Ok((workflow, tx.workflow_steps(namespace, workflow_id).await?))
+        })
+        .await
     }
 
     async fn list_workflows(&self, params: ListWorkflowsParams) -> Result<Page<WorkflowRecord>, Error> {
@@ -320,14 +306,12 @@ impl WorkflowStore for PgStore {
         workflow_id: &str,
         key: &str,
     ) -> Result<Option<Value>, Error> {
-        self.conns
-            .run(async |conn| {
-                let (_, _, mut snapshot) = self.workflow_snapshot(conn, namespace, workflow_id).await?;
-                let value = PgTx::new(&mut snapshot, self.test_now()).event(namespace, workflow_id, key).await?;
-                snapshot.commit().await.map_err(store_error)?;
-                Ok(value)
-            })
-            .await
+        // The workflow row first: an unknown workflow is an error, not an unset event.
+        self.read_snapshot(async |tx| {
+            shared_workflow(tx, namespace, workflow_id).await?;
+            Ok(tx.event(namespace, workflow_id, key).await?)
+        })
+        .await
     }
 
     async fn cancel_workflow(&self, namespace: &Namespace, workflow_id: &str) -> Result<WorkflowRecord, Error> {

@@ -269,11 +269,13 @@ mod tests {
     async fn a_failing_write_alone_in_its_batch_leaves_nothing_behind() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let conn = Connection::open(dir.path().join("writer.db")).expect("open");
-        conn.execute("CREATE TABLE t (n INTEGER)", []).expect("table");
+        conn.execute(include_str!("../queries/testing/create_probe.sql"), []).expect("table");
         let writer = Writer::start(conn, Synchronous::Full, Arc::new(SystemClock), broadcast::channel(1).0).unwrap();
         let failed = writer
             .write(|tx: &mut SqliteTx<'_>| -> Result<Applied<()>, baton_core::Error> {
-                tx.conn.execute("INSERT INTO t VALUES (1)", []).map_err(crate::rows::store_error)?;
+                tx.conn
+                    .execute(include_str!("../queries/testing/insert_probe.sql"), [])
+                    .map_err(crate::rows::store_error)?;
                 Err(baton_core::Error::Invalid {
                     code: baton_core::ErrorCode::InvalidArgument,
                     message: "fails after its write".into(),
@@ -285,7 +287,7 @@ mod tests {
             .write(|tx: &mut SqliteTx<'_>| {
                 let count: i64 = tx
                     .conn
-                    .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+                    .query_row(include_str!("../queries/testing/count_probe.sql"), [], |row| row.get(0))
                     .map_err(crate::rows::store_error)?;
                 Ok(Applied::quiet(count))
             })

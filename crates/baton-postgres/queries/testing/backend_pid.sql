@@ -1,0 +1,2 @@
+-- Tests only: which server process serves this connection.
+SELECT pg_backend_pid()

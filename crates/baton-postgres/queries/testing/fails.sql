@@ -1,0 +1,2 @@
+-- Tests only: a statement the server refuses.
+SELECT no_such_column

@@ -1,0 +1,2 @@
+-- Tests only.
+SELECT count(*) FROM probe

@@ -1,0 +1,2 @@
+-- Tests only.
+INSERT INTO probe VALUES (1)
