@@ -20,6 +20,7 @@ mod saga_tx;
 mod schedule_store;
 mod store;
 mod tx;
+mod wal;
 mod workflow_tx;
 mod writer;
 

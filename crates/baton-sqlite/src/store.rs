@@ -25,6 +25,7 @@ use tokio::sync::broadcast;
 use crate::readers::Readers;
 use crate::rows::{self, store_error};
 use crate::tx::SqliteTx;
+use crate::wal::WalFile;
 use crate::writer::Writer;
 
 const DATABASE_FILE: &str = "baton.db";
@@ -37,15 +38,6 @@ pub enum Synchronous {
     #[default]
     Full,
     Normal,
-}
-
-impl Synchronous {
-    pub(crate) fn pragma(self) -> &'static str {
-        match self {
-            Self::Full => "FULL",
-            Self::Normal => "NORMAL",
-        }
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -76,15 +68,15 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", options.data_dir.display())))?;
         let data_dir_lock = lock_data_dir(&options.data_dir)?;
         let path = Self::database_path(&options.data_dir);
-        let writer_conn = {
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || open_writer(&path, options.synchronous))
+        let (writer_conn, wal) = {
+            let (path, now) = (path.clone(), clock.now());
+            tokio::task::spawn_blocking(move || open_writer(&path, options.synchronous, now))
                 .await
                 .map_err(|e| StoreError::Internal(e.to_string()))??
         };
         let (changes, _) = broadcast::channel(1024);
         Ok(Self {
-            writer: Writer::start(writer_conn, options.synchronous, clock.clone(), changes.clone())?,
+            writer: Writer::start(writer_conn, wal, clock.clone(), changes.clone())?,
             readers: Readers::new(&path, clock),
             changes,
             _data_dir_lock: Arc::new(data_dir_lock),
@@ -96,16 +88,30 @@ impl SqliteStore {
     }
 }
 
-fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Connection, StoreError> {
+/// Opens the writer's connection, migrated and with its leases refreshed, and the WAL it syncs by hand when
+/// commits must be durable.
+fn open_writer(
+    path: &Path,
+    synchronous: Synchronous,
+    now: Timestamp,
+) -> Result<(Connection, Option<WalFile>), StoreError> {
     let mut conn = Connection::open(path).map_err(store_error)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(store_error)?;
     keep_plans(&conn).map_err(store_error)?;
     conn.pragma_update(None, "journal_mode", "WAL").map_err(store_error)?;
-    conn.pragma_update(None, "synchronous", synchronous.pragma()).map_err(store_error)?;
+    // Durable commits are synced by the writer (crate::wal), so that a batch that needs no sync skips it.
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(store_error)?;
     // Every statement Baton runs fits, so hot statements are never prepared twice.
     conn.set_prepared_statement_cache_capacity(256);
     crate::migrate::run(&mut conn).map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
-    Ok(conn)
+    conn.execute(include_str!("../queries/lease/refresh_all.sql"), [now.as_millis()]).map_err(store_error)?;
+    let wal = match synchronous {
+        Synchronous::Full => Some(WalFile::open(path).map_err(|e| {
+            StoreError::Unavailable(format!("cannot open the write-ahead log of {}: {e}", path.display()))
+        })?),
+        Synchronous::Normal => None,
+    };
+    Ok((conn, wal))
 }
 
 /// Turns on SQLite's query planner stability guarantee: a cached statement keeps the plan it was prepared with.
@@ -148,10 +154,17 @@ fn live_lease(tx: &SqliteTx<'_>, sql: &str, namespace: &Namespace, lease_id: Lea
     lease.ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })
 }
 
+/// Whether an acquire's caller, or a waiter it woke, learns of a grant: only then must its commit be on disk
+/// before anyone is answered. A waiter queued is answered by the grant that comes later; a refusal reveals
+/// holders that were synced when they were granted.
+fn reveals_a_grant(applied: &Applied<AcquireOutcome>) -> bool {
+    matches!(applied.value, AcquireOutcome::Granted(_)) || !applied.changes.is_empty()
+}
+
 #[async_trait]
 impl LockStore for SqliteStore {
     async fn acquire(&self, params: AcquireParams) -> Result<AcquireOutcome, Error> {
-        self.writer.write(move |tx| block_on(engine::acquire(tx, &params))).await
+        self.writer.write_durable_if(reveals_a_grant, move |tx| block_on(engine::acquire(tx, &params))).await
     }
 
     async fn release(&self, params: ReleaseParams) -> Result<(), Error> {
@@ -223,10 +236,12 @@ impl LeaseStore for SqliteStore {
             .await
     }
 
+    /// Committed without waiting for the disk, as etcd keeps keepalives in its leader's memory: a power cut
+    /// may take the last ones back, and the next start gives every lease its full TTL again (`open_writer`).
     async fn keepalive_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
         let namespace = namespace.clone();
         self.writer
-            .write_single(move |tx| {
+            .write_single_relaxed(move |tx| {
                 live_lease(tx, include_str!("../queries/lease/keepalive.sql"), &namespace, lease_id).map(Applied::quiet)
             })
             .await
@@ -269,9 +284,34 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use baton_core::clock::{ManualClock, Timestamp};
+    use baton_core::lease::LeaseStore;
+    use baton_core::lock::LeaseId;
+    use baton_core::namespace::Namespace;
     use rusqlite::{Connection, StatementStatus, params};
 
-    use super::keep_plans;
+    use super::{SqliteOptions, SqliteStore, keep_plans};
+
+    /// Keepalives commit without waiting for the disk, so a start must not let a lease lapse earlier than a
+    /// keepalive a power cut took back promised: every stored lease gets its full TTL from the start.
+    #[tokio::test]
+    async fn a_start_gives_every_stored_lease_its_full_ttl_again() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let clock = Arc::new(ManualClock::new(Timestamp(1_000_000)));
+        let namespace = Namespace::default();
+        let lease_id = LeaseId::new();
+        {
+            let store = SqliteStore::open(SqliteOptions::new(dir.path()), clock.clone()).await.expect("open");
+            store.grant_lease(&namespace, lease_id, 10_000).await.expect("grant");
+        }
+        clock.advance(Duration::from_secs(8));
+        let store = SqliteStore::open(SqliteOptions::new(dir.path()), clock.clone()).await.expect("reopen");
+        let lease = store.get_lease(&namespace, lease_id).await.expect("still live");
+        assert_eq!(lease.expires_at, Timestamp(1_008_000 + 10_000), "a full TTL from the start");
+    }
 
     /// The statements SQLite would otherwise plan from their bound `LIMIT`: the job fetch and the promotion of
     /// due jobs, run as the job engine runs them, with a new limit each time.

@@ -3,11 +3,14 @@
 //! wake-ups.
 //!
 //! **Invariant:** no caller is answered before the commit that holds its write is durable, and one failing
-//! operation (rolled back to its savepoint) never fails its batch-mates. The one exception is asked for by
-//! name: a batch made only of relaxed writes commits without waiting for the disk (see
-//! [`Writer::write_relaxed`]); the next durable commit makes it durable too, as the WAL is synced in order.
+//! operation (rolled back to its savepoint) never fails its batch-mates. The exceptions are asked for by name:
+//! a relaxed write ([`Writer::write_relaxed`]), or a write whose value says its caller learns nothing a power cut
+//! may take back ([`Writer::write_durable_if`]). A batch holding nothing else commits without waiting for the
+//! disk; the next synced commit makes it durable too, as the WAL is synced in order. Commits run at
+//! `synchronous=NORMAL` and the writer syncs the WAL itself ([`crate::wal`]).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use baton_core::clock::{Clock, Timestamp};
 use baton_core::store::{Applied, Change};
@@ -18,8 +21,8 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, DropBehavior, TransactionBehavior};
 use tokio::sync::{broadcast, oneshot};
 
-use crate::store::Synchronous;
 use crate::tx::SqliteTx;
+use crate::wal::WalFile;
 
 /// The most operations one transaction carries; more wait for the next commit.
 const MAX_BATCH: usize = 1024;
@@ -32,6 +35,8 @@ const GATHER_WINDOW: Duration = Duration::from_micros(250);
 /// What a job reports after it ran inside its savepoint.
 struct JobOutcome {
     succeeded: bool,
+    /// Whether its caller may be answered only once the commit is on disk.
+    durable: bool,
     changes: Vec<Change>,
     /// Answers the caller once the batch's commit result is known.
     answer: Box<dyn FnOnce(Result<(), StoreError>) + Send>,
@@ -41,31 +46,45 @@ struct Job {
     /// Single-write jobs skip the savepoint: SQLite undoes a failed statement by itself, and their errors
     /// come before their one write.
     savepoint: bool,
-    /// Whether its caller is answered only once the commit is on disk.
-    durable: bool,
     run: Box<dyn FnOnce(&mut SqliteTx<'_>) -> JobOutcome + Send>,
 }
 
 #[derive(Clone)]
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// How many times the writer synced the WAL, for the tests.
+    #[cfg(test)]
+    syncs: Arc<AtomicU64>,
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`. It stops when every `Writer` handle is dropped.
+    /// Starts the writer thread on `conn`, which commits at `synchronous=NORMAL`. With `wal`, the writer syncs it
+    /// before answering a durable write; without, nothing waits for the disk (Baton's `sqlite_synchronous =
+    /// "normal"`). It stops when every `Writer` handle is dropped.
     pub(crate) fn start(
         conn: Connection,
-        synchronous: Synchronous,
+        wal: Option<WalFile>,
         clock: Arc<dyn Clock>,
         changes: broadcast::Sender<Change>,
     ) -> Result<Self, StoreError> {
         // Unbounded, so async callers never block; the queue is bounded by the requests in flight.
         let (jobs, queue) = mpsc::channel();
+        let syncs = Arc::new(AtomicU64::new(0));
+        let disk = Disk { wal, syncs: syncs.clone() };
         std::thread::Builder::new()
             .name("baton-sqlite-writer".into())
-            .spawn(move || run(conn, synchronous, queue, clock, changes))
+            .spawn(move || run(conn, disk, queue, clock, changes))
             .map_err(|e| StoreError::Internal(format!("cannot start the SQLite writer: {e}")))?;
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs,
+            #[cfg(test)]
+            syncs,
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
     }
 
     /// Runs `operation` in its own savepoint in the next group commit, and answers with its value once that
@@ -75,7 +94,22 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&mut SqliteTx<'_>) -> Result<Applied<T>, Error> + Send + 'static,
     {
-        self.submit(true, true, operation).await
+        self.submit(true, |_| true, operation).await
+    }
+
+    /// Like [`Writer::write`], but the caller is answered without waiting for the disk when `needs_disk` says
+    /// its result reveals nothing a power cut may take back: a lock waiter queued, say, whose caller is answered
+    /// only by a later grant, and that grant's synced commit carries the queueing to disk too.
+    pub(crate) async fn write_durable_if<T, F>(
+        &self,
+        needs_disk: fn(&Applied<T>) -> bool,
+        operation: F,
+    ) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteTx<'_>) -> Result<Applied<T>, Error> + Send + 'static,
+    {
+        self.submit(true, needs_disk, operation).await
     }
 
     /// Like [`Writer::write`], for a write that may be lost to a power cut without harm, such as a lease only
@@ -86,7 +120,7 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&mut SqliteTx<'_>) -> Result<Applied<T>, Error> + Send + 'static,
     {
-        self.submit(true, false, operation).await
+        self.submit(true, |_| false, operation).await
     }
 
     /// Like [`Writer::write`], for an operation whose only write is its last statement, so that a failure can
@@ -96,63 +130,86 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&mut SqliteTx<'_>) -> Result<Applied<T>, Error> + Send + 'static,
     {
-        self.submit(false, true, operation).await
+        self.submit(false, |_| true, operation).await
     }
 
-    async fn submit<T, F>(&self, savepoint: bool, durable: bool, operation: F) -> Result<T, Error>
+    /// A relaxed write ([`Writer::write_relaxed`]) that is also a single write ([`Writer::write_single`]).
+    pub(crate) async fn write_single_relaxed<T, F>(&self, operation: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteTx<'_>) -> Result<Applied<T>, Error> + Send + 'static,
+    {
+        self.submit(false, |_| false, operation).await
+    }
+
+    async fn submit<T, F>(&self, savepoint: bool, needs_disk: fn(&Applied<T>) -> bool, operation: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&mut SqliteTx<'_>) -> Result<Applied<T>, Error> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<T, Error>>();
         let run = Box::new(move |tx: &mut SqliteTx<'_>| match operation(tx) {
-            Ok(Applied { value, changes }) => JobOutcome {
+            Ok(applied) => JobOutcome {
                 succeeded: true,
-                changes,
+                durable: needs_disk(&applied),
+                changes: applied.changes,
                 answer: Box::new(move |committed| {
-                    let _ = reply.send(committed.map(|()| value).map_err(Error::Store));
+                    let _ = reply.send(committed.map(|()| applied.value).map_err(Error::Store));
                 }),
             },
             Err(error) => JobOutcome {
                 succeeded: false,
+                durable: false,
                 changes: Vec::new(),
                 answer: Box::new(move |_| {
                     let _ = reply.send(Err(error));
                 }),
             },
         });
-        let job = Job { savepoint, durable, run };
+        let job = Job { savepoint, run };
         let stopped = || Error::Store(StoreError::Unavailable("the SQLite writer has stopped".into()));
         self.jobs.send(job).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
+/// Where the writer makes commits durable.
+struct Disk {
+    wal: Option<WalFile>,
+    syncs: Arc<AtomicU64>,
+}
+
+impl Disk {
+    /// Syncs the WAL if one of `outcomes` must be on disk before its caller hears of it.
+    fn sync_for(&mut self, outcomes: &[JobOutcome]) -> Result<(), String> {
+        let Some(wal) = self.wal.as_mut() else { return Ok(()) };
+        if !outcomes.iter().any(|outcome| outcome.succeeded && outcome.durable) {
+            return Ok(());
+        }
+        wal.sync().map_err(|error| format!("syncing the SQLite WAL failed: {error}"))?;
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("baton_sqlite_wal_syncs_total").increment(1);
+        Ok(())
+    }
+}
+
 fn run(
     mut conn: Connection,
-    configured: Synchronous,
+    mut disk: Disk,
     queue: mpsc::Receiver<Job>,
     clock: Arc<dyn Clock>,
     feed: broadcast::Sender<Change>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut previous_batch = 1;
-    let mut level = configured;
     while let Ok(first) = queue.recv() {
         batch.push(first);
         gather(&queue, &mut batch, previous_batch);
         previous_batch = batch.len();
-        let wanted = if batch.iter().any(|job| job.durable) { configured } else { Synchronous::Normal };
-        if wanted != level {
-            match conn.pragma_update(None, "synchronous", wanted.pragma()) {
-                Ok(()) => level = wanted,
-                // Still at the stronger level at worst: the batch only waits longer.
-                Err(error) => tracing::warn!(%error, "changing SQLite's synchronous level failed"),
-            }
-        }
         metrics::histogram!("baton_sqlite_batch_operations").record(batch.len() as f64);
         let started = Instant::now();
         let (outcomes, committed) = commit_batch(&mut conn, clock.now(), batch.drain(..));
+        let committed = committed.and_then(|()| disk.sync_for(&outcomes));
         metrics::histogram!("baton_sqlite_batch_seconds").record(started.elapsed().as_secs_f64());
         let mut woken = Vec::new();
         let mut changes = Vec::new();
@@ -255,14 +312,12 @@ mod tests {
     use tokio::sync::broadcast;
 
     use super::Writer;
-    use crate::store::Synchronous;
     use crate::tx::SqliteTx;
+    use crate::wal::WalFile;
 
-    /// `PRAGMA synchronous` as the write's own transaction sees it: 1 is NORMAL, 2 is FULL.
-    fn level(tx: &mut SqliteTx<'_>) -> Result<Applied<i64>, baton_core::Error> {
-        let level =
-            tx.conn.pragma_query_value(None, "synchronous", |row| row.get(0)).map_err(crate::rows::store_error)?;
-        Ok(Applied::quiet(level))
+    fn insert_probe(tx: &mut SqliteTx<'_>) -> Result<Applied<()>, baton_core::Error> {
+        tx.conn.execute(include_str!("../queries/testing/insert_probe.sql"), []).map_err(crate::rows::store_error)?;
+        Ok(Applied::quiet(()))
     }
 
     #[tokio::test]
@@ -270,7 +325,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temp dir");
         let conn = Connection::open(dir.path().join("writer.db")).expect("open");
         conn.execute(include_str!("../queries/testing/create_probe.sql"), []).expect("table");
-        let writer = Writer::start(conn, Synchronous::Full, Arc::new(SystemClock), broadcast::channel(1).0).unwrap();
+        let writer = Writer::start(conn, None, Arc::new(SystemClock), broadcast::channel(1).0).unwrap();
         let failed = writer
             .write(|tx: &mut SqliteTx<'_>| -> Result<Applied<()>, baton_core::Error> {
                 tx.conn
@@ -297,14 +352,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn only_a_batch_of_relaxed_writes_commits_without_waiting_for_the_disk() {
+    async fn the_wal_is_synced_only_for_a_write_whose_caller_must_not_hear_before_the_disk_has_it() {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let conn = Connection::open(dir.path().join("writer.db")).expect("open");
+        let path = dir.path().join("writer.db");
+        let conn = Connection::open(&path).expect("open");
         conn.pragma_update(None, "journal_mode", "WAL").expect("WAL");
-        conn.pragma_update(None, "synchronous", "FULL").expect("FULL");
-        let writer = Writer::start(conn, Synchronous::Full, Arc::new(SystemClock), broadcast::channel(1).0).unwrap();
-        assert_eq!(writer.write(level).await.unwrap(), 2);
-        assert_eq!(writer.write_relaxed(level).await.unwrap(), 1);
-        assert_eq!(writer.write(level).await.unwrap(), 2, "a durable write after a relaxed one waits for the disk");
+        conn.pragma_update(None, "synchronous", "NORMAL").expect("NORMAL");
+        conn.execute(include_str!("../queries/testing/create_probe.sql"), []).expect("table");
+        let wal = WalFile::open(&path).expect("the WAL exists");
+        let writer = Writer::start(conn, Some(wal), Arc::new(SystemClock), broadcast::channel(1).0).unwrap();
+
+        writer.write(insert_probe).await.unwrap();
+        assert_eq!(writer.syncs(), 1, "a durable write is synced");
+        writer.write_relaxed(insert_probe).await.unwrap();
+        writer.write_durable_if(|_| false, insert_probe).await.unwrap();
+        assert_eq!(writer.syncs(), 1, "neither a relaxed write nor one whose value needs no disk is synced");
+        writer.write_durable_if(|_| true, insert_probe).await.unwrap();
+        assert_eq!(writer.syncs(), 2, "a write whose value needs the disk is synced");
+        let failed = writer
+            .write(|tx: &mut SqliteTx<'_>| -> Result<Applied<()>, baton_core::Error> {
+                insert_probe(tx)?;
+                Err(baton_core::Error::Invalid { code: baton_core::ErrorCode::InvalidArgument, message: "no".into() })
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(writer.syncs(), 2, "a failed write has nothing to sync");
     }
 }

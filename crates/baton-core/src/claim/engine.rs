@@ -74,7 +74,7 @@ async fn grant<T: ClaimTx>(tx: &mut T, params: AcquireParams, resource: &str) ->
                 expires_at: holder.map_or(Timestamp(0), |holder| holder.expires_at),
             })
         }
-        AcquireOutcome::Queued => Err(Error::Store(StoreError::Internal("a claim never waits".into()))),
+        AcquireOutcome::Queued { .. } => Err(Error::Store(StoreError::Internal("a claim never waits".into()))),
     }
 }
 

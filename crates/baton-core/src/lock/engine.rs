@@ -198,7 +198,8 @@ pub async fn acquire<T: LockTx>(tx: &mut T, params: &AcquireParams) -> Result<Ap
         deadline: Timestamp(now.as_millis().saturating_add(wait_ms)),
     };
     tx.insert_waiter(&waiter).await?;
-    Ok(Applied::granting(AcquireOutcome::Queued, woken))
+    let next_lapse_ms = holders.iter().map(|h| h.expires_at.as_millis().saturating_sub(now.as_millis()).max(0)).min();
+    Ok(Applied::granting(AcquireOutcome::Queued { next_lapse_ms }, woken))
 }
 
 pub async fn release<T: LockTx>(tx: &mut T, params: &ReleaseParams) -> Result<Applied<()>, Error> {

@@ -106,7 +106,11 @@ pub enum AcquireOutcome {
     Granted(Holder),
     Held(Vec<Holder>),
     /// The caller is queued under its `lock_id`; a grant wakes it through the store's change feed.
-    Queued,
+    Queued {
+        /// Milliseconds from the queueing until the first of the holders ahead lapses, by the store's clock:
+        /// when the expiry reaper should look at the key if nobody releases it.
+        next_lapse_ms: Option<i64>,
+    },
 }
 
 /// Where a queued waiter stands now.

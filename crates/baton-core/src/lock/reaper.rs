@@ -4,8 +4,8 @@
 //! It does not decide expiry: the store does, by its clock, inside the same transaction that acts on it. It
 //! is idempotent, so every node of a cluster runs one.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -27,16 +27,36 @@ impl Default for ReaperOptions {
     }
 }
 
-/// A cheap handle that asks the reaper to recompute its next deadline now, for instance because a caller just
-/// queued behind a holder whose TTL will lapse.
+/// A cheap handle that asks the reaper for a pass by a given instant, for instance because a caller just
+/// queued behind a holder whose TTL lapses then. Asking costs no store call: the reaper only moves its alarm.
 #[derive(Clone, Debug, Default)]
 pub struct ReaperHandle {
-    poke: Arc<Notify>,
+    shared: Arc<Alarm>,
+}
+
+#[derive(Debug, Default)]
+struct Alarm {
+    poke: Notify,
+    /// The earliest pass asked for since the current or last pass began.
+    asked: Mutex<Option<Instant>>,
+}
+
+impl Alarm {
+    fn asked(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        // A panic while holding it cannot leave an `Option<Instant>` half-written.
+        self.asked.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl ReaperHandle {
-    pub fn poke(&self) {
-        self.poke.notify_one();
+    /// Asks for a pass no later than `at`.
+    pub fn pass_by(&self, at: Instant) {
+        let mut asked = self.shared.asked();
+        if asked.is_none_or(|earliest| at < earliest) {
+            *asked = Some(at);
+            drop(asked);
+            self.shared.poke.notify_one();
+        }
     }
 }
 
@@ -56,7 +76,10 @@ impl ExpiryReaper {
     }
 
     pub async fn run(self, shutdown: CancellationToken) {
+        let alarm = &self.handle.shared;
         loop {
+            // This pass reads every deadline stored so far, so it answers whatever was asked before it began.
+            alarm.asked().take();
             let pause = match self.store.expire_due(self.options.keys_per_pass).await {
                 Ok(report) if report.keys_processed as u32 >= self.options.keys_per_pass => Duration::ZERO,
                 Ok(report) => report
@@ -68,10 +91,17 @@ impl ExpiryReaper {
                     self.options.max_idle
                 }
             };
-            tokio::select! {
-                () = tokio::time::sleep(pause) => {}
-                () = self.handle.poke.notified() => {}
-                () = shutdown.cancelled() => return,
+            let mut next_pass = Instant::now() + pause;
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep_until(next_pass.into()) => break,
+                    () = alarm.poke.notified() => {
+                        if let Some(asked) = *alarm.asked() {
+                            next_pass = next_pass.min(asked);
+                        }
+                    }
+                    () = shutdown.cancelled() => return,
+                }
             }
         }
     }

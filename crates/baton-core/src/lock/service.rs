@@ -114,7 +114,7 @@ impl LockService {
         let mut abandoned = AbandonedWait::new(self.store.clone(), &params);
         let started = Instant::now();
         let outcome = call(self.store.as_ref(), params.clone()).await;
-        if !matches!(outcome, Ok(AcquireOutcome::Queued)) {
+        if !matches!(outcome, Ok(AcquireOutcome::Queued { .. })) {
             abandoned.disarm();
         }
         match outcome? {
@@ -123,11 +123,13 @@ impl LockService {
                 Ok(holder)
             }
             AcquireOutcome::Held(holders) => Err(Error::LockHeld { key: params.key, holders }),
-            AcquireOutcome::Queued => {
+            AcquireOutcome::Queued { next_lapse_ms } => {
                 let (Some(registration), Some(wait)) = (registration, wait) else {
                     return Err(Error::Store(crate::StoreError::Internal("queued without a wait".into())));
                 };
-                self.reaper.poke();
+                if let Some(ms) = next_lapse_ms {
+                    self.reaper.pass_by(started + Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
+                }
                 let outcome =
                     self.wait_for_grant(&params, registration.wake.clone(), started + wait, &mut abandoned).await;
                 metrics::histogram!("baton_lock_wait_seconds").record(started.elapsed().as_secs_f64());
