@@ -179,7 +179,7 @@ echo "== Claims benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load ave
 echo "   other work: the machine was ${busy_range}% busy (of all cores) in the second before each measurement, between measurements: mostly work other than ours"
 echo "   ${ROUNDS} round(s), ${DURATION_SECS}s per measurement; scenarios ${scenarios[*]}; every worker claims items of its own (uncontended)"
 echo "   versions: etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'); $(psql_q 'show server_version' 2>/dev/null | sed 's/^/PostgreSQL /' | cut -d' ' -f1-2); baton ${BATON_BIN:-not run} (repository HEAD $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
-echo "   durability: etcd fsyncs every transaction; baton-sqlite: SQLite WAL, synchronous=full (Baton's default);"
+echo "   durability: etcd fsyncs every transaction; baton-sqlite: SQLite WAL, sqlite_synchronous=full (Baton's default, WAL synced before an answer);"
 echo "     baton-postgres: PostgreSQL $(pg_settings)"
 for reason in ${NOT_MEASURED[@]+"${NOT_MEASURED[@]}"}; do
     echo "   NOT MEASURED: $reason"

@@ -203,7 +203,7 @@ echo "== Events benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load ave
 echo "   ${ROUNDS} round(s), ${DURATION_SECS}s per measurement; scenarios ${scenarios[*]}; subscribe: one append every ${INTERVAL_MS} ms"
 echo "   versions: $(psql_q 'show server_version' 2>/dev/null | sed 's/^/PostgreSQL /' | cut -d' ' -f1-2); Message DB npm package $MESSAGE_DB_VERSION (database $(cat "$MESSAGE_DB_DIR/$MESSAGE_DB_VERSION/package/database/VERSION.txt" 2>/dev/null || echo ?)); baton $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') (working tree)"
 echo "   durability:"
-echo "     baton-sqlite:   SQLite WAL, synchronous=full (Baton's default): fsync on every commit"
+echo "     baton-sqlite:   SQLite WAL, sqlite_synchronous=full (Baton's default): WAL synced before an answer"
 echo "     baton-postgres, messagedb: the same PostgreSQL, $(pg_settings)"
 for reason in ${NOT_MEASURED[@]+"${NOT_MEASURED[@]}"}; do
     echo "   NOT MEASURED: $reason"

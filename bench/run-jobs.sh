@@ -219,7 +219,7 @@ echo "== Jobs benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load avera
 echo "   ${ROUNDS} round(s), ${DURATION_SECS}s per measurement; scenarios ${scenarios[*]}"
 echo "   versions: redis $(redis-server --version 2>/dev/null | awk '{print $3}' | sed 's/^v=//'); $(psql_q 'show server_version' 2>/dev/null | sed 's/^/PostgreSQL /' | cut -d' ' -f1-2); Node ${NODE_BIN:+$("$NODE_BIN" --version)} (bullmq and graphile-worker versions: in the notes)"
 echo "   durability:"
-echo "     baton-sqlite:   SQLite WAL, synchronous=full (Baton's default): fsync on every commit"
+echo "     baton-sqlite:   SQLite WAL, sqlite_synchronous=full (Baton's default): WAL synced before an answer"
 echo "     baton-postgres, graphile: PostgreSQL $(pg_settings)"
 echo "     bullmq:         $REDIS_DURABILITY"
 for reason in ${NOT_MEASURED[@]+"${NOT_MEASURED[@]}"}; do

@@ -104,7 +104,7 @@ echo
 echo "== Workflows benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   ${ROUNDS} round(s), ${DURATION_SECS}s per measurement; a workflow = start + 3 no-op steps + result, in process"
 echo "   versions: $(psql -tAc 'show server_version' postgres | sed 's/^/PostgreSQL /' | cut -d' ' -f1-2); dbos $("$VENV_DIR/bin/python" -c 'import importlib.metadata as m; print(m.version("dbos"))' 2>/dev/null || echo '?'); baton $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "   durability: baton-sqlite: WAL, synchronous=full; PostgreSQL (both): synchronous_commit=$(psql -tAc 'show synchronous_commit' postgres) fsync=$(psql -tAc 'show fsync' postgres)"
+echo "   durability: baton-sqlite: WAL, sqlite_synchronous=full (WAL synced before an answer); PostgreSQL (both): synchronous_commit=$(psql -tAc 'show synchronous_commit' postgres) fsync=$(psql -tAc 'show fsync' postgres)"
 echo
 "$BENCH_BIN" summary "$RESULTS_FILE"
 log "JSON lines kept in $RESULTS_FILE"
