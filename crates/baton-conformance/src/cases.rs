@@ -324,14 +324,22 @@ pub async fn change_feed_reports_granted_waiters(h: &Harness) {
     let change = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match changes.recv().await.expect("feed open") {
-                Change::WaitersGranted(ids) if ids.contains(&b) => return ids,
+                // The granting store's own announcement; another node's (PostgreSQL's NOTIFY) names only ids.
+                Change::WaitersGranted(grants)
+                    if grants.iter().any(|grant| grant.lock_id == b && grant.holder.is_some()) =>
+                {
+                    return grants;
+                }
                 _ => continue,
             }
         }
     })
     .await
     .expect("the grant is announced");
-    assert_eq!(change, vec![b]);
+    assert_eq!(change.iter().map(|grant| grant.lock_id).collect::<Vec<_>>(), vec![b]);
+    let holder = change[0].holder.as_deref().expect("the granting store names the new holder");
+    assert_eq!((holder.lock_id, holder.owner.as_str()), (b, "b"));
+    assert_eq!(holder, &h.store.status(&Namespace::default(), "k").await.unwrap().holders[0]);
 }
 
 pub async fn waiter_limit_is_enforced(h: &Harness) {

@@ -3,6 +3,8 @@
 //! **API boundary:** backends implement these traits and nothing else; services only ever hold a
 //! `Arc<dyn Store>`.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -14,7 +16,7 @@ use crate::error::StoreError;
 use crate::event::{EventStore, GroupStore};
 use crate::job::{JobId, JobStore, JobTypeStore, ScheduleStore};
 use crate::lease::LeaseStore;
-use crate::lock::{LockId, LockStore};
+use crate::lock::{Holder, LockId, LockStore};
 use crate::namespace::Namespace;
 use crate::saga::SagaStore;
 use crate::workflow::WorkflowStore;
@@ -23,7 +25,7 @@ use crate::workflow::WorkflowStore;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
     /// These queued waiters now hold their lock.
-    WaitersGranted(Vec<LockId>),
+    WaitersGranted(Vec<Grant>),
     /// Jobs became available to fetch in this queue.
     JobsAvailable { namespace: Namespace, queue: String },
     /// These jobs of this queue left the running or waiting states: their results are in, and the queue has
@@ -35,6 +37,22 @@ pub enum Change {
     LeaderChanged { namespace: Namespace, name: String },
     /// A service's instances, or their health, changed: its modify index moved on.
     ServiceChanged { namespace: Namespace, service: String },
+}
+
+/// A queued waiter that now holds its lock.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grant {
+    pub lock_id: LockId,
+    /// The new holder, when the change comes from this process's own commit: the waiter answers with it and
+    /// reads nothing. A grant heard from another node carries only the id.
+    pub holder: Option<Arc<Holder>>,
+}
+
+impl Grant {
+    /// A grant known only by its waiter's id.
+    pub fn of(lock_id: LockId) -> Self {
+        Self { lock_id, holder: None }
+    }
 }
 
 /// What a follower of the change feed sees.
@@ -82,9 +100,13 @@ impl<T> Applied<T> {
         Self { value, changes }
     }
 
-    /// A lock write that granted these waiters.
-    pub fn granting(value: T, woken: Vec<LockId>) -> Self {
-        let changes = if woken.is_empty() { Vec::new() } else { vec![Change::WaitersGranted(woken)] };
+    /// A lock write that granted these waiters their locks.
+    pub fn granting(value: T, granted: Vec<Holder>) -> Self {
+        let grants: Vec<Grant> = granted
+            .into_iter()
+            .map(|holder| Grant { lock_id: holder.lock_id, holder: Some(Arc::new(holder)) })
+            .collect();
+        let changes = if grants.is_empty() { Vec::new() } else { vec![Change::WaitersGranted(grants)] };
         Self { value, changes }
     }
 }

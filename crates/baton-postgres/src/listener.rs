@@ -8,7 +8,7 @@ use std::time::Duration;
 use baton_core::job::JobId;
 use baton_core::lock::LockId;
 use baton_core::namespace::Namespace;
-use baton_core::store::Change;
+use baton_core::store::{Change, Grant};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::{broadcast, oneshot};
@@ -28,9 +28,9 @@ pub(crate) fn payloads(changes: &[Change]) -> Vec<String> {
     let mut lines = Vec::new();
     for change in changes {
         match change {
-            Change::WaitersGranted(ids) => {
-                for chunk in ids.chunks(IDS_PER_LINE) {
-                    lines.push(format!("L {}", join(&mut chunk.iter().map(ToString::to_string))));
+            Change::WaitersGranted(grants) => {
+                for chunk in grants.chunks(IDS_PER_LINE) {
+                    lines.push(format!("L {}", join(&mut chunk.iter().map(|grant| grant.lock_id.to_string()))));
                 }
             }
             Change::JobsAvailable { namespace, queue } => lines.push(format!("A {namespace} {queue}")),
@@ -83,7 +83,10 @@ fn parse_line(line: &str) -> Option<Change> {
     let mut fields = line.split(' ');
     let kind = fields.next()?;
     match kind {
-        "L" => Some(Change::WaitersGranted(fields.next()?.split(',').filter_map(LockId::parse).collect())),
+        "L" => {
+            let ids = fields.next()?.split(',').filter_map(LockId::parse);
+            Some(Change::WaitersGranted(ids.map(Grant::of).collect()))
+        }
         "A" | "F" => {
             let namespace = Namespace::parse(fields.next()?).ok()?;
             let queue = fields.next()?.to_owned();
@@ -147,7 +150,7 @@ mod tests {
     fn changes_survive_the_round_trip_through_payloads() {
         let namespace = Namespace::parse("billing/eu").unwrap();
         let changes = vec![
-            Change::WaitersGranted(vec![LockId::new(), LockId::new()]),
+            Change::WaitersGranted(vec![Grant::of(LockId::new()), Grant::of(LockId::new())]),
             Change::JobsAvailable { namespace: namespace.clone(), queue: "emails".into() },
             Change::JobsFinished {
                 namespace: namespace.clone(),

@@ -218,7 +218,7 @@ fn run(
                 for change in outcome.changes {
                     // Lock grants of one batch go out as one change; the rest one by one.
                     match change {
-                        Change::WaitersGranted(ids) => woken.extend(ids),
+                        Change::WaitersGranted(grants) => woken.extend(grants),
                         other => changes.push(other),
                     }
                 }

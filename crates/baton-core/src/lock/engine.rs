@@ -317,7 +317,7 @@ pub async fn expire_due<T: ExpiryTx>(tx: &mut T, max_keys: u32) -> Result<Applie
 }
 
 /// Purges what lapsed on a locked key and hands the freed permits to its waiters.
-async fn settle_key<T: LockTx>(tx: &mut T, namespace: &Namespace, key: &str) -> Result<Vec<LockId>, Error> {
+async fn settle_key<T: LockTx>(tx: &mut T, namespace: &Namespace, key: &str) -> Result<Vec<Holder>, Error> {
     let (holders, waiting) = settled_snapshot(tx, namespace, key).await?;
     if waiting == 0 {
         return Ok(Vec::new());
@@ -339,13 +339,13 @@ async fn settled_snapshot<T: LockTx>(
     Ok((snapshot.live_holders(now), snapshot.live_waiters))
 }
 
-/// Grants free permits to the oldest live waiters, FIFO. The key must be locked.
+/// Grants free permits to the oldest live waiters, FIFO, and returns the new holders. The key must be locked.
 async fn grant_waiters<T: LockTx>(
     tx: &mut T,
     namespace: &Namespace,
     key: &str,
     holders: &[Holder],
-) -> Result<Vec<LockId>, Error> {
+) -> Result<Vec<Holder>, Error> {
     let mut granted = Vec::new();
     let mut held = holders.len() as u64;
     let mut permits = holders.first().map(|h| h.permits);
@@ -355,12 +355,14 @@ async fn grant_waiters<T: LockTx>(
             break;
         }
         tx.delete_waiter(namespace, key, waiter.lock_id).await?;
-        if let Some(lease_id) = waiter.lease_id
-            && tx.lease_expiry(namespace, lease_id).await?.is_none()
-        {
-            // Its lease lapsed while it waited: the grant would be born dead. Its caller sees the wait end.
-            continue;
-        }
+        let lease_expiry = match waiter.lease_id {
+            Some(lease_id) => match tx.lease_expiry(namespace, lease_id).await? {
+                Some(expiry) => Some(expiry),
+                // Its lease lapsed while it waited: the grant would be born dead. Its caller sees the wait end.
+                None => continue,
+            },
+            None => None,
+        };
         let now = tx.now().await?;
         let holder = NewHolder {
             namespace,
@@ -374,8 +376,8 @@ async fn grant_waiters<T: LockTx>(
             acquired_at: now,
             expires_at: expiry_for(now, waiter.ttl_ms, waiter.lease_id),
         };
-        tx.insert_holder(&holder).await?;
-        granted.push(waiter.lock_id);
+        let fencing_token = tx.insert_holder(&holder).await?;
+        granted.push(holder.into_holder(fencing_token, lease_expiry));
         held += 1;
         permits = Some(capacity);
     }

@@ -14,7 +14,7 @@ use crate::lock::model::{
     WaiterState,
 };
 use crate::lock::reaper::ReaperHandle;
-use crate::lock::waiters::WaiterRegistry;
+use crate::lock::waiters::{Slot, WaiterRegistry};
 use crate::namespace::Namespace;
 use crate::page::{Page, decode_cursor, page_size};
 use crate::store::Store;
@@ -130,8 +130,7 @@ impl LockService {
                 if let Some(ms) = next_lapse_ms {
                     self.reaper.pass_by(started + Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
                 }
-                let outcome =
-                    self.wait_for_grant(&params, registration.wake.clone(), started + wait, &mut abandoned).await;
+                let outcome = self.wait_for_grant(&params, &registration.slot, started + wait, &mut abandoned).await;
                 metrics::histogram!("baton_lock_wait_seconds").record(started.elapsed().as_secs_f64());
                 outcome
             }
@@ -141,7 +140,7 @@ impl LockService {
     async fn wait_for_grant(
         &self,
         params: &AcquireParams,
-        wake: Arc<tokio::sync::Notify>,
+        slot: &Slot,
         deadline: Instant,
         abandoned: &mut AbandonedWait,
     ) -> Result<Holder, Error> {
@@ -151,7 +150,7 @@ impl LockService {
         };
         loop {
             tokio::select! {
-                () = wake.notified() => {}
+                () = slot.wake.notified() => {}
                 () = tokio::time::sleep(WAITER_SAFETY_POLL) => {}
                 () = tokio::time::sleep_until(deadline.into()) => {
                     abandoned.disarm();
@@ -166,7 +165,11 @@ impl LockService {
                     };
                 }
             }
-            match self.store.waiter_state(&params.namespace, &params.key, params.lock_id).await? {
+            let state = match slot.take_grant() {
+                Some(holder) => WaiterState::Granted(holder),
+                None => self.store.waiter_state(&params.namespace, &params.key, params.lock_id).await?,
+            };
+            match state {
                 WaiterState::Waiting => continue,
                 WaiterState::Granted(holder) => {
                     abandoned.disarm();
