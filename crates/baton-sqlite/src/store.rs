@@ -154,17 +154,10 @@ fn live_lease(tx: &SqliteTx<'_>, sql: &str, namespace: &Namespace, lease_id: Lea
     lease.ok_or_else(|| Error::LeaseNotFound { lease_id: lease_id.to_string() })
 }
 
-/// Whether an acquire's caller, or a waiter it woke, learns of a grant: only then must its commit be on disk
-/// before anyone is answered. A waiter queued is answered by the grant that comes later; a refusal reveals
-/// holders that were synced when they were granted.
-fn reveals_a_grant(applied: &Applied<AcquireOutcome>) -> bool {
-    matches!(applied.value, AcquireOutcome::Granted(_)) || !applied.changes.is_empty()
-}
-
 #[async_trait]
 impl LockStore for SqliteStore {
     async fn acquire(&self, params: AcquireParams) -> Result<AcquireOutcome, Error> {
-        self.writer.write_durable_if(reveals_a_grant, move |tx| block_on(engine::acquire(tx, &params))).await
+        self.writer.write_durable_if(engine::reveals_a_grant, move |tx| block_on(engine::acquire(tx, &params))).await
     }
 
     async fn release(&self, params: ReleaseParams) -> Result<(), Error> {

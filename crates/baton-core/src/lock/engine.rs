@@ -202,6 +202,13 @@ pub async fn acquire<T: LockTx>(tx: &mut T, params: &AcquireParams) -> Result<Ap
     Ok(Applied::granting(AcquireOutcome::Queued { next_lapse_ms }, woken))
 }
 
+/// Whether an acquire's caller, or a waiter it woke, learns of a grant: only then must its commit be on disk
+/// before anyone is answered. A waiter queued is answered by the grant that comes later, whose commit carries the
+/// queueing to disk too; a refusal reveals holders that were made durable when they were granted.
+pub fn reveals_a_grant(applied: &Applied<AcquireOutcome>) -> bool {
+    matches!(applied.value, AcquireOutcome::Granted(_)) || !applied.changes.is_empty()
+}
+
 pub async fn release<T: LockTx>(tx: &mut T, params: &ReleaseParams) -> Result<Applied<()>, Error> {
     let (namespace, key) = (&params.namespace, params.key.as_str());
     tx.lock_key(namespace, key).await?;
