@@ -26,8 +26,8 @@ pub fn print(lines: &[Value]) {
     );
     println!("claim: the claim alone. p50/p99: the op's round trip. srv/drv cpu: the server's and the load");
     println!("generator's CPU over the window (100% = one core). Baton/etcd: ops/s ratio, above 1 is better.");
-    println!("Durability: etcd fsyncs every transaction (raft log). Baton: SQLite sqlite_synchronous=full (WAL synced before an answer), or the");
-    println!("PostgreSQL server's synchronous_commit and fsync (printed above).");
+    println!("Durability: etcd fsyncs every transaction (raft log). Baton: SQLite sqlite_synchronous=full (the WAL");
+    println!("synced before an answer), or the PostgreSQL server's synchronous_commit and fsync (printed above).");
     println!("\nTargets (the issue):");
     let pairs = 0;
     for (key, _) in
