@@ -106,7 +106,9 @@ macro_rules! conformance_suite {
             messages_are_received_once_and_effects_happen_once,
             cancel_resume_and_fork_follow_the_run,
             a_cancel_passes_on_to_running_children_and_grandchildren,
-            a_timed_out_workflow_is_cancelled_at_its_next_checkpoint
+            a_timed_out_workflow_is_cancelled_at_its_next_checkpoint,
+            a_start_can_take_its_run_for_an_executor_in_the_same_transaction,
+            completing_a_run_answers_the_workflow_it_ended
         );
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {

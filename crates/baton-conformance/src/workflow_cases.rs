@@ -33,9 +33,9 @@ async fn get(h: &Harness, workflow_id: &str) -> WorkflowRecord {
     h.store.get_workflow(&Namespace::default(), workflow_id).await.expect("get").0
 }
 
-/// Takes the next run waiting on the default queue, as an embedded executor does (in the store's process).
-async fn take_run(h: &Harness) -> Option<Job> {
-    let params = FetchParams {
+/// An embedded executor's fetch of one run from the default queue (it runs in the store's process).
+fn executor_fetch() -> FetchParams {
+    FetchParams {
         namespace: Namespace::default(),
         queues: vec!["workflows".into()],
         worker_id: "executor".into(),
@@ -44,8 +44,12 @@ async fn take_run(h: &Harness) -> Option<Job> {
         job_types: None,
         complete: Vec::new(),
         in_process: true,
-    };
-    h.store.fetch(params).await.expect("fetch").jobs.pop()
+    }
+}
+
+/// Takes the next run waiting on the default queue, as an embedded executor does.
+async fn take_run(h: &Harness) -> Option<Job> {
+    h.store.fetch(executor_fetch()).await.expect("fetch").jobs.pop()
 }
 
 fn lease(run: &Job) -> LeaseRef {
@@ -109,6 +113,33 @@ pub async fn a_workflow_id_starts_one_run_and_its_checkpoints_are_written_once(h
     match h.store.record_step(step(&run, "wf-1", 2, "late", json!(1))).await {
         Err(Error::StaleToken { .. } | Error::WorkflowFinished { .. }) => {}
         other => panic!("a finished run takes no checkpoint, got {other:?}"),
+    }
+}
+
+pub async fn a_start_can_take_its_run_for_an_executor_in_the_same_transaction(h: &Harness) {
+    let started = h.store.start_workflow_taking(params("wf-taken"), executor_fetch()).await.unwrap();
+    assert!(started.created);
+    let [run] = started.taken.as_slice() else { panic!("the new run is taken, got {:?}", started.taken) };
+    assert_eq!(Some(run.job_id), started.workflow.job_id);
+    assert_eq!((run.state, run.worker_id.as_deref()), (JobState::Running, Some("executor")));
+    assert!(take_run(h).await.is_none(), "a taken run waits for no one else");
+    h.store.record_step(step(run, "wf-taken", 0, "a", json!(1))).await.expect("the taken run's lease holds");
+
+    let again = h.store.start_workflow_taking(params("wf-taken"), executor_fetch()).await.unwrap();
+    assert!(!again.created && again.taken.is_empty(), "an existing workflow is answered and nothing is taken");
+    assert_eq!(again.workflow.job_id, started.workflow.job_id);
+}
+
+pub async fn completing_a_run_answers_the_workflow_it_ended(h: &Harness) {
+    start(h, "wf-done").await;
+    let run = take_run(h).await.unwrap();
+    let complete = || CompleteParams { lease: lease(&run), result: Some(json!({"total": 5})) };
+    let ended = h.store.complete_workflow_run("wf-done".into(), complete()).await.unwrap();
+    assert_eq!((ended.state, ended.output.clone()), (WorkflowState::Completed, Some(json!({"total": 5}))));
+    assert_eq!(ended, get(h, "wf-done").await, "the answer is the stored workflow");
+    match h.store.complete_workflow_run("wf-done".into(), complete()).await {
+        Err(Error::StaleToken { .. }) => {}
+        other => panic!("a finished run cannot complete again, got {other:?}"),
     }
 }
 

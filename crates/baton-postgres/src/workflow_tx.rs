@@ -2,15 +2,15 @@
 //! workflow's row is held (`FOR UPDATE`) while its transaction moves it, and a checkpoint's transaction holds
 //! the run job's row, so a stale executor and the current one serialise.
 
-use baton_core::job::JobId;
+use baton_core::job::{CompleteParams, FetchParams, JobId};
 use baton_core::namespace::Namespace;
 use baton_core::page::Page;
 use baton_core::stored::{decode, encode, encode_optional};
 use baton_core::workflow::engine::{self, WorkflowTx};
 use baton_core::workflow::stored;
 use baton_core::workflow::{
-    ForkParams, ListWorkflowsParams, RecordStepParams, RecvParams, StartWorkflowParams, WorkflowRecord, WorkflowState,
-    WorkflowStep, WorkflowStore,
+    ForkParams, ListWorkflowsParams, RecordStepParams, RecvParams, StartWorkflowParams, Started, WorkflowRecord,
+    WorkflowState, WorkflowStep, WorkflowStore,
 };
 use baton_core::{Error, StoreError, Timestamp};
 use serde_json::Value;
@@ -252,6 +252,19 @@ impl WorkflowStore for PgStore {
         // Two nodes starting one id at once: the second waits on the id's lock, then finds the first's run.
         let key_lock = crate::tx::advisory_key(&params.namespace, &format!("workflow:{}", params.workflow_id));
         self.write_holding(key_lock, async |tx| engine::start(tx, &params).await).await
+    }
+
+    async fn start_workflow_taking(&self, params: StartWorkflowParams, fetch: FetchParams) -> Result<Started, Error> {
+        let key_lock = crate::tx::advisory_key(&params.namespace, &format!("workflow:{}", params.workflow_id));
+        self.write_holding(key_lock, async |tx| engine::start_taking(tx, &params, &fetch).await).await
+    }
+
+    async fn complete_workflow_run(
+        &self,
+        workflow_id: String,
+        complete: CompleteParams,
+    ) -> Result<WorkflowRecord, Error> {
+        self.write(async |tx| engine::complete_run(tx, &workflow_id, &complete).await).await
     }
 
     async fn get_workflow(

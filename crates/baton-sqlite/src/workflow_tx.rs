@@ -1,15 +1,15 @@
 //! The statements the shared workflow rules run, on one SQLite connection; the writer thread serialises every
 //! write, so reading a workflow "for update" is a plain read here.
 
-use baton_core::job::JobId;
+use baton_core::job::{CompleteParams, FetchParams, JobId};
 use baton_core::namespace::Namespace;
 use baton_core::page::Page;
 use baton_core::stored::{StoredRow as _, encode, encode_optional};
 use baton_core::workflow::engine::{self, WorkflowTx};
 use baton_core::workflow::stored;
 use baton_core::workflow::{
-    ForkParams, ListWorkflowsParams, RecordStepParams, RecvParams, StartWorkflowParams, WorkflowRecord, WorkflowState,
-    WorkflowStep, WorkflowStore,
+    ForkParams, ListWorkflowsParams, RecordStepParams, RecvParams, StartWorkflowParams, Started, WorkflowRecord,
+    WorkflowState, WorkflowStep, WorkflowStore,
 };
 use baton_core::{Error, StoreError, Timestamp};
 use futures::executor::block_on;
@@ -211,6 +211,18 @@ impl WorkflowTx for SqliteTx<'_> {
 impl WorkflowStore for SqliteStore {
     async fn start_workflow(&self, params: StartWorkflowParams) -> Result<(WorkflowRecord, bool), Error> {
         self.writer.write(move |tx| block_on(engine::start(tx, &params))).await
+    }
+
+    async fn start_workflow_taking(&self, params: StartWorkflowParams, fetch: FetchParams) -> Result<Started, Error> {
+        self.writer.write(move |tx| block_on(engine::start_taking(tx, &params, &fetch))).await
+    }
+
+    async fn complete_workflow_run(
+        &self,
+        workflow_id: String,
+        complete: CompleteParams,
+    ) -> Result<WorkflowRecord, Error> {
+        self.writer.write(move |tx| block_on(engine::complete_run(tx, &workflow_id, &complete))).await
     }
 
     async fn get_workflow(

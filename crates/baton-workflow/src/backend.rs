@@ -81,6 +81,10 @@ pub trait Backend: Send + Sync + 'static {
     /// Starts a workflow; `false` when one with this id existed, which is answered instead.
     async fn start(&self, workflow: NewWorkflow) -> Result<(WorkflowRecord, bool)>;
     async fn get(&self, workflow_id: &str) -> Result<(WorkflowRecord, Vec<WorkflowStep>)>;
+    /// The workflow a run replays, with its checkpoints.
+    async fn load_run(&self, run: &Run) -> Result<(WorkflowRecord, Vec<WorkflowStep>)> {
+        self.get(&run.workflow_id).await
+    }
     async fn list(&self, filter: ListFilter) -> Result<WorkflowPage>;
     async fn cancel(&self, workflow_id: &str) -> Result<WorkflowRecord>;
     async fn resume(&self, workflow_id: &str) -> Result<WorkflowRecord>;

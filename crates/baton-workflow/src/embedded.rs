@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use baton_core::clock::SystemClock;
 use baton_core::job::service::{FetchRequest, lease_ref};
-use baton_core::job::{CompleteParams, FailParams, JobReaper, JobReaperOptions, JobService};
+use baton_core::job::{CompleteParams, FailParams, Job, JobReaper, JobReaperOptions, JobService};
 use baton_core::namespace::Namespace;
 use baton_core::store::Store;
 use baton_core::workflow::service::ListWorkflowsRequest;
@@ -25,12 +25,17 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::backend::{Backend, Effect, ListFilter, NewWorkflow, Result, Run, StepWrite, WorkflowPage};
 use crate::error::WorkflowError;
+use crate::local::{Endings, HandedOver};
 
 /// Baton's engine in process, over a store it opened or was given.
 pub struct Embedded {
     namespace: Namespace,
     jobs: JobService,
     workflows: WorkflowService,
+    /// Runs a start handed straight to this process's idle executor (see `Backend::start` below).
+    handed_over: HandedOver,
+    /// Callers of this process waiting on a workflow that this process's executor may complete.
+    endings: Arc<Endings>,
     _duties: DropGuard,
 }
 
@@ -66,6 +71,8 @@ impl Embedded {
             namespace: Namespace::default(),
             jobs,
             workflows: WorkflowService::new(store, limits),
+            handed_over: HandedOver::default(),
+            endings: Arc::default(),
             _duties: shutdown.drop_guard(),
         }
     }
@@ -84,6 +91,31 @@ impl Embedded {
     fn lease(&self, run: &Run) -> Result<baton_core::job::LeaseRef> {
         Ok(lease_ref(self.namespace.clone(), &run.job_id, run.lease_token)?)
     }
+
+    /// Puts back in the queue runs taken for an executor that stopped waiting before it got them.
+    async fn hand_back(&self, taken: Vec<Job>) {
+        let mut items = Vec::with_capacity(taken.len());
+        for job in taken {
+            // Its first replay will read the workflow like any other.
+            self.handed_over.take(&job.job_id.to_string());
+            let Some(token) = job.lease_token else { continue };
+            match lease_ref(self.namespace.clone(), &job.job_id.to_string(), token.0) {
+                Ok(lease) => items.push(FailParams {
+                    lease,
+                    error: "the executor stopped before it took the run".into(),
+                    retry_in_ms: Some(0),
+                    discard: false,
+                }),
+                Err(error) => tracing::warn!(%error, job_id = %job.job_id, "cannot hand a run back"),
+            }
+        }
+        if items.is_empty() {
+            return;
+        }
+        if let Err(error) = self.jobs.fail(items).await {
+            tracing::warn!(%error, "handing runs back failed; they run again once their lease lapses");
+        }
+    }
 }
 
 /// The one answer of a single-item acknowledgement.
@@ -96,12 +128,34 @@ fn single(mut results: Vec<std::result::Result<baton_core::job::Job, Error>>) ->
 
 #[async_trait]
 impl Backend for Embedded {
+    /// With an idle executor of this process waiting on the workflow's queue, the start takes that executor's
+    /// next runs in its own transaction and hands them over: the run begins without a fetch commit, a
+    /// wake-up, or a read of what the start just wrote.
     async fn start(&self, workflow: NewWorkflow) -> Result<(WorkflowRecord, bool)> {
-        Ok(self.workflows.start(self.start_params(workflow)).await?)
+        let params = self.start_params(workflow);
+        let Some(claim) = self.jobs.claim_idle_poll(&self.namespace, &params.options.queue, &params.name) else {
+            return Ok(self.workflows.start(params).await?);
+        };
+        let started = self.workflows.start_taking(params, &claim).await?;
+        let own_run = started.workflow.job_id.filter(|run| started.taken.iter().any(|job| job.job_id == *run));
+        if let Some(run) = own_run.filter(|_| started.created) {
+            self.handed_over.put(run.to_string(), started.workflow.clone());
+        }
+        if let Err(taken) = claim.deliver(started.taken) {
+            self.hand_back(taken).await;
+        }
+        Ok((started.workflow, started.created))
     }
 
     async fn get(&self, workflow_id: &str) -> Result<(WorkflowRecord, Vec<WorkflowStep>)> {
         Ok(self.workflows.get(&self.namespace, workflow_id).await?)
+    }
+
+    async fn load_run(&self, run: &Run) -> Result<(WorkflowRecord, Vec<WorkflowStep>)> {
+        match self.handed_over.take(&run.job_id) {
+            Some(workflow) => Ok((workflow, Vec::new())),
+            None => self.get(&run.workflow_id).await,
+        }
     }
 
     async fn list(&self, filter: ListFilter) -> Result<WorkflowPage> {
@@ -142,10 +196,16 @@ impl Backend for Embedded {
         Ok(self.workflows.event(&self.namespace, workflow_id, key).await?)
     }
 
+    /// Told by this process's executor when it completes the run; otherwise (another process's executor, a
+    /// failure, a cancel) woken by the run's job ending, then read.
     async fn wait_run(&self, workflow: &WorkflowRecord, wait: Duration) -> Result<WorkflowRecord> {
         if let Some(job_id) = workflow.job_id {
+            let mut ending = self.endings.watch(&workflow.workflow_id);
             let deadline = std::time::Instant::now() + wait;
-            self.jobs.wait_for_finish(&self.namespace, job_id, deadline).await?;
+            tokio::select! {
+                ended = ending.ended() => return Ok(ended),
+                finished = self.jobs.wait_for_finish(&self.namespace, job_id, deadline) => { finished?; }
+            }
         }
         Ok(self.workflows.get(&self.namespace, &workflow.workflow_id).await?.0)
     }
@@ -185,7 +245,12 @@ impl Backend for Embedded {
     }
 
     async fn complete(&self, run: &Run, output: Value) -> Result<()> {
-        single(self.jobs.complete(vec![CompleteParams { lease: self.lease(run)?, result: Some(output) }]).await?)
+        let complete = CompleteParams { lease: self.lease(run)?, result: Some(output) };
+        let workflow = self.workflows.complete_run(&run.workflow_id, complete).await?;
+        if workflow.state.is_finished() {
+            self.endings.tell(&workflow);
+        }
+        Ok(())
     }
 
     async fn fail(&self, run: &Run, error: &str, retry_in: Option<Duration>, discard: bool) -> Result<()> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -134,10 +134,7 @@ impl Executor {
                     run,
                 };
                 let stop = stop.clone();
-                running.spawn(async move {
-                    execution.execute(stop).await;
-                    drop(permit);
-                });
+                running.spawn(execution.execute(stop, permit));
             }
             // Reap finished tasks so the set does not grow with every run.
             while running.try_join_next().is_some() {}
@@ -155,18 +152,23 @@ struct Execution {
 }
 
 impl Execution {
-    async fn execute(self, stop: CancellationToken) {
+    /// Runs the workflow in its slot (`permit`), then reports how the run ended.
+    async fn execute(self, stop: CancellationToken, permit: Option<OwnedSemaphorePermit>) {
         let outcome = tokio::select! {
             outcome = self.replay() => outcome.map_err(Ok),
             interrupt = self.keep_alive() => Err(Err(interrupt)),
             () = stop.cancelled() => Err(Err(Interrupt::Stopped)),
         };
+        // The slot frees once the workflow's code is done, before the report's commit: the executor's next
+        // poll is then idle again before a caller waiting on this run hears it ended, and the caller's next
+        // start can hand its run straight to that poll.
+        drop(permit);
         self.settle(outcome).await;
     }
 
     /// Loads the checkpoints and runs the workflow's code over them.
     async fn replay(&self) -> Result<Value, WorkflowError> {
-        let (workflow, steps) = self.backend.get(&self.run.workflow_id).await?;
+        let (workflow, steps) = self.backend.load_run(&self.run).await?;
         if workflow.state.is_finished() {
             return Err(WorkflowError::Finished);
         }

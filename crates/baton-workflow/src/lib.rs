@@ -59,6 +59,7 @@ mod context;
 mod embedded;
 mod error;
 mod executor;
+mod local;
 mod registry;
 mod remote;
 mod workflows;

@@ -8,6 +8,7 @@
 
 pub mod duty;
 pub mod engine;
+mod handoff;
 pub mod job_type;
 pub mod model;
 pub mod rules;
@@ -20,6 +21,7 @@ pub mod store;
 pub mod stored;
 
 pub use duty::{JobReaper, JobReaperOptions, Scheduler};
+pub use handoff::PollClaim;
 pub use model::*;
 pub use service::JobService;
 pub use store::{JobStore, JobTypeStore, ScheduleStore};

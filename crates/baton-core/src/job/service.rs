@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, ErrorCode};
+use crate::job::handoff::{IdlePolls, PollClaim};
 use crate::job::job_type::ExecutorCheck;
 use crate::job::model::{
     CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchParams, HeartbeatOutcome, HeartbeatParams, Job,
@@ -74,6 +75,8 @@ pub struct JobService {
     /// Long polls that a concurrency limit held back, woken when a job of the queue finishes.
     room_wakeups: Arc<Wakeups<(Namespace, String)>>,
     finish_wakeups: Arc<Wakeups<JobId>>,
+    /// In-process long polls waiting on one queue, which a start in this process may hand its run to.
+    idle_polls: Arc<IdlePolls>,
     executor_check: Option<Arc<dyn ExecutorCheck>>,
 }
 
@@ -85,6 +88,7 @@ impl JobService {
             queue_wakeups: Arc::default(),
             room_wakeups: Arc::default(),
             finish_wakeups: Arc::default(),
+            idle_polls: Arc::default(),
             executor_check: None,
         }
     }
@@ -103,6 +107,8 @@ impl JobService {
     pub async fn run_wakeups(&self, shutdown: CancellationToken) {
         follow_changes(self.store.changes(), shutdown, |followed| match followed {
             Followed::Change(Change::JobsAvailable { namespace, queue }) => {
+                // Before the wake-up: a poll that checks availability after enabling its wake-up misses neither.
+                self.idle_polls.availability_changed();
                 self.queue_wakeups.wake(&(namespace, queue));
             }
             Followed::Change(Change::JobsFinished { namespace, queue, job_ids }) => {
@@ -113,6 +119,7 @@ impl JobService {
             }
             Followed::Change(_) => {}
             Followed::Lost => {
+                self.idle_polls.availability_changed();
                 self.queue_wakeups.wake_all();
                 self.room_wakeups.wake_all();
                 self.finish_wakeups.wake_all();
@@ -152,7 +159,8 @@ impl JobService {
 
     /// Takes up to `max_jobs` due jobs, after completing `request.complete` in the same transaction. With a
     /// wait, a poll that finds none sleeps until a job is enqueued on any node (or becomes due, or the wait
-    /// ends) and looks again. Returns the jobs and the outcome of each completion.
+    /// ends) and looks again. An in-process poll of one queue may instead be handed jobs that a start in this
+    /// process took for it ([`Self::claim_idle_poll`]). Returns the jobs and the outcome of each completion.
     pub async fn fetch(&self, request: FetchRequest) -> Result<(Vec<Job>, Vec<Result<Job, Error>>), Error> {
         if request.queues.is_empty() || request.queues.len() > MAX_QUEUES_PER_FETCH {
             return Err(invalid(format!("fetch from 1 to {MAX_QUEUES_PER_FETCH} queues")));
@@ -203,40 +211,73 @@ impl JobService {
         };
         let (available, room) = (watch(&self.queue_wakeups), watch(&self.room_wakeups));
         let mut completed = Vec::new();
+        let mut first = !wait.is_zero();
         loop {
             let mut available_now: Vec<_> = available.iter().map(|watch| Box::pin(watch.notify.notified())).collect();
             let mut room_now: Vec<_> = room.iter().map(|watch| Box::pin(watch.notify.notified())).collect();
             for wake in available_now.iter_mut().chain(room_now.iter_mut()) {
                 wake.as_mut().enable();
             }
-            // The first look carries the completions; later looks only fetch.
-            let carrying = !params.complete.is_empty();
-            let look = FetchParams { complete: std::mem::take(&mut params.complete), ..params.clone() };
-            let outcome = self.store.fetch(look).await?;
-            if carrying {
-                completed = outcome.completed;
-                count_completions(&completed);
-            }
-            let now = Instant::now();
-            if !outcome.jobs.is_empty() || now >= deadline {
-                metrics::counter!("baton_jobs_fetched_total").increment(outcome.jobs.len() as u64);
-                metrics::histogram!("baton_job_fetch_wait_seconds").record(started.elapsed().as_secs_f64());
-                return Ok((outcome.jobs, completed));
-            }
-            let due = outcome.next_due_in_ms.map_or(POLL_SAFETY_NET, |ms| {
-                Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(POLL_SAFETY_NET)
-            });
-            let look_again = (now + due).min(deadline);
+            // Checked once the wake-ups are enabled: a job enqueued after this check wakes the poll.
+            let known_empty = if std::mem::take(&mut first) { self.idle_polls.known_empty(&params) } else { None };
+            let (look_again, held_back) = match known_empty {
+                Some(until) => (until.min(deadline), false),
+                None => {
+                    let availability = self.idle_polls.availability();
+                    // The first look carries the completions; later looks only fetch.
+                    let carrying = !params.complete.is_empty();
+                    let look = FetchParams { complete: std::mem::take(&mut params.complete), ..params.clone() };
+                    let outcome = self.store.fetch(look).await?;
+                    if carrying {
+                        completed = outcome.completed;
+                        count_completions(&completed);
+                    }
+                    let now = Instant::now();
+                    if !outcome.jobs.is_empty() || now >= deadline {
+                        metrics::counter!("baton_jobs_fetched_total").increment(outcome.jobs.len() as u64);
+                        metrics::histogram!("baton_job_fetch_wait_seconds").record(started.elapsed().as_secs_f64());
+                        return Ok((outcome.jobs, completed));
+                    }
+                    let due = outcome.next_due_in_ms.map_or(POLL_SAFETY_NET, |ms| {
+                        Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(POLL_SAFETY_NET)
+                    });
+                    if !outcome.held_back {
+                        self.idle_polls.remember_empty(&params, availability, now + due);
+                    }
+                    ((now + due).min(deadline), outcome.held_back)
+                }
+            };
             // A finishing job wakes this poll only when a limit held jobs back: otherwise it changes nothing here.
             let mut wakes = available_now;
-            if outcome.held_back {
+            if held_back {
                 wakes.append(&mut room_now);
             }
+            let parked = self.idle_polls.park(&params);
+            let handed_over = async {
+                match &parked {
+                    Some(parked) => parked.handed_over().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = select_all(wakes) => {}
                 () = tokio::time::sleep_until(look_again.into()) => {}
+                () = handed_over => {}
+            }
+            if let Some(parked) = parked
+                && let Some(jobs) = parked.leave().await
+            {
+                metrics::counter!("baton_jobs_fetched_total").increment(jobs.len() as u64);
+                metrics::histogram!("baton_job_fetch_wait_seconds").record(started.elapsed().as_secs_f64());
+                return Ok((jobs, completed));
             }
         }
+    }
+
+    /// Claims an idle long poll of this process (an embedded executor's) on `queue` that takes `job_type`:
+    /// the caller fetches for it in its own transaction and delivers what it took. See [`PollClaim`].
+    pub fn claim_idle_poll(&self, namespace: &Namespace, queue: &str, job_type: &str) -> Option<PollClaim> {
+        self.idle_polls.claim(namespace, queue, job_type)
     }
 
     pub async fn heartbeat(

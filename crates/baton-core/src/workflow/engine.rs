@@ -16,12 +16,14 @@ use serde_json::{Value, json};
 use crate::clock::Timestamp;
 use crate::error::{Error, StoreError};
 use crate::job::engine::{self as job_engine, JobTx};
-use crate::job::{Backoff, BackoffStrategy, EnqueueParams, Job, JobId, JobState, LeaseRef, NewJob, RunAt};
+use crate::job::{
+    Backoff, BackoffStrategy, CompleteParams, EnqueueParams, FetchParams, Job, JobId, JobState, LeaseRef, NewJob, RunAt,
+};
 use crate::namespace::Namespace;
 use crate::saga::engine::SagaTx;
 use crate::store::{Applied, Change};
 use crate::workflow::model::{
-    ForkParams, RecordStepParams, RecvParams, StartWorkflowParams, StepEffect, StepKind, WORKFLOW_JOB_TAG,
+    ForkParams, RecordStepParams, RecvParams, StartWorkflowParams, Started, StepEffect, StepKind, WORKFLOW_JOB_TAG,
     WorkflowRecord, WorkflowState, WorkflowStep,
 };
 
@@ -117,6 +119,44 @@ pub async fn start<T: WorkflowTx>(
     let changes = enqueue_run(tx, &mut workflow).await?;
     tx.insert_workflow(&workflow).await?;
     Ok(Applied::with((workflow, true), changes))
+}
+
+/// Starts a workflow as [`start`] does and, when it is new, fetches with `fetch` in the same transaction: an
+/// idle executor of this process gets its next runs (this one, unless the queue holds older or more urgent
+/// ones) without a commit of its own. The fetch is the executor's, so the queue's limits and order hold.
+pub async fn start_taking<T: SagaTx>(
+    tx: &mut T,
+    params: &StartWorkflowParams,
+    fetch: &FetchParams,
+) -> Result<Applied<Started>, Error> {
+    let Applied { value: (workflow, created), mut changes } = start(tx, params).await?;
+    if !created {
+        return Ok(Applied::with(Started { workflow, created, taken: Vec::new() }, changes));
+    }
+    let Applied { value: fetched, changes: fetch_changes } = job_engine::fetch(tx, fetch).await?;
+    // The run is taken already: waking the queue's other polls would only send them looking for it.
+    if fetched.jobs.iter().any(|job| Some(job.job_id) == workflow.job_id) {
+        changes.retain(|change| !matches!(change, Change::JobsAvailable { .. }));
+    }
+    changes.extend(fetch_changes);
+    Ok(Applied::with(Started { workflow, created, taken: fetched.jobs }, changes))
+}
+
+/// Completes the run that `complete.lease` holds with its output, and answers the workflow as the run's end
+/// left it (completed, unless it had finished before), so the executor's process can tell its waiters
+/// without a read.
+pub async fn complete_run<T: SagaTx>(
+    tx: &mut T,
+    workflow_id: &str,
+    complete: &CompleteParams,
+) -> Result<Applied<WorkflowRecord>, Error> {
+    let Applied { value: mut outcomes, changes } = job_engine::complete(tx, std::slice::from_ref(complete)).await?;
+    let job = outcomes.pop().ok_or_else(|| Error::JobNotFound { job_id: complete.lease.job_id.to_string() })??;
+    let workflow = tx
+        .workflow_for_update(&job.namespace, workflow_id)
+        .await?
+        .ok_or_else(|| Error::WorkflowNotFound { workflow_id: workflow_id.to_owned() })?;
+    Ok(Applied::with(workflow, changes))
 }
 
 /// Enqueues a run of the workflow as a job of its queue, and names it on the record (not yet written).

@@ -188,6 +188,16 @@ pub struct StartWorkflowParams {
     pub parent_id: Option<String>,
 }
 
+/// A workflow start that also fetched for an idle executor ([`crate::workflow::engine::start_taking`]).
+#[derive(Clone, Debug)]
+pub struct Started {
+    pub workflow: WorkflowRecord,
+    /// False when a workflow with this id existed: it is answered, and nothing was fetched.
+    pub created: bool,
+    /// The runs the fetch took, leased to the executor it was made for.
+    pub taken: Vec<crate::job::Job>,
+}
+
 /// What a step does, in the same transaction as its checkpoint and only when the checkpoint is new, so it
 /// happens exactly once.
 #[derive(Clone, Debug, PartialEq)]

@@ -8,13 +8,14 @@ use serde_json::Value;
 use crate::clock::Timestamp;
 use crate::error::{Error, ErrorCode};
 use crate::job::spec::check_name;
+use crate::job::{CompleteParams, PollClaim};
 use crate::limits::Limits;
 use crate::namespace::Namespace;
 use crate::page::{Page, decode_cursor, page_size};
 use crate::store::Store;
 use crate::workflow::model::{
-    ForkParams, ListWorkflowsParams, RecordStepParams, RecvParams, StartWorkflowParams, StepEffect, WorkflowRecord,
-    WorkflowState, WorkflowStep,
+    ForkParams, ListWorkflowsParams, RecordStepParams, RecvParams, StartWorkflowParams, Started, StepEffect,
+    WorkflowRecord, WorkflowState, WorkflowStep,
 };
 
 /// The most priority a run may ask for either way, as for any job.
@@ -48,6 +49,22 @@ impl WorkflowService {
     pub async fn start(&self, params: StartWorkflowParams) -> Result<(WorkflowRecord, bool), Error> {
         self.check_start(&params)?;
         self.store.start_workflow(params).await
+    }
+
+    /// Starts a workflow and, when it is new, takes runs for the idle executor whose fetch `claim` holds, in
+    /// the same transaction. The caller delivers [`Started::taken`] to it.
+    pub async fn start_taking(&self, params: StartWorkflowParams, claim: &PollClaim) -> Result<Started, Error> {
+        self.check_start(&params)?;
+        self.store.start_workflow_taking(params, claim.fetch_params()).await
+    }
+
+    /// Completes the run `complete.lease` holds with its output; answers the workflow as the run's end left it.
+    pub async fn complete_run(&self, workflow_id: &str, complete: CompleteParams) -> Result<WorkflowRecord, Error> {
+        self.limits.check_key("workflow_id", workflow_id)?;
+        self.limits.check_payload("workflow output", complete.result.as_ref())?;
+        let workflow = self.store.complete_workflow_run(workflow_id.to_owned(), complete).await?;
+        metrics::counter!("baton_jobs_completed_total").increment(1);
+        Ok(workflow)
     }
 
     fn check_start(&self, params: &StartWorkflowParams) -> Result<(), Error> {

@@ -4,16 +4,28 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::job::{CompleteParams, FetchParams};
 use crate::namespace::Namespace;
 use crate::page::Page;
 use crate::workflow::model::{
-    ForkParams, ListWorkflowsParams, RecordStepParams, RecvParams, StartWorkflowParams, WorkflowRecord, WorkflowStep,
+    ForkParams, ListWorkflowsParams, RecordStepParams, RecvParams, StartWorkflowParams, Started, WorkflowRecord,
+    WorkflowStep,
 };
 
 #[async_trait]
 pub trait WorkflowStore {
     /// Starts a workflow (checked by the caller); `false` when one with this id exists, which is answered.
     async fn start_workflow(&self, params: StartWorkflowParams) -> Result<(WorkflowRecord, bool), Error>;
+    /// Starts a workflow and, when it is new, fetches with `fetch` in the same transaction
+    /// ([`crate::workflow::engine::start_taking`]).
+    async fn start_workflow_taking(&self, params: StartWorkflowParams, fetch: FetchParams) -> Result<Started, Error>;
+    /// Completes a workflow's run and answers the workflow as that left it
+    /// ([`crate::workflow::engine::complete_run`]).
+    async fn complete_workflow_run(
+        &self,
+        workflow_id: String,
+        complete: CompleteParams,
+    ) -> Result<WorkflowRecord, Error>;
     /// The workflow and its recorded steps.
     async fn get_workflow(
         &self,
