@@ -7,12 +7,17 @@
 //! - `inflight`: `--clients` such loops at once (32 by default): workflows/s with that many in flight.
 //!
 //! The executor runs in the same process with as many slots as clients. Each workflow is: its start (one
-//! commit: the workflow row and its run's job), the run's fetch (one commit: the lease), one checkpoint per
-//! step (one commit each), and the run's completion (one commit, which also ends the workflow). On
-//! PostgreSQL the line also carries `wal_syncs_per_workflow`: the server's WAL flushes over the window
-//! (`pg_stat_wal.wal_sync`) per workflow measured, the durable writes counted rather than stated.
+//! commit: the workflow row and its run's job, leased in the same commit to the executor when it waits idle),
+//! one checkpoint per step (one commit each), and the run's completion (one commit, which also ends the
+//! workflow): at most one durable write per step, plus the start and the end. A run that found the executor
+//! busy is fetched by it later (one more commit, durable on PostgreSQL, not synced on SQLite). The line
+//! carries `wal_syncs_per_workflow`, the durable writes counted rather than stated: on SQLite the writer's
+//! WAL syncs (its `baton_sqlite_wal_syncs_total` counter), on PostgreSQL the server's WAL flushes
+//! (`pg_stat_wal.wal_sync`, which counts every database's), over the whole run per workflow started.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -24,6 +29,9 @@ use serde_json::json;
 use crate::closed_loop::{self, round};
 
 pub mod summary;
+mod wal_syncs;
+
+use wal_syncs::WalSyncs;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
@@ -75,11 +83,14 @@ fn no_op_workflow() -> Registry {
 /// One client: starts a workflow and waits for its result, back to back.
 struct Client {
     workflows: Workflows,
+    /// Every workflow this run started, warm-up and tail included, to divide the durable writes by.
+    started: Arc<AtomicU64>,
 }
 
 impl closed_loop::Worker for Client {
     async fn op(&mut self, _n: u64) -> Result<()> {
         let handle = self.workflows.start("noop3", &(), StartOptions::default()).await?;
+        self.started.fetch_add(1, Ordering::Relaxed);
         let last: usize = handle.result_within(Duration::from_secs(30)).await?;
         anyhow::ensure!(last == STEPS - 1, "the workflow answered {last}");
         Ok(())
@@ -104,7 +115,19 @@ async fn open(args: &WorkflowsArgs) -> Result<Workflows> {
     })
 }
 
+/// Durable writes so far: the SQLite writer's WAL syncs, or the PostgreSQL server's WAL flushes.
+async fn durable_writes(args: &WorkflowsArgs, sqlite_syncs: Option<&WalSyncs>) -> Result<i64> {
+    match sqlite_syncs {
+        Some(syncs) => Ok(i64::try_from(syncs.so_far())?),
+        None => wal_syncs(&args.database_url).await,
+    }
+}
+
 pub async fn run(args: WorkflowsArgs) -> Result<()> {
+    let sqlite_syncs = match args.backend {
+        Backend::Sqlite => Some(WalSyncs::install().context("another metrics recorder is installed")?),
+        Backend::Postgres => None,
+    };
     let workflows = open(&args).await?;
     let clients = match args.scenario {
         WorkflowScenario::Sequential => 1,
@@ -112,14 +135,15 @@ pub async fn run(args: WorkflowsArgs) -> Result<()> {
     };
     let options = ExecutorOptions { concurrency: clients, ..ExecutorOptions::default() };
     let executor: RunningExecutor = workflows.executor(no_op_workflow(), options).spawn();
-    let workers: Vec<Client> = (0..clients).map(|_| Client { workflows: workflows.clone() }).collect();
-    let measure_wal = args.backend == Backend::Postgres;
+    let started = Arc::new(AtomicU64::new(0));
+    let workers: Vec<Client> =
+        (0..clients).map(|_| Client { workflows: workflows.clone(), started: started.clone() }).collect();
     let warmup = Duration::from_secs(args.warmup_secs);
     let duration = Duration::from_secs(args.duration_secs);
-    // The WAL count is read around the whole run (warm-up included) and divided by every workflow started.
-    let before = if measure_wal { Some(wal_syncs(&args.database_url).await?) } else { None };
+    // Counted around the whole run (warm-up included) and divided by every workflow started.
+    let before = durable_writes(&args, sqlite_syncs.as_ref()).await?;
     let window = closed_loop::run(workers, warmup, duration, None).await?;
-    let after = if measure_wal { Some(wal_syncs(&args.database_url).await?) } else { None };
+    let after = durable_writes(&args, sqlite_syncs.as_ref()).await?;
     executor.stop().await;
     let total = workflows.list(baton_workflow::ListFilter { limit: Some(1), ..Default::default() }).await?;
     anyhow::ensure!(!total.workflows.is_empty(), "no workflow was recorded");
@@ -137,21 +161,8 @@ pub async fn run(args: WorkflowsArgs) -> Result<()> {
     line["backend"] = json!(backend);
     line["round"] = json!(args.round);
     line["steps"] = json!(STEPS);
-    if let (Some(before), Some(after)) = (before, after) {
-        let started = count_started(&args.database_url).await?;
-        line["wal_syncs_per_workflow"] = json!(round((after - before) as f64 / started.max(1) as f64, 2));
-    }
+    let started = started.load(Ordering::Relaxed).max(1);
+    line["wal_syncs_per_workflow"] = json!(round((after - before) as f64 / started as f64, 2));
     println!("{line}");
     Ok(())
-}
-
-/// Every workflow the run started (warm-up and tail included), to divide the WAL count by.
-async fn count_started(database_url: &str) -> Result<i64> {
-    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls).await?;
-    tokio::spawn(connection);
-    let row = client
-        .query_one("SELECT count(*) FROM workflows WHERE kind = 'workflow'", &[])
-        .await
-        .context("counting workflows")?;
-    Ok(row.get(0))
 }
