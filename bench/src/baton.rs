@@ -3,14 +3,16 @@
 //! - acquire: `acquire_lock` with a TTL of [`LOCK_TTL_SECS`]; uncontended without a wait, contended with
 //!   `wait_timeout_seconds`, so the server queues the waiter and grants it when the holder releases.
 //! - release: `release_lock(key, lock_id, owner)`.
-//! - keepalive: `grant_lease` once per client, then `keepalive_lease` in a loop; `revoke_lease` at the end.
+//! - keepalive: `grant_lease` and a keepalive stream (`lease_keepalives`, one WebSocket) once per client, then
+//!   one keepalive per iteration on that stream, as etcd's client uses its `LeaseKeepAlive` stream; the stream is
+//!   closed and the lease revoked at the end.
 //!
 //! Each client has its own `BatonClient` (its own HTTP connection pool). The same code measures every Baton
 //! backend; run-locks.sh labels the runs `baton-sqlite` and `baton-postgres`.
 
 use anyhow::{Context, Result};
-use baton_client::BatonClient;
 use baton_client::api::lock::AcquireLockRequest;
+use baton_client::{BatonClient, LeaseKeepalives};
 
 use crate::target::{LEASE_TTL_SECS, LOCK_TTL_SECS, Target, TargetClient, Wait};
 
@@ -22,6 +24,12 @@ pub struct Baton {
 pub struct BatonTargetClient {
     client: BatonClient,
     owner: String,
+}
+
+/// A client's lease and the keepalive stream it keeps it alive on.
+pub struct BatonLease {
+    lease_id: String,
+    stream: LeaseKeepalives,
 }
 
 impl Target for Baton {
@@ -36,8 +44,7 @@ impl Target for Baton {
 impl TargetClient for BatonTargetClient {
     /// The granted lock id.
     type Held = String;
-    /// The lease id.
-    type Lease = String;
+    type Lease = BatonLease;
 
     async fn acquire(&mut self, key: &str, wait: Wait) -> Result<String> {
         let request = AcquireLockRequest {
@@ -59,18 +66,20 @@ impl TargetClient for BatonTargetClient {
         Ok(())
     }
 
-    async fn grant_lease(&mut self) -> Result<String> {
+    async fn grant_lease(&mut self) -> Result<BatonLease> {
         let lease = self.client.grant_lease(LEASE_TTL_SECS as _).await.context("baton grant_lease")?;
-        Ok(lease.lease_id)
+        let stream = self.client.lease_keepalives().await.context("baton keepalive stream")?;
+        Ok(BatonLease { lease_id: lease.lease_id, stream })
     }
 
-    async fn keepalive(&mut self, lease_id: &mut String) -> Result<()> {
-        self.client.keepalive_lease(lease_id).await.context("baton keepalive_lease")?;
+    async fn keepalive(&mut self, lease: &mut BatonLease) -> Result<()> {
+        lease.stream.keepalive(&lease.lease_id).await.context("baton keepalive on the stream")?;
         Ok(())
     }
 
-    async fn revoke_lease(&mut self, lease_id: String) -> Result<()> {
-        self.client.revoke_lease(&lease_id).await.context("baton revoke_lease")?;
+    async fn revoke_lease(&mut self, lease: BatonLease) -> Result<()> {
+        lease.stream.close().await.context("close the keepalive stream")?;
+        self.client.revoke_lease(&lease.lease_id).await.context("baton revoke_lease")?;
         Ok(())
     }
 

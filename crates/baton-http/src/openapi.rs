@@ -14,7 +14,7 @@ use crate::routes::{
     info(title = "Baton", description = "Coordination service: locks, leases, claims, elections, a tag cache, service discovery, jobs, sagas, durable workflows, events and more.", version = "v1"),
     paths(
         lock::acquire, lock::release, lock::renew, lock::status, lock::list,
-        lease::grant, lease::keepalive, lease::show, lease::revoke,
+        lease::grant, lease::keepalive, lease::keepalive_stream, lease::show, lease::revoke,
         claim::claim, claim::next, claim::renew, claim::done, claim::discard, claim::status, claim::list,
         election::campaign, election::proclaim, election::renew, election::resign, election::show, election::observe,
         discovery::register, discovery::heartbeat, discovery::deregister, discovery::show, discovery::list_services,
@@ -35,7 +35,11 @@ use crate::routes::{
         group::remove,
         system::health, system::ready, system::metrics,
     ),
-    components(schemas(baton_api::job::EnqueueBatch)),
+    components(schemas(
+        baton_api::job::EnqueueBatch,
+        baton_api::lease::KeepaliveStreamRequest,
+        baton_api::lease::KeepaliveStreamAnswer
+    )),
     tags((name = "locks"), (name = "leases"), (name = "claims"), (name = "elections"), (name = "cache"), (name = "discovery"), (name = "jobs"), (name = "workers"), (name = "queues"), (name = "schedules"),
         (name = "sagas"), (name = "workflows"), (name = "events"), (name = "groups"), (name = "system"))
 )]

@@ -430,3 +430,51 @@ async fn keys_may_hold_slashes_spaces_and_unicode() {
     client.release_lock(key, &grant.lock_id, "a").await.unwrap();
     assert!(!client.lock_status(key).await.unwrap().is_locked);
 }
+
+#[tokio::test]
+async fn a_keepalive_stream_extends_leases_in_order_and_keeps_going_after_a_refusal() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let client = server.client();
+    let first = client.grant_lease(30).await.unwrap();
+    let second = client.grant_lease(30).await.unwrap();
+    let mut stream = client.lease_keepalives().await.unwrap();
+    for lease in [&first, &second, &first] {
+        let kept = stream.keepalive(&lease.lease_id).await.unwrap();
+        assert_eq!((kept.lease_id.as_str(), kept.ttl_seconds), (lease.lease_id.as_str(), 30));
+        assert!(kept.expires_at >= lease.expires_at, "a keepalive never shortens the lease");
+    }
+    assert_eq!(code(stream.keepalive("0190a0a0-0000-7000-8000-000000000000").await), "LEASE_NOT_FOUND");
+    assert_eq!(stream.keepalive(&second.lease_id).await.unwrap().lease_id, second.lease_id, "the stream stays open");
+    stream.close().await.unwrap();
+
+    // The stream's namespace is the connection's: another namespace's lease is not found there.
+    let mut elsewhere = server.client().with_namespace("other").lease_keepalives().await.unwrap();
+    assert_eq!(code(elsewhere.keepalive(&first.lease_id).await), "LEASE_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn bad_messages_on_the_keepalive_stream_get_clear_errors_and_an_oversized_one_ends_only_that_stream() {
+    use futures::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let url = format!("{}/api/v1/leases/keepalive", server.url.replacen("http", "ws", 1));
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("upgrade");
+    for bad in [Message::text("not json"), Message::text(r#"{"lease_id": "x", "extra": 1}"#), Message::binary(vec![1])]
+    {
+        socket.send(bad).await.unwrap();
+        let Some(Ok(Message::Text(answer))) = socket.next().await else { panic!("every message is answered") };
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["error"]["code"], "INVALID_ARGUMENT", "{answer}");
+    }
+    socket.send(Message::text(format!(r#"{{"lease_id": "{}"}}"#, "x".repeat(8192)))).await.unwrap();
+    assert!(
+        matches!(socket.next().await, None | Some(Err(_) | Ok(Message::Close(_)))),
+        "a message over the limit closes the stream"
+    );
+    let lease = server.client().grant_lease(10).await.expect("the server goes on serving");
+    let mut stream = server.client().lease_keepalives().await.unwrap();
+    assert_eq!(stream.keepalive(&lease.lease_id).await.unwrap().ttl_seconds, 10);
+}
