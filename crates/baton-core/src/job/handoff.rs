@@ -31,8 +31,8 @@ pub(crate) struct IdlePolls {
     by_queue: Mutex<HashMap<QueueKey, Vec<Arc<Slot>>>>,
     /// Moves on with every change that may have made a job available, in any queue.
     availability: AtomicU64,
-    /// By namespace, queue, worker and job types: the availability its last empty look began at, and until when that
-    /// look holds (the earliest due job, or the poll's safety net).
+    /// By poller: the availability its last empty look began at, and until when that look holds (the earliest
+    /// due job, or the poll's safety net).
     empty_looks: Mutex<HashMap<Poller, (u64, Instant)>>,
 }
 

@@ -74,7 +74,7 @@ const MAX_KEEPALIVE_MESSAGE_BYTES: usize = 4096;
 /// or `{"lease_id", "error": {code, message, details}}`, and the stream stays open either way. The namespace is
 /// the connection's (`X-Baton-Namespace` or `?namespace=`).
 #[utoipa::path(get, path = "/api/v1/leases/keepalive", tag = "leases",
-    responses((status = 101, description = "Switching to WebSocket: KeepaliveStreamRequest in, KeepaliveStreamAnswer out"),
+    responses((status = 101, description = "WebSocket: KeepaliveStreamRequest in, KeepaliveStreamAnswer out"),
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn keepalive_stream(
     State(state): State<AppState>,
