@@ -17,6 +17,7 @@ mod http_locks;
 mod lifecycle;
 mod rest_worker;
 mod saga_crash;
+mod saga_policies;
 mod sagas;
 mod server;
 mod subscriptions;
