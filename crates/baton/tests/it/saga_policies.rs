@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::rest_worker::RestWorker;
+use crate::sagas::phase;
 use crate::server::{Server, data_dir, temp_dir};
 
 /// Retries at once, so the next attempt is waiting as soon as the last one ended.
@@ -25,15 +26,6 @@ async fn saga(worker: &RestWorker, saga_id: &str) -> Value {
     let (status, saga) = worker.get(&format!("/api/v1/sagas/{saga_id}")).await;
     assert_eq!(status, StatusCode::OK, "{saga}");
     saga
-}
-
-fn phase<'a>(saga: &'a Value, name: &str, phase: &str) -> &'a Value {
-    saga["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|step| step["name"] == json!(name) && step["phase"] == json!(phase))
-        .unwrap_or_else(|| panic!("no {name} {phase} in {saga}"))
 }
 
 #[tokio::test]

@@ -26,7 +26,8 @@ async fn saga(worker: &RestWorker, saga_id: &Value) -> Value {
     saga
 }
 
-fn phase<'a>(saga: &'a Value, name: &str, phase: &str) -> &'a Value {
+/// The saga's record of step `name` in `phase` (`action` or `compensation`).
+pub(crate) fn phase<'a>(saga: &'a Value, name: &str, phase: &str) -> &'a Value {
     saga["steps"]
         .as_array()
         .unwrap()
