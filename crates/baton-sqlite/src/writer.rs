@@ -211,7 +211,7 @@ fn run(
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut previous_batch = 1;
-    while let Ok(first) = queue.recv() {
+    while let Some(first) = next_job(&queue) {
         batch.push(first);
         gather(&queue, &mut batch, previous_batch);
         previous_batch = batch.len();
@@ -241,6 +241,24 @@ fn run(
         for change in changes {
             // No receiver means no waiter on this node: nothing to wake.
             let _ = feed.send(change);
+        }
+    }
+}
+
+/// How long the writer spins for the next write before it blocks. A caller answered a moment ago often writes
+/// again at once (an embedded workflow's next checkpoint, about 50 µs later); a blocked thread's wake-up would
+/// add tens of microseconds to that write.
+const SPIN_FOR_NEXT: Duration = Duration::from_micros(100);
+
+/// The next write: spun for briefly, then waited for. `None` once every `Writer` is gone.
+fn next_job(queue: &mpsc::Receiver<Job>) -> Option<Job> {
+    let spin_until = Instant::now() + SPIN_FOR_NEXT;
+    loop {
+        match queue.try_recv() {
+            Ok(job) => return Some(job),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) if Instant::now() < spin_until => std::hint::spin_loop(),
+            Err(mpsc::TryRecvError::Empty) => return queue.recv().ok(),
         }
     }
 }
