@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use baton_core::clock::SystemClock;
 use baton_core::job::service::{FetchRequest, lease_ref};
-use baton_core::job::{CompleteParams, FailParams, Job, JobReaper, JobReaperOptions, JobService};
+use baton_core::job::{CompleteParams, FailParams, Job, JobReaper, JobReaperOptions, JobService, PollClaim};
 use baton_core::namespace::Namespace;
 use baton_core::store::Store;
 use baton_core::workflow::service::ListWorkflowsRequest;
@@ -33,7 +33,7 @@ pub struct Embedded {
     jobs: JobService,
     workflows: WorkflowService,
     /// Runs a start handed straight to this process's idle executor (see `Backend::start` below).
-    handed_over: HandedOver,
+    handed_over: Arc<HandedOver>,
     /// Callers of this process waiting on a workflow that this process's executor may complete.
     endings: Arc<Endings>,
     _duties: DropGuard,
@@ -71,7 +71,7 @@ impl Embedded {
             namespace: Namespace::default(),
             jobs,
             workflows: WorkflowService::new(store, limits),
-            handed_over: HandedOver::default(),
+            handed_over: Arc::default(),
             endings: Arc::default(),
             _duties: shutdown.drop_guard(),
         }
@@ -90,6 +90,29 @@ impl Embedded {
 
     fn lease(&self, run: &Run) -> Result<baton_core::job::LeaseRef> {
         Ok(lease_ref(self.namespace.clone(), &run.job_id, run.lease_token)?)
+    }
+}
+
+/// A start that takes its run for this process's idle executor, and what it needs to deliver it.
+struct HandOff {
+    namespace: Namespace,
+    jobs: JobService,
+    workflows: WorkflowService,
+    handed_over: Arc<HandedOver>,
+}
+
+impl HandOff {
+    /// Starts the workflow, taking the claimed poll's runs in the same transaction, and delivers them.
+    async fn start(self, params: StartWorkflowParams, claim: PollClaim) -> Result<(WorkflowRecord, bool)> {
+        let started = self.workflows.start_taking(params, &claim).await?;
+        let own_run = started.workflow.job_id.filter(|run| started.taken.iter().any(|job| job.job_id == *run));
+        if let Some(run) = own_run.filter(|_| started.created) {
+            self.handed_over.put(run.to_string(), started.workflow.clone());
+        }
+        if let Err(taken) = claim.deliver(started.taken) {
+            self.hand_back(taken).await;
+        }
+        Ok((started.workflow, started.created))
     }
 
     /// Puts back in the queue runs taken for an executor that stopped waiting before it got them.
@@ -136,15 +159,18 @@ impl Backend for Embedded {
         let Some(claim) = self.jobs.claim_idle_poll(&self.namespace, &params.options.queue, &params.name) else {
             return Ok(self.workflows.start(params).await?);
         };
-        let started = self.workflows.start_taking(params, &claim).await?;
-        let own_run = started.workflow.job_id.filter(|run| started.taken.iter().any(|job| job.job_id == *run));
-        if let Some(run) = own_run.filter(|_| started.created) {
-            self.handed_over.put(run.to_string(), started.workflow.clone());
+        let hand_off = HandOff {
+            namespace: self.namespace.clone(),
+            jobs: self.jobs.clone(),
+            workflows: self.workflows.clone(),
+            handed_over: self.handed_over.clone(),
+        };
+        // On a task of its own: a caller that stops waiting must not strand the run, which the start may commit
+        // all the same, leased to the executor; only this task can deliver it.
+        match tokio::spawn(hand_off.start(params, claim)).await {
+            Ok(started) => started,
+            Err(error) => Err(WorkflowError::Unavailable(format!("the start's hand-off failed: {error}"))),
         }
-        if let Err(taken) = claim.deliver(started.taken) {
-            self.hand_back(taken).await;
-        }
-        Ok((started.workflow, started.created))
     }
 
     async fn get(&self, workflow_id: &str) -> Result<(WorkflowRecord, Vec<WorkflowStep>)> {

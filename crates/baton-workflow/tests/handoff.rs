@@ -177,3 +177,39 @@ async fn a_caller_hears_of_an_end_that_another_process_executed() {
     assert_eq!(total, 13);
     executor.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_whose_caller_stops_waiting_still_hands_its_run_over() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let workflows = Workflows::sqlite(temp.path().join("data")).await.expect("open");
+    // A lease far longer than the waits below: a stranded run would sit out its lease.
+    let options = ExecutorOptions { concurrency: 1, lease: Duration::from_secs(120), ..ExecutorOptions::default() };
+    let executor = workflows.executor(counting(), options).spawn();
+    for n in 0..5_u64 {
+        let workflow_id = format!("cut-{n}");
+        let options = StartOptions { workflow_id: Some(workflow_id.clone()), ..StartOptions::default() };
+        let start = workflows.start("count", &n, options);
+        tokio::pin!(start);
+        // Polled once, then dropped: the start has claimed the idle executor and sent its transaction, and its
+        // caller is gone before the answer.
+        tokio::select! {
+            biased;
+            _ = &mut start => panic!("a start does not finish in one poll"),
+            () = std::future::ready(()) => {}
+        }
+        // Its transaction was sent, so it commits even though nobody waits for the answer.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let handle = loop {
+            match workflows.handle(&workflow_id).await {
+                Ok(handle) => break handle,
+                Err(baton_workflow::WorkflowError::NotFound(_)) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err(error) => panic!("the cut-off start never committed: {error}"),
+            }
+        };
+        let total: u64 = handle.result_within(Duration::from_secs(30)).await.expect("the run is not stranded");
+        assert_eq!(total, n + 3);
+    }
+    executor.stop().await;
+}
