@@ -246,17 +246,26 @@ async fn shared_workflow(tx: &mut PgTx<'_>, namespace: &Namespace, workflow_id: 
     Ok(stored::workflow(&Stored(&row))?)
 }
 
+/// The lock a start of this workflow id holds: two nodes starting one id at once serialise on it, and the second
+/// finds the first's run.
+fn start_lock(namespace: &Namespace, workflow_id: &str) -> i64 {
+    crate::tx::advisory_key(namespace, &format!("workflow:{workflow_id}"))
+}
+
 #[async_trait::async_trait]
 impl WorkflowStore for PgStore {
     async fn start_workflow(&self, params: StartWorkflowParams) -> Result<(WorkflowRecord, bool), Error> {
-        // Two nodes starting one id at once: the second waits on the id's lock, then finds the first's run.
-        let key_lock = crate::tx::advisory_key(&params.namespace, &format!("workflow:{}", params.workflow_id));
-        self.write_holding(key_lock, async |tx| engine::start(tx, &params).await).await
+        self.write_holding(start_lock(&params.namespace, &params.workflow_id), async |tx| {
+            engine::start(tx, &params).await
+        })
+        .await
     }
 
     async fn start_workflow_taking(&self, params: StartWorkflowParams, fetch: FetchParams) -> Result<Started, Error> {
-        let key_lock = crate::tx::advisory_key(&params.namespace, &format!("workflow:{}", params.workflow_id));
-        self.write_holding(key_lock, async |tx| engine::start_taking(tx, &params, &fetch).await).await
+        self.write_holding(start_lock(&params.namespace, &params.workflow_id), async |tx| {
+            engine::start_taking(tx, &params, &fetch).await
+        })
+        .await
     }
 
     async fn complete_workflow_run(
@@ -336,7 +345,7 @@ impl WorkflowStore for PgStore {
     }
 
     async fn fork_workflow(&self, params: ForkParams) -> Result<WorkflowRecord, Error> {
-        let key_lock = crate::tx::advisory_key(&params.namespace, &format!("workflow:{}", params.new_id));
+        let key_lock = start_lock(&params.namespace, &params.new_id);
         self.write_holding(key_lock, async |tx| engine::fork(tx, &params).await).await
     }
 }
