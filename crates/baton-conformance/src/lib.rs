@@ -104,6 +104,7 @@ macro_rules! conformance_suite {
             a_workflow_id_starts_one_run_and_its_checkpoints_are_written_once,
             a_lapsed_run_is_taken_again_and_the_stale_executor_is_refused,
             messages_are_received_once_and_effects_happen_once,
+            a_checkpoint_whose_effect_fails_records_nothing,
             cancel_resume_and_fork_follow_the_run,
             a_cancel_passes_on_to_running_children_and_grandchildren,
             a_timed_out_workflow_is_cancelled_at_its_next_checkpoint,

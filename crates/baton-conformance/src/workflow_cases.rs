@@ -217,6 +217,26 @@ pub async fn messages_are_received_once_and_effects_happen_once(h: &Harness) {
     assert_eq!(get(h, "receiver/child-4").await.parent_id.as_deref(), Some("receiver"));
 }
 
+/// The checkpoint is written before its effect, in one transaction: an effect that fails takes its checkpoint
+/// with it, so the replay that comes next can record the step.
+pub async fn a_checkpoint_whose_effect_fails_records_nothing(h: &Harness) {
+    start(h, "sender").await;
+    let run = take_run(h).await.unwrap();
+    let send_to = |workflow_id: &str| RecordStepParams {
+        kind: StepKind::Send,
+        effect: Some(StepEffect::Send { workflow_id: workflow_id.into(), topic: "t".into(), message: json!(1) }),
+        ..step(&run, "sender", 0, "notify", Value::Null)
+    };
+    match h.store.record_step(send_to("nobody")).await {
+        Err(Error::WorkflowNotFound { .. }) => {}
+        other => panic!("expected WORKFLOW_NOT_FOUND, got {other:?}"),
+    }
+    let (_, steps) = h.store.get_workflow(&Namespace::default(), "sender").await.unwrap();
+    assert!(steps.is_empty(), "the failed effect took its checkpoint with it: {steps:?}");
+    h.store.record_step(send_to("sender")).await.expect("the step is recorded once its effect can happen");
+    assert!(h.store.record_step(send_to("nobody")).await.is_ok(), "a replay of a recorded step has no effect");
+}
+
 pub async fn cancel_resume_and_fork_follow_the_run(h: &Harness) {
     // A run nobody took yet is cancelled at once.
     start(h, "waiting").await;

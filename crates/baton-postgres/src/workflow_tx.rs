@@ -2,11 +2,11 @@
 //! workflow's row is held (`FOR UPDATE`) while its transaction moves it, and a checkpoint's transaction holds
 //! the run job's row, so a stale executor and the current one serialise.
 
-use baton_core::job::{CompleteParams, FetchParams, JobId};
+use baton_core::job::{CompleteParams, FetchParams, JobId, LeaseRef};
 use baton_core::namespace::Namespace;
 use baton_core::page::Page;
 use baton_core::stored::{decode, encode, encode_optional};
-use baton_core::workflow::engine::{self, WorkflowTx};
+use baton_core::workflow::engine::{self, LeasedRun, WorkflowTx};
 use baton_core::workflow::stored;
 use baton_core::workflow::{
     ForkParams, ListWorkflowsParams, RecordStepParams, RecvParams, StartWorkflowParams, Started, WorkflowRecord,
@@ -38,7 +38,21 @@ impl WorkflowTx for PgTx<'_> {
             .map_err(store_error)?;
         let Some(row) = row else { return Ok(None) };
         self.clock_read_with_row(Timestamp(row.try_get("read_at").map_err(store_error)?));
-        stored::workflow(&Stored(&row)).map(Some)
+        let found: Option<String> = row.try_get("workflow_id").map_err(store_error)?;
+        found.map(|_| stored::workflow(&Stored(&row))).transpose()
+    }
+
+    async fn leased_run(&mut self, lease: &LeaseRef, workflow_id: &str) -> Result<Option<LeasedRun>, StoreError> {
+        let row = query(include_str!("../queries/workflow/leased_run.sql"))
+            .bind(lease.namespace.as_str())
+            .bind(workflow_id)
+            .bind(lease.job_id.to_string())
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        let Some(row) = row else { return Ok(None) };
+        self.clock_read_with_row(Timestamp(row.try_get("read_at").map_err(store_error)?));
+        stored::leased_run(&Stored(&row)).map(Some)
     }
 
     async fn workflow_by_job(
@@ -140,8 +154,8 @@ impl WorkflowTx for PgTx<'_> {
         namespace: &Namespace,
         workflow_id: &str,
         step: &WorkflowStep,
-    ) -> Result<(), StoreError> {
-        query(include_str!("../queries/workflow/insert_step.sql"))
+    ) -> Result<bool, StoreError> {
+        let done = query(include_str!("../queries/workflow/insert_step.sql"))
             .bind(namespace.as_str())
             .bind(workflow_id)
             .bind(index(step.index))
@@ -156,7 +170,7 @@ impl WorkflowTx for PgTx<'_> {
             .execute(&mut *self.conn)
             .await
             .map_err(store_error)?;
-        Ok(())
+        Ok(done.rows_affected() > 0)
     }
 
     async fn insert_message(

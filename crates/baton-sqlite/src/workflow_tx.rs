@@ -1,11 +1,11 @@
 //! The statements the shared workflow rules run, on one SQLite connection; the writer thread serialises every
 //! write, so reading a workflow "for update" is a plain read here.
 
-use baton_core::job::{CompleteParams, FetchParams, JobId};
+use baton_core::job::{CompleteParams, FetchParams, JobId, LeaseRef};
 use baton_core::namespace::Namespace;
 use baton_core::page::Page;
 use baton_core::stored::{StoredRow as _, encode, encode_optional};
-use baton_core::workflow::engine::{self, WorkflowTx};
+use baton_core::workflow::engine::{self, LeasedRun, WorkflowTx};
 use baton_core::workflow::stored;
 use baton_core::workflow::{
     ForkParams, ListWorkflowsParams, RecordStepParams, RecvParams, StartWorkflowParams, Started, WorkflowRecord,
@@ -34,6 +34,14 @@ impl WorkflowTx for SqliteTx<'_> {
             include_str!("../queries/workflow/get.sql"),
             params![namespace.as_str(), workflow_id],
             |row| stored::workflow(&Stored::new(row)),
+        )
+    }
+
+    async fn leased_run(&mut self, lease: &LeaseRef, workflow_id: &str) -> Result<Option<LeasedRun>, StoreError> {
+        self.query_optional(
+            include_str!("../queries/workflow/leased_run.sql"),
+            params![lease.namespace.as_str(), workflow_id, lease.job_id.to_string()],
+            |row| stored::leased_run(&Stored::new(row)),
         )
     }
 
@@ -127,8 +135,8 @@ impl WorkflowTx for SqliteTx<'_> {
         namespace: &Namespace,
         workflow_id: &str,
         step: &WorkflowStep,
-    ) -> Result<(), StoreError> {
-        self.execute(
+    ) -> Result<bool, StoreError> {
+        let inserted = self.execute(
             include_str!("../queries/workflow/insert_step.sql"),
             params![
                 namespace.as_str(),
@@ -144,7 +152,7 @@ impl WorkflowTx for SqliteTx<'_> {
                 step.finished_at.as_millis(),
             ],
         )?;
-        Ok(())
+        Ok(inserted > 0)
     }
 
     async fn insert_message(

@@ -19,7 +19,7 @@ use crate::clock::Timestamp;
 use crate::error::{Error, StoreError};
 use crate::job::model::{
     CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchOutcome, FetchParams, HeartbeatOutcome,
-    HeartbeatParams, Job, JobExpiryReport, JobId, JobState, LeaseRef, NewJob, OnConflict, QueueSettings,
+    HeartbeatParams, Job, JobExpiryReport, JobId, JobState, LeaseRef, LeaseToken, NewJob, OnConflict, QueueSettings,
     QueueSettingsUpdate, RunAt,
 };
 use crate::job::rules::{self, AttemptFailure};
@@ -343,7 +343,7 @@ pub async fn update_queue<T: JobTx>(
 }
 
 /// Reads the job running under `lease`, or says why it is not.
-pub(crate) async fn leased_job<T: JobTx>(tx: &mut T, lease: &LeaseRef) -> Result<Job, Error> {
+async fn leased_job<T: JobTx>(tx: &mut T, lease: &LeaseRef) -> Result<Job, Error> {
     let job = tx
         .job_for_update(&lease.namespace, lease.job_id)
         .await?
@@ -354,12 +354,13 @@ pub(crate) async fn leased_job<T: JobTx>(tx: &mut T, lease: &LeaseRef) -> Result
 
 /// Refuses a lease that is not the job's current one.
 fn check_lease(job: &Job, lease: &LeaseRef) -> Result<(), Error> {
-    if job.state != JobState::Running || job.lease_token != Some(lease.lease_token) {
-        return Err(Error::StaleToken {
-            job_id: lease.job_id.to_string(),
-            lease_token: lease.lease_token.0,
-            state: job.state,
-        });
+    refuse_stale(lease, job.state, job.lease_token)
+}
+
+/// Refuses `lease` unless the job is running under it (`state` and `current` are the job's).
+pub(crate) fn refuse_stale(lease: &LeaseRef, state: JobState, current: Option<LeaseToken>) -> Result<(), Error> {
+    if state != JobState::Running || current != Some(lease.lease_token) {
+        return Err(Error::StaleToken { job_id: lease.job_id.to_string(), lease_token: lease.lease_token.0, state });
     }
     Ok(())
 }

@@ -17,7 +17,8 @@ use crate::clock::Timestamp;
 use crate::error::{Error, StoreError};
 use crate::job::engine::{self as job_engine, JobTx};
 use crate::job::{
-    Backoff, BackoffStrategy, CompleteParams, EnqueueParams, FetchParams, Job, JobId, JobState, LeaseRef, NewJob, RunAt,
+    Backoff, BackoffStrategy, CompleteParams, EnqueueParams, FetchParams, Job, JobId, JobState, LeaseRef, LeaseToken,
+    NewJob, RunAt,
 };
 use crate::namespace::Namespace;
 use crate::saga::engine::SagaTx;
@@ -27,9 +28,21 @@ use crate::workflow::model::{
     WorkflowRecord, WorkflowState, WorkflowStep,
 };
 
+/// A workflow's run as a checkpoint finds it: the run's job (what fences its executor) and the workflow, which
+/// is `None` when no workflow has that id.
+#[derive(Clone, Debug)]
+pub struct LeasedRun {
+    pub job_state: JobState,
+    pub lease_token: Option<LeaseToken>,
+    pub workflow: Option<WorkflowRecord>,
+}
+
 /// The statements a backend offers for workflows, inside the same transaction as its job statements.
 #[allow(async_fn_in_trait)]
 pub trait WorkflowTx: JobTx {
+    /// The run's job and the workflow, in one read that holds both rows until commit on a cluster (the job's
+    /// first, as the job engine holds them); `None` when the job is missing.
+    async fn leased_run(&mut self, lease: &LeaseRef, workflow_id: &str) -> Result<Option<LeasedRun>, StoreError>;
     /// The workflow, its row held until commit on a cluster.
     async fn workflow_for_update(
         &mut self,
@@ -57,12 +70,13 @@ pub trait WorkflowTx: JobTx {
         workflow_id: &str,
         index: usize,
     ) -> Result<Option<WorkflowStep>, StoreError>;
+    /// Records the step unless its index is recorded already (`false`: nothing was written).
     async fn insert_workflow_step(
         &mut self,
         namespace: &Namespace,
         workflow_id: &str,
         step: &WorkflowStep,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     async fn insert_message(
         &mut self,
         namespace: &Namespace,
@@ -150,13 +164,17 @@ pub async fn complete_run<T: SagaTx>(
     workflow_id: &str,
     complete: &CompleteParams,
 ) -> Result<Applied<WorkflowRecord>, Error> {
+    // Read before the job moves (which also brings the clock): the answer is this record as the run's end
+    // moves it, by the same rule the job engine's finalize hook writes it with.
+    let leased = tx.leased_run(&complete.lease, workflow_id).await?;
+    let workflow = leased
+        .and_then(|leased| leased.workflow)
+        .ok_or_else(|| Error::WorkflowNotFound { workflow_id: workflow_id.to_owned() })?;
     let Applied { value: mut outcomes, changes } = job_engine::complete(tx, std::slice::from_ref(complete)).await?;
     let job = outcomes.pop().ok_or_else(|| Error::JobNotFound { job_id: complete.lease.job_id.to_string() })??;
-    let workflow = tx
-        .workflow_for_update(&job.namespace, workflow_id)
-        .await?
-        .ok_or_else(|| Error::WorkflowNotFound { workflow_id: workflow_id.to_owned() })?;
-    Ok(Applied::with(workflow, changes))
+    let now = tx.now().await?;
+    let ended = ended_by(&workflow, &job, now).unwrap_or(workflow);
+    Ok(Applied::with(ended, changes))
 }
 
 /// Enqueues a run of the workflow as a job of its queue, and names it on the record (not yet written).
@@ -188,8 +206,12 @@ async fn enqueue_run<T: WorkflowTx>(tx: &mut T, workflow: &mut WorkflowRecord) -
 /// The workflow whose current run `lease` holds, refusing a stale executor, a finished or cancelled workflow,
 /// and one past its timeout.
 async fn fenced<T: WorkflowTx>(tx: &mut T, lease: &LeaseRef, workflow_id: &str) -> Result<WorkflowRecord, Error> {
-    job_engine::leased_job(tx, lease).await?;
-    let workflow = existing(tx, &lease.namespace, workflow_id).await?;
+    let leased = tx
+        .leased_run(lease, workflow_id)
+        .await?
+        .ok_or_else(|| Error::JobNotFound { job_id: lease.job_id.to_string() })?;
+    job_engine::refuse_stale(lease, leased.job_state, leased.lease_token)?;
+    let workflow = leased.workflow.ok_or_else(|| Error::WorkflowNotFound { workflow_id: workflow_id.to_owned() })?;
     if workflow.job_id != Some(lease.job_id) {
         return Err(Error::StaleToken {
             job_id: lease.job_id.to_string(),
@@ -244,10 +266,23 @@ async fn recorded<T: WorkflowTx>(
 pub async fn record_step<T: WorkflowTx>(tx: &mut T, params: &RecordStepParams) -> Result<Applied<WorkflowStep>, Error> {
     let namespace = &params.lease.namespace;
     fenced(tx, &params.lease, &params.workflow_id).await?;
-    if let Some(step) = recorded(tx, namespace, &params.workflow_id, params.index, &params.name, params.kind).await? {
-        return Ok(Applied::quiet(step));
-    }
     let now = tx.now().await?;
+    let step = WorkflowStep {
+        index: params.index,
+        name: params.name.clone(),
+        kind: params.kind,
+        output: params.output.clone(),
+        error: params.error.clone(),
+        attempts: params.attempts,
+        started_at: params.started_at.unwrap_or(now).min(now),
+        finished_at: now,
+    };
+    // The checkpoint before its effect: a repeat finds its index taken, writes nothing and answers the first
+    // write, so only the write that recorded the step applies the effect (an effect that fails undoes it).
+    if !tx.insert_workflow_step(namespace, &params.workflow_id, &step).await? {
+        let first = recorded(tx, namespace, &params.workflow_id, params.index, &params.name, params.kind).await?;
+        return first.map(Applied::quiet).ok_or_else(|| StoreError::Internal("a step vanished".into()).into());
+    }
     let mut changes = Vec::new();
     match &params.effect {
         None => {}
@@ -260,17 +295,6 @@ pub async fn record_step<T: WorkflowTx>(tx: &mut T, params: &RecordStepParams) -
         }
         Some(StepEffect::StartChild(child)) => changes.extend(start(tx, child).await?.changes),
     }
-    let step = WorkflowStep {
-        index: params.index,
-        name: params.name.clone(),
-        kind: params.kind,
-        output: params.output.clone(),
-        error: params.error.clone(),
-        attempts: params.attempts,
-        started_at: params.started_at.unwrap_or(now).min(now),
-        finished_at: now,
-    };
-    tx.insert_workflow_step(namespace, &params.workflow_id, &step).await?;
     Ok(Applied::with(step, changes))
 }
 
@@ -322,33 +346,41 @@ pub async fn on_run_finalized<T: WorkflowTx>(tx: &mut T, job: &Job) -> Result<Ve
     if !job.tags.iter().any(|tag| tag == WORKFLOW_JOB_TAG) {
         return Ok(Vec::new());
     }
-    let Some(mut workflow) = tx.workflow_by_job(&job.namespace, job.job_id).await? else {
+    let Some(workflow) = tx.workflow_by_job(&job.namespace, job.job_id).await? else {
         return Ok(Vec::new());
     };
-    if workflow.state.is_finished() {
-        return Ok(Vec::new());
-    }
     let now = tx.now().await?;
+    if let Some(ended) = ended_by(&workflow, job, now) {
+        tx.update_workflow(&ended).await?;
+    }
+    Ok(Vec::new())
+}
+
+/// The workflow as the end of its run `job` leaves it; `None` when that end changes nothing: the job is not
+/// its current run, the workflow finished before, or the job has not reached a terminal state.
+fn ended_by(workflow: &WorkflowRecord, job: &Job, now: Timestamp) -> Option<WorkflowRecord> {
+    if workflow.job_id != Some(job.job_id) || workflow.state.is_finished() {
+        return None;
+    }
     let timed_out = workflow.deadline().is_some_and(|deadline| deadline <= now);
-    let last_error = job.errors.last().map(|error| error.error.clone());
-    workflow.state = match job.state {
+    let mut ended = workflow.clone();
+    ended.state = match job.state {
         JobState::Completed => WorkflowState::Completed,
         JobState::Cancelled => WorkflowState::Cancelled,
         JobState::Discarded if workflow.cancel_requested || timed_out => WorkflowState::Cancelled,
         JobState::Discarded => WorkflowState::Failed,
-        _ => return Ok(Vec::new()),
+        _ => return None,
     };
-    match workflow.state {
-        WorkflowState::Completed => workflow.output = job.result.clone(),
+    match ended.state {
+        WorkflowState::Completed => ended.output = job.result.clone(),
         WorkflowState::Cancelled if timed_out => {
-            workflow.error = Some(format!("timed out after {} ms", workflow.options.timeout_ms.unwrap_or(0)));
+            ended.error = Some(format!("timed out after {} ms", workflow.options.timeout_ms.unwrap_or(0)));
         }
-        _ => workflow.error = last_error,
+        _ => ended.error = job.errors.last().map(|error| error.error.clone()),
     }
-    workflow.updated_at = now;
-    workflow.finished_at = Some(now);
-    tx.update_workflow(&workflow).await?;
-    Ok(Vec::new())
+    ended.updated_at = now;
+    ended.finished_at = Some(now);
+    Some(ended)
 }
 
 /// Cancels a workflow that has not finished, and with it its running children (and theirs): a waiting run

@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::error::StoreError;
-use crate::job::JobId;
+use crate::job::{JobId, JobState, LeaseToken};
 use crate::stored::{StoredRow, corrupt, decode, decode_optional, encode, namespace, time};
+use crate::workflow::engine::LeasedRun;
 use crate::workflow::model::{StepKind, WorkflowRecord, WorkflowState, WorkflowStep};
 
 pub fn workflow(row: &impl StoredRow) -> Result<WorkflowRecord, StoreError> {
@@ -27,6 +28,16 @@ pub fn workflow(row: &impl StoredRow) -> Result<WorkflowRecord, StoreError> {
         created_at: Timestamp(row.int("created_at")?),
         updated_at: Timestamp(row.int("updated_at")?),
         finished_at: time(row, "finished_at")?,
+    })
+}
+
+/// A row of the run's job (`run_state`, `run_lease_token`) beside the columns of its workflow, which are null
+/// when the workflow is missing.
+pub fn leased_run(row: &impl StoredRow) -> Result<LeasedRun, StoreError> {
+    Ok(LeasedRun {
+        job_state: row.text("run_state")?.parse::<JobState>().map_err(|_| corrupt("job state"))?,
+        lease_token: row.optional_int("run_lease_token")?.map(LeaseToken),
+        workflow: row.optional_text("workflow_id")?.map(|_| workflow(row)).transpose()?,
     })
 }
 
