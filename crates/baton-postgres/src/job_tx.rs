@@ -339,6 +339,9 @@ impl JobTx for PgTx<'_> {
             .fetch_all(&mut *self.conn)
             .await
             .map_err(store_error)?;
+        if let Some(row) = rows.first() {
+            self.clock_read_with_row(Timestamp(row.try_get("read_at").map_err(store_error)?));
+        }
         rows.iter().map(job).collect()
     }
 

@@ -389,8 +389,7 @@ pub async fn complete<T: SagaTx>(
     tx: &mut T,
     items: &[CompleteParams],
 ) -> Result<Applied<Vec<Result<Job, Error>>>, Error> {
-    let now = tx.now().await?;
-    finish_each(tx, items.iter().map(|item| &item.lease), |job, index| {
+    finish_each(tx, items.iter().map(|item| &item.lease), |job, index, now| {
         rules::complete_attempt(job, items[index].result.clone(), now);
     })
     .await
@@ -398,8 +397,7 @@ pub async fn complete<T: SagaTx>(
 
 /// Fails each job's attempt: it retries after its backoff, or is discarded, or cancelled if a cancel waits.
 pub async fn fail<T: SagaTx>(tx: &mut T, items: &[FailParams]) -> Result<Applied<Vec<Result<Job, Error>>>, Error> {
-    let now = tx.now().await?;
-    finish_each(tx, items.iter().map(|item| &item.lease), |job, index| {
+    finish_each(tx, items.iter().map(|item| &item.lease), |job, index, now| {
         let item = &items[index];
         let failure =
             AttemptFailure { error: item.error.clone(), retry_in_ms: item.retry_in_ms, discard: item.discard };
@@ -413,7 +411,7 @@ pub async fn fail<T: SagaTx>(tx: &mut T, items: &[FailParams]) -> Result<Applied
 async fn finish_each<'a, T: SagaTx>(
     tx: &mut T,
     leases: impl Iterator<Item = &'a LeaseRef>,
-    mut transition: impl FnMut(&mut Job, usize),
+    mut transition: impl FnMut(&mut Job, usize, Timestamp),
 ) -> Result<Applied<Vec<Result<Job, Error>>>, Error> {
     let leases: Vec<&LeaseRef> = leases.collect();
     // One read per namespace for the whole batch, each holding its rows in job id order.
@@ -429,6 +427,8 @@ async fn finish_each<'a, T: SagaTx>(
             jobs.insert((job.namespace.clone(), job.job_id), job);
         }
     }
+    // Asked once the rows are held: a backend whose read brought the clock answers without a round trip.
+    let now = tx.now().await?;
     let mut results = Vec::with_capacity(leases.len());
     let mut changed: Vec<(Namespace, JobId)> = Vec::new();
     for (index, lease) in leases.iter().enumerate() {
@@ -438,7 +438,7 @@ async fn finish_each<'a, T: SagaTx>(
             None => Err(Error::JobNotFound { job_id: lease.job_id.to_string() }),
             Some(job) => match check_lease(job, lease) {
                 Ok(()) => {
-                    transition(job, index);
+                    transition(job, index, now);
                     changed.push(key);
                     Ok(job.clone())
                 }
