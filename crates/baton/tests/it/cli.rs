@@ -112,16 +112,20 @@ async fn a_lock_guard_renews_past_its_ttl() {
 async fn lock_run_stops_the_command_and_exits_3_when_the_lock_is_lost() {
     let temp = temp_dir();
     let mut server = Server::embedded(&data_dir(&temp));
+    let started = temp.path().join("started");
+    // `exec`: the stop signal must reach the sleep itself, which holds the stderr pipe this test reads to its end.
     let mut run = std::process::Command::new(BATON)
-        .args(["lock", "run", "k", "--ttl", "1s", "--", "sleep", "60"])
+        .args(["lock", "run", "k", "--ttl", "1s", "--", "sh", "-c", "touch \"$0\"; exec sleep 60"])
+        .arg(&started)
         .env("BATON_URL", &server.url)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let client = server.client();
-    crate::server::eventually("the command holds the lock", || {
-        let client = client.clone();
-        async move { client.lock_status("k").await.is_ok_and(|s| s.is_locked) }
+    // The command itself says it runs: the lock showing as held is not enough, as the server can commit the
+    // grant before `lock run` reads its answer, and a kill in between failed the acquire instead (exit 1).
+    crate::server::eventually("the command runs under the lock", || {
+        let started = started.clone();
+        async move { started.exists() }
     })
     .await;
     // Without its server the lock cannot be renewed, so it is lost when its TTL lapses.
