@@ -138,22 +138,13 @@ mod tests {
     use sqlx::{Row, query};
 
     use super::Connections;
+    use crate::test_server::reachable_url;
 
-    /// Connections to the test server (`BATON_TEST_DATABASE_URL`), or `None` to skip where it is unreachable
-    /// outside CI; under `CI=true` an unreachable server fails the test.
+    /// Connections to the test server, or `None` where the test is skipped (see `test_server`).
     async fn connections(max: u32) -> Option<Connections> {
-        let url = std::env::var("BATON_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".to_owned());
-        match PgPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(5)).connect(&url).await {
-            Ok(pool) => Some(Connections::new(pool)),
-            Err(error) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
-                panic!("CI=true but PostgreSQL at {url} is unreachable: {error}")
-            }
-            Err(error) => {
-                eprintln!("SKIPPED: PostgreSQL at {url} is unreachable ({error})");
-                None
-            }
-        }
+        let url = reachable_url().await?;
+        let pool = PgPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(5)).connect(&url);
+        Some(Connections::new(pool.await.expect("the test server was reachable a moment ago")))
     }
 
     async fn backend_pid(conns: &Connections) -> i32 {

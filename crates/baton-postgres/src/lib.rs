@@ -23,6 +23,8 @@ mod rows;
 mod saga_tx;
 mod schedule_store;
 mod store;
+#[cfg(test)]
+mod test_server;
 mod tx;
 mod workflow_tx;
 

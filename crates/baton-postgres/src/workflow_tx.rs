@@ -366,32 +366,10 @@ impl WorkflowStore for PgStore {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use sqlx::{AssertSqlSafe, Connection as _, Executor as _, PgConnection};
 
+    use crate::test_server::reachable_url;
     use crate::{PgOptions, PgStore};
-
-    const TEST_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable";
-
-    /// The test server's URL, or `None` to skip where it is unreachable outside CI; under `CI=true` an
-    /// unreachable server fails the test.
-    async fn reachable_url() -> Option<String> {
-        let url = std::env::var("BATON_TEST_DATABASE_URL").unwrap_or_else(|_| TEST_URL.to_owned());
-        match tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&url)).await {
-            Ok(Ok(conn)) => {
-                conn.close().await.ok();
-                Some(url)
-            }
-            _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
-                panic!("CI=true but PostgreSQL at {url} is unreachable")
-            }
-            _ => {
-                eprintln!("SKIPPED: PostgreSQL at {url} is unreachable");
-                None
-            }
-        }
-    }
 
     /// Regression: checkpoints slowed down as a new workflow table grew. Each lookup of a workflow by id named
     /// its kind, and the generic plan of a table not yet analyzed took an index that starts (namespace, kind),
