@@ -358,6 +358,55 @@ pub async fn a_fetch_can_complete_the_previous_jobs_in_the_same_transaction(h: &
     assert_eq!(get(h, first[0].job_id).await.result, Some(json!(1)));
 }
 
+pub async fn an_enqueue_can_take_its_job_for_a_poll_in_the_same_transaction(h: &Harness) {
+    let queue = format!("handed-{}", JobId::new());
+    let mut changes = h.store.changes();
+    let (new, delayed) = (job(&queue), NewJob { run_at: RunAt::After { delay_ms: 60_000 }, ..job(&queue) });
+    let params = EnqueueParams { namespace: Namespace::default(), jobs: vec![new.clone(), delayed.clone()] };
+    let enqueued = h.store.enqueue_taking(params, fetch_params(&queue, 4)).await.unwrap();
+    assert_eq!(enqueued.outcomes.len(), 2);
+    assert!(enqueued.outcomes.iter().all(|outcome| matches!(outcome, EnqueueOutcome::Created(_))));
+    let [taken] = enqueued.taken.as_slice() else { panic!("the due job is taken, got {:?}", enqueued.taken) };
+    assert_eq!(taken.job_id, new.job_id);
+    assert_eq!((taken.state, taken.worker_id.as_deref(), taken.attempt), (JobState::Running, Some("w1"), 1));
+    assert!(fetch(h, &queue, 4).await.is_empty(), "the taken job waits for no one else; the other is not due");
+    complete(h, lease(taken)).await.expect("the taken job's lease holds");
+    // Its queue had nothing left for other polls, so nobody was told to look. Changes arrive in commit order:
+    // the completion's comes after anything the enqueue announced.
+    let mut announced = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let change = changes.recv().await.expect("feed open");
+            let finished = matches!(&change, Change::JobsFinished { job_ids, .. } if job_ids.contains(&taken.job_id));
+            announced.push(change);
+            if finished {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the completion is announced");
+    assert!(
+        !announced.iter().any(|change| matches!(change, Change::JobsAvailable { queue: q, .. } if *q == queue)),
+        "no poll is woken for a job already taken: {announced:?}"
+    );
+    h.advance(Duration::from_secs(61));
+    assert_eq!(fetch(h, &queue, 4).await[0].job_id, delayed.job_id, "the delayed job waits for its time");
+}
+
+pub async fn a_released_job_is_available_at_once_without_counting_the_attempt(h: &Harness) {
+    let created = enqueue_one(h, job("q")).await;
+    let taken = fetch(h, "q", 1).await.remove(0);
+    let released = h.store.release_jobs(vec![lease(&taken)]).await.unwrap().remove(0).expect("released");
+    assert_eq!((released.state, released.attempt), (JobState::Available, 0));
+    assert_eq!(released.errors, created.errors, "a release records no failure");
+    assert_stale(complete(h, lease(&taken)).await);
+    let again = fetch(h, "q", 1).await.remove(0);
+    assert_eq!((again.job_id, again.attempt), (created.job_id, 1));
+    assert!(again.lease_token > taken.lease_token, "the next fetch draws a fresh token");
+    assert_stale(h.store.release_jobs(vec![lease(&taken)]).await.unwrap().remove(0));
+}
+
 pub async fn batch_acks_report_each_item(h: &Harness) {
     enqueue(h, vec![job("q"), job("q")]).await;
     let running = fetch(h, "q", 2).await;

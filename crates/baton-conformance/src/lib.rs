@@ -53,6 +53,8 @@ macro_rules! conformance_suite {
             rate_limits_count_starts_per_period,
             concurrency_keys_limit_running_jobs_per_key,
             a_fetch_can_complete_the_previous_jobs_in_the_same_transaction,
+            an_enqueue_can_take_its_job_for_a_poll_in_the_same_transaction,
+            a_released_job_is_available_at_once_without_counting_the_attempt,
             batch_acks_report_each_item,
             jobs_list_by_filter_and_queues_count_by_state,
             finished_jobs_are_pruned_after_retention,

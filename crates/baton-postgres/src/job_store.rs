@@ -5,9 +5,9 @@ use baton_core::Error;
 use baton_core::clock::Timestamp;
 use baton_core::job::engine;
 use baton_core::job::{
-    CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchOutcome, FetchParams, HeartbeatOutcome,
-    HeartbeatParams, Job, JobExpiryReport, JobId, JobState, JobStore, ListJobsParams, QueueInfo, QueueSettings,
-    QueueSettingsUpdate,
+    CompleteParams, EnqueueOutcome, EnqueueParams, EnqueuedTaking, FailParams, FetchOutcome, FetchParams,
+    HeartbeatOutcome, HeartbeatParams, Job, JobExpiryReport, JobId, JobState, JobStore, LeaseRef, ListJobsParams,
+    QueueInfo, QueueSettings, QueueSettingsUpdate,
 };
 use baton_core::namespace::Namespace;
 use baton_core::page::Page;
@@ -26,6 +26,10 @@ impl JobStore for PgStore {
         self.write(async |tx| engine::enqueue(tx, &params).await).await
     }
 
+    async fn enqueue_taking(&self, params: EnqueueParams, fetch: FetchParams) -> Result<EnqueuedTaking, Error> {
+        self.write(async |tx| engine::enqueue_taking(tx, &params, &fetch).await).await
+    }
+
     async fn fetch(&self, params: FetchParams) -> Result<FetchOutcome, Error> {
         self.write(async |tx| engine::fetch(tx, &params).await).await
     }
@@ -40,6 +44,10 @@ impl JobStore for PgStore {
 
     async fn fail(&self, items: Vec<FailParams>) -> Result<Vec<Result<Job, Error>>, Error> {
         self.write(async |tx| engine::fail(tx, &items).await).await
+    }
+
+    async fn release_jobs(&self, leases: Vec<LeaseRef>) -> Result<Vec<Result<Job, Error>>, Error> {
+        self.write(async |tx| engine::release(tx, &leases).await).await
     }
 
     async fn cancel_job(&self, namespace: &Namespace, job_id: JobId) -> Result<Job, Error> {

@@ -6,9 +6,9 @@ use baton_core::Error;
 use baton_core::clock::Timestamp;
 use baton_core::job::engine;
 use baton_core::job::{
-    CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchOutcome, FetchParams, HeartbeatOutcome,
-    HeartbeatParams, Job, JobExpiryReport, JobId, JobState, JobStore, ListJobsParams, QueueInfo, QueueSettings,
-    QueueSettingsUpdate,
+    CompleteParams, EnqueueOutcome, EnqueueParams, EnqueuedTaking, FailParams, FetchOutcome, FetchParams,
+    HeartbeatOutcome, HeartbeatParams, Job, JobExpiryReport, JobId, JobState, JobStore, LeaseRef, ListJobsParams,
+    QueueInfo, QueueSettings, QueueSettingsUpdate,
 };
 use baton_core::namespace::Namespace;
 use baton_core::page::Page;
@@ -28,6 +28,10 @@ impl JobStore for SqliteStore {
         self.writer.write(move |tx| block_on(engine::enqueue(tx, &params))).await
     }
 
+    async fn enqueue_taking(&self, params: EnqueueParams, fetch: FetchParams) -> Result<EnqueuedTaking, Error> {
+        self.writer.write(move |tx| block_on(engine::enqueue_taking(tx, &params, &fetch))).await
+    }
+
     async fn fetch(&self, params: FetchParams) -> Result<FetchOutcome, Error> {
         if params.in_process && params.complete.is_empty() {
             return self.writer.write_relaxed(move |tx| block_on(engine::fetch(tx, &params))).await;
@@ -45,6 +49,10 @@ impl JobStore for SqliteStore {
 
     async fn fail(&self, items: Vec<FailParams>) -> Result<Vec<Result<Job, Error>>, Error> {
         self.writer.write(move |tx| block_on(engine::fail(tx, &items))).await
+    }
+
+    async fn release_jobs(&self, leases: Vec<LeaseRef>) -> Result<Vec<Result<Job, Error>>, Error> {
+        self.writer.write(move |tx| block_on(engine::release(tx, &leases))).await
     }
 
     async fn cancel_job(&self, namespace: &Namespace, job_id: JobId) -> Result<Job, Error> {

@@ -95,7 +95,6 @@ impl Embedded {
 
 /// A start that takes its run for this process's idle executor, and what it needs to deliver it.
 struct HandOff {
-    namespace: Namespace,
     jobs: JobService,
     workflows: WorkflowService,
     handed_over: Arc<HandedOver>,
@@ -117,27 +116,11 @@ impl HandOff {
 
     /// Puts back in the queue runs taken for an executor that stopped waiting before it got them.
     async fn hand_back(&self, taken: Vec<Job>) {
-        let mut items = Vec::with_capacity(taken.len());
-        for job in taken {
+        for job in &taken {
             // Its first replay will read the workflow like any other.
             self.handed_over.take(&job.job_id.to_string());
-            let Some(token) = job.lease_token else { continue };
-            match lease_ref(self.namespace.clone(), &job.job_id.to_string(), token.0) {
-                Ok(lease) => items.push(FailParams {
-                    lease,
-                    error: "the executor stopped before it took the run".into(),
-                    retry_in_ms: Some(0),
-                    discard: false,
-                }),
-                Err(error) => tracing::warn!(%error, job_id = %job.job_id, "cannot hand a run back"),
-            }
         }
-        if items.is_empty() {
-            return;
-        }
-        if let Err(error) = self.jobs.fail(items).await {
-            tracing::warn!(%error, "handing runs back failed; they run again once their lease lapses");
-        }
+        self.jobs.hand_back(taken).await;
     }
 }
 
@@ -160,7 +143,6 @@ impl Backend for Embedded {
             return Ok(self.workflows.start(params).await?);
         };
         let hand_off = HandOff {
-            namespace: self.namespace.clone(),
             jobs: self.jobs.clone(),
             workflows: self.workflows.clone(),
             handed_over: self.handed_over.clone(),

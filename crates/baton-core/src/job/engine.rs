@@ -13,14 +13,14 @@
 //! **Invariant:** a call acting under a lease changes a job only if the job is running under exactly that
 //! lease token; a stale token changes nothing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::clock::Timestamp;
 use crate::error::{Error, StoreError};
 use crate::job::model::{
-    CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchOutcome, FetchParams, HeartbeatOutcome,
-    HeartbeatParams, Job, JobExpiryReport, JobId, JobState, LeaseRef, LeaseToken, NewJob, OnConflict, QueueSettings,
-    QueueSettingsUpdate, RunAt,
+    CompleteParams, EnqueueOutcome, EnqueueParams, EnqueuedTaking, FailParams, FetchOutcome, FetchParams,
+    HeartbeatOutcome, HeartbeatParams, Job, JobExpiryReport, JobId, JobState, LeaseRef, LeaseToken, NewJob, OnConflict,
+    QueueSettings, QueueSettingsUpdate, RunAt,
 };
 use crate::job::rules::{self, AttemptFailure};
 use crate::namespace::Namespace;
@@ -148,6 +148,32 @@ pub async fn enqueue<T: JobTx>(tx: &mut T, params: &EnqueueParams) -> Result<App
         .map(|queue| Change::JobsAvailable { namespace: namespace.clone(), queue: queue.to_owned() })
         .collect();
     Ok(Applied::with(outcomes, changes))
+}
+
+/// Enqueues, then fetches with `fetch` (an idle poll's own fetch) in the same transaction: a job due now goes
+/// straight to a waiting worker, with one commit and no wake-up.
+pub async fn enqueue_taking<T: SagaTx>(
+    tx: &mut T,
+    params: &EnqueueParams,
+    fetch: &FetchParams,
+) -> Result<Applied<EnqueuedTaking>, Error> {
+    let Applied { value: outcomes, mut changes } = enqueue(tx, params).await?;
+    let Applied { value: fetched, changes: fetch_changes } = self::fetch(tx, fetch).await?;
+    // A queue whose new jobs were all taken has nothing for other polls: waking them would only send them
+    // looking.
+    let taken: HashSet<JobId> = fetched.jobs.iter().map(|job| job.job_id).collect();
+    changes.retain(|change| match change {
+        Change::JobsAvailable { queue, .. } => outcomes.iter().any(|outcome| {
+            let job = outcome.job();
+            matches!(outcome, EnqueueOutcome::Created(_))
+                && job.state == JobState::Available
+                && job.queue == *queue
+                && !taken.contains(&job.job_id)
+        }),
+        _ => true,
+    });
+    changes.extend(fetch_changes);
+    Ok(Applied::with(EnqueuedTaking { outcomes, taken: fetched.jobs }, changes))
 }
 
 fn duplicate(existing: Job, on_conflict: OnConflict, key: &str) -> Result<EnqueueOutcome, Error> {
@@ -404,6 +430,12 @@ pub async fn fail<T: SagaTx>(tx: &mut T, items: &[FailParams]) -> Result<Applied
         rules::fail_attempt(job, failure, now);
     })
     .await
+}
+
+/// Gives back jobs whose fetcher never received them, without counting their attempt
+/// ([`rules::release_attempt`]).
+pub async fn release<T: SagaTx>(tx: &mut T, leases: &[LeaseRef]) -> Result<Applied<Vec<Result<Job, Error>>>, Error> {
+    finish_each(tx, leases.iter(), |job, _, now| rules::release_attempt(job, now)).await
 }
 
 /// Applies `transition` to each leased job, in job id order so that concurrent batches lock rows in one order,

@@ -1,13 +1,14 @@
-//! Long polls of this process that sit idle on one queue, and the hand-off that gives one of them jobs taken
-//! for it in someone else's transaction.
+//! Long polls served by this process that sit idle on one queue, and the hand-off that gives one of them jobs
+//! taken for it in someone else's transaction.
 //!
-//! An embedded workflow executor waits on its queue in a long poll. Without a hand-off, a start in the same
-//! process commits the run, wakes the poll through the change feed, and the poll commits a fetch of its own:
-//! two commits and a wake-up before the first step runs. With it, the start claims the idle poll, takes the
-//! poll's jobs in the start's own transaction (by the poll's fetch, with its limits and order), and hands them
-//! over: the poll answers with them and fetches nothing.
+//! A worker waits on its queue in a long poll: a remote one over the API, or an embedded workflow executor in
+//! this process. Without a hand-off, an enqueue (or a workflow start) commits the job, wakes the poll through
+//! the change feed, and the poll commits a fetch of its own: two commits and a wake-up before the worker has
+//! the job. With it, the enqueue claims the idle poll, takes the poll's jobs in its own transaction (by the
+//! poll's fetch, with its limits and order), and hands them over: the poll answers with them and fetches
+//! nothing. Polls served by other nodes are woken through the change feed as before.
 //!
-//! An idle poll also remembers its last empty look: until something is enqueued (any change that makes jobs
+//! An idle in-process poll also remembers its last empty look: until something is enqueued (any change that makes jobs
 //! available, seen on the change feed) or the look's own horizon passes, its next fetch parks at once instead
 //! of looking again. So an executor that just finished a run it was handed is idle again before its caller,
 //! told of the end, starts the next workflow.
@@ -42,12 +43,18 @@ type QueueKey = (Namespace, String);
 /// Namespace, queue, worker and job types: one in-process poller.
 type Poller = (Namespace, String, String, Option<Vec<String>>);
 
-/// Who polls, when `params` is an in-process poll of one queue carrying no completions (the only kind that
-/// parks or skips a look).
-fn poller(params: &FetchParams) -> Option<Poller> {
+/// The queue `params` polls, when it is a poll of one queue carrying no completions (the only kind that
+/// parks).
+fn polled_queue(params: &FetchParams) -> Option<QueueKey> {
     let [queue] = params.queues.as_slice() else { return None };
-    (params.in_process && params.complete.is_empty())
-        .then(|| (params.namespace.clone(), queue.clone(), params.worker_id.clone(), params.job_types.clone()))
+    params.complete.is_empty().then(|| (params.namespace.clone(), queue.clone()))
+}
+
+/// Who polls, when `params` is an in-process poll that parks (the only kind that skips a look: a remote
+/// worker's id need not be unique, so its empty looks are not remembered).
+fn poller(params: &FetchParams) -> Option<Poller> {
+    let (namespace, queue) = polled_queue(params).filter(|_| params.in_process)?;
+    Some((namespace, queue, params.worker_id.clone(), params.job_types.clone()))
 }
 
 /// One idle poll: what it would fetch, and where a claimer leaves what it took.
@@ -75,10 +82,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl IdlePolls {
-    /// Registers a poll of `params` (one queue; an in-process fetcher) until the returned [`Parked`] leaves.
+    /// Registers a poll of `params` (one queue) until the returned [`Parked`] leaves.
     pub(crate) fn park(self: &Arc<Self>, params: &FetchParams) -> Option<Parked> {
-        let (namespace, queue, ..) = poller(params)?;
-        let key = (namespace, queue);
+        let key = polled_queue(params)?;
         let slot =
             Arc::new(Slot { params: params.clone(), state: Mutex::new(SlotState::Idle), changed: Notify::new() });
         lock(&self.by_queue).entry(key.clone()).or_default().push(slot.clone());
@@ -108,12 +114,20 @@ impl IdlePolls {
         (availability == self.availability() && Instant::now() < until).then_some(until)
     }
 
-    /// Claims the oldest idle poll of `queue` that takes jobs of `job_type`.
-    pub(crate) fn claim(&self, namespace: &Namespace, queue: &str, job_type: &str) -> Option<PollClaim> {
+    /// Claims the oldest idle poll of `queue` that takes jobs of `job_type` (only an in-process one when
+    /// `in_process_only`).
+    pub(crate) fn claim(
+        &self,
+        namespace: &Namespace,
+        queue: &str,
+        job_type: &str,
+        in_process_only: bool,
+    ) -> Option<PollClaim> {
         let mut by_queue = lock(&self.by_queue);
         let slots = by_queue.get_mut(&(namespace.clone(), queue.to_owned()))?;
         let takes = |slot: &Arc<Slot>| {
-            slot.params.job_types.as_ref().is_none_or(|types| types.iter().any(|taken| taken == job_type))
+            (slot.params.in_process || !in_process_only)
+                && slot.params.job_types.as_ref().is_none_or(|types| types.iter().any(|taken| taken == job_type))
         };
         let position = slots.iter().position(|slot| {
             let mut state = lock(&slot.state);
@@ -276,9 +290,9 @@ mod tests {
     async fn a_claimed_poll_answers_with_what_was_delivered() {
         let polls = Arc::new(IdlePolls::default());
         let parked = polls.park(&poll(None)).expect("an in-process poll of one queue parks");
-        let claim = polls.claim(&Namespace::default(), "workflows", "noop").expect("the idle poll is claimed");
+        let claim = polls.claim(&Namespace::default(), "workflows", "noop", true).expect("the idle poll is claimed");
         assert_eq!(claim.fetch_params().worker_id, "executor");
-        assert!(polls.claim(&Namespace::default(), "workflows", "noop").is_none(), "a poll is claimed once");
+        assert!(polls.claim(&Namespace::default(), "workflows", "noop", true).is_none(), "a poll is claimed once");
         claim.deliver(Vec::new()).expect("the poll still waits");
         parked.handed_over().await;
         assert_eq!(parked.leave().await, None, "an empty delivery sends the poll to look for itself");
@@ -289,7 +303,7 @@ mod tests {
     async fn a_released_claim_lets_the_poll_look_for_itself() {
         let polls = Arc::new(IdlePolls::default());
         let parked = polls.park(&poll(None)).expect("parks");
-        drop(polls.claim(&Namespace::default(), "workflows", "noop").expect("claimed"));
+        drop(polls.claim(&Namespace::default(), "workflows", "noop", true).expect("claimed"));
         parked.handed_over().await;
         assert_eq!(parked.leave().await, None);
     }
@@ -298,27 +312,37 @@ mod tests {
     async fn a_poll_that_stops_while_claimed_sends_the_jobs_back_to_the_claimer() {
         let polls = Arc::new(IdlePolls::default());
         let parked = polls.park(&poll(None)).expect("parks");
-        let claim = polls.claim(&Namespace::default(), "workflows", "noop").expect("claimed");
+        let claim = polls.claim(&Namespace::default(), "workflows", "noop", true).expect("claimed");
         drop(parked);
         assert_eq!(claim.deliver(Vec::new()), Err(Vec::new()));
     }
 
     #[test]
-    fn only_polls_that_take_the_type_and_wait_in_process_on_one_queue_are_claimed() {
+    fn only_polls_that_take_the_type_and_wait_on_one_queue_are_claimed() {
         let polls = Arc::new(IdlePolls::default());
         let _typed = polls.park(&poll(Some(vec!["billing".into()]))).expect("parks");
-        assert!(polls.claim(&Namespace::default(), "workflows", "noop").is_none());
-        assert!(polls.claim(&Namespace::default(), "other", "billing").is_none());
-        assert!(polls.claim(&Namespace::default(), "workflows", "billing").is_some());
-        assert!(polls.park(&FetchParams { in_process: false, ..poll(None) }).is_none());
+        assert!(polls.claim(&Namespace::default(), "workflows", "noop", false).is_none());
+        assert!(polls.claim(&Namespace::default(), "other", "billing", false).is_none());
+        assert!(polls.claim(&Namespace::default(), "workflows", "billing", false).is_some());
         assert!(polls.park(&FetchParams { queues: vec!["a".into(), "b".into()], ..poll(None) }).is_none());
+    }
+
+    #[test]
+    fn a_remote_poll_is_claimed_only_by_enqueues_and_never_skips_a_look() {
+        let polls = Arc::new(IdlePolls::default());
+        let remote = FetchParams { in_process: false, ..poll(None) };
+        let _parked = polls.park(&remote).expect("a remote poll of one queue parks");
+        assert!(polls.claim(&Namespace::default(), "workflows", "noop", true).is_none());
+        assert!(polls.claim(&Namespace::default(), "workflows", "noop", false).is_some());
+        polls.remember_empty(&remote, polls.availability(), Instant::now() + std::time::Duration::from_secs(5));
+        assert_eq!(polls.known_empty(&remote), None, "a remote worker's id may be shared: it always looks");
     }
 
     #[test]
     fn a_poll_that_leaves_idle_is_no_longer_claimable() {
         let polls = Arc::new(IdlePolls::default());
         drop(polls.park(&poll(None)).expect("parks"));
-        assert!(polls.claim(&Namespace::default(), "workflows", "noop").is_none());
+        assert!(polls.claim(&Namespace::default(), "workflows", "noop", true).is_none());
         assert!(lock(&polls.by_queue).is_empty());
     }
 }

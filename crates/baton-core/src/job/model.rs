@@ -253,6 +253,15 @@ pub struct EnqueueParams {
     pub jobs: Vec<NewJob>,
 }
 
+/// What an enqueue that fetched for an idle poll in its own transaction did.
+#[derive(Clone, Debug)]
+pub struct EnqueuedTaking {
+    /// One per job, in request order, as [`EnqueueParams::jobs`] were written.
+    pub outcomes: Vec<EnqueueOutcome>,
+    /// What the poll's fetch took, leased to its worker.
+    pub taken: Vec<Job>,
+}
+
 #[derive(Clone, Debug)]
 pub struct FetchParams {
     pub namespace: Namespace,

@@ -60,6 +60,19 @@ pub fn fail_attempt(job: &mut Job, failure: AttemptFailure, now: Timestamp) {
     }
 }
 
+/// Gives back an attempt that never ran: its fetcher was gone before it received the job. The job is available
+/// again at once, the attempt is not counted, and the lease token stays, so the lost fetcher's ack is stale.
+pub fn release_attempt(job: &mut Job, now: Timestamp) {
+    end_lease(job);
+    if job.cancel_requested {
+        finalize(job, JobState::Cancelled, now);
+        return;
+    }
+    job.attempt = job.attempt.saturating_sub(1);
+    job.state = JobState::Available;
+    job.run_at = now;
+}
+
 pub fn complete_attempt(job: &mut Job, result: Option<serde_json::Value>, now: Timestamp) {
     end_lease(job);
     job.result = result;

@@ -8,12 +8,13 @@ use futures::future::select_all;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, ErrorCode};
+use crate::error::{Error, ErrorCode, StoreError};
 use crate::job::handoff::{IdlePolls, PollClaim};
 use crate::job::job_type::ExecutorCheck;
 use crate::job::model::{
-    CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchParams, HeartbeatOutcome, HeartbeatParams, Job,
-    JobId, JobState, LeaseRef, LeaseToken, ListJobsParams, QueueInfo, QueueSettings, QueueSettingsUpdate, RateLimit,
+    CompleteParams, EnqueueOutcome, EnqueueParams, EnqueuedTaking, FailParams, FetchParams, HeartbeatOutcome,
+    HeartbeatParams, Job, JobId, JobState, LeaseRef, LeaseToken, ListJobsParams, QueueInfo, QueueSettings,
+    QueueSettingsUpdate, RateLimit, RunAt,
 };
 use crate::job::spec::{JobSpec, MAX_DELAY, check_name, check_seconds, duration_ms, invalid};
 use crate::limits::Limits;
@@ -147,10 +148,61 @@ impl JobService {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let outcomes = self.store.enqueue(EnqueueParams { namespace, jobs }).await?;
+        let params = EnqueueParams { namespace, jobs };
+        let outcomes = match self.claim_poll_for(&params) {
+            None => self.store.enqueue(params).await?,
+            // On a task of its own: a caller that stops waiting must not strand the jobs, which the enqueue may
+            // commit all the same, leased to the poll's worker; only this task can deliver them.
+            Some(claim) => match tokio::spawn(self.clone().enqueue_handing_over(params, claim)).await {
+                Ok(outcomes) => outcomes?,
+                Err(error) => {
+                    return Err(StoreError::Internal(format!("the enqueue's hand-off failed: {error}")).into());
+                }
+            },
+        };
         let created = outcomes.iter().filter(|outcome| matches!(outcome, EnqueueOutcome::Created(_))).count();
         metrics::counter!("baton_jobs_enqueued_total").increment(created as u64);
         Ok(outcomes)
+    }
+
+    /// An idle poll of this node that could take the batch's first job due now.
+    fn claim_poll_for(&self, params: &EnqueueParams) -> Option<PollClaim> {
+        let due = params.jobs.iter().find(|job| matches!(job.run_at, RunAt::Now))?;
+        self.idle_polls.claim(&params.namespace, &due.queue, &due.job_type, false)
+    }
+
+    /// Enqueues, fetching for the claimed poll in the same transaction, and hands it what that fetch took.
+    async fn enqueue_handing_over(self, params: EnqueueParams, claim: PollClaim) -> Result<Vec<EnqueueOutcome>, Error> {
+        let EnqueuedTaking { outcomes, taken } = self.store.enqueue_taking(params, claim.fetch_params()).await?;
+        let count = taken.len() as u64;
+        match claim.deliver(taken) {
+            Ok(()) => metrics::counter!("baton_jobs_handed_over_total").increment(count),
+            Err(taken) => self.hand_back(taken).await,
+        }
+        Ok(outcomes)
+    }
+
+    /// Gives back jobs taken for a poll that stopped waiting before it got them: available again at once, the
+    /// attempt not counted. On failure they come back when their lease lapses, as a lost fetch answer's would.
+    pub async fn hand_back(&self, taken: Vec<Job>) {
+        let leases: Vec<LeaseRef> = taken
+            .iter()
+            .filter_map(|job| {
+                let lease_token = job.lease_token?;
+                Some(LeaseRef { namespace: job.namespace.clone(), job_id: job.job_id, lease_token })
+            })
+            .collect();
+        if leases.is_empty() {
+            return;
+        }
+        match self.store.release_jobs(leases).await {
+            Ok(outcomes) => {
+                for refused in outcomes.into_iter().filter_map(Result::err) {
+                    tracing::warn!(error = %refused, "a job taken for a departed poll was not handed back");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "handing jobs back failed; they return once their lease lapses"),
+        }
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn Store> {
@@ -159,8 +211,9 @@ impl JobService {
 
     /// Takes up to `max_jobs` due jobs, after completing `request.complete` in the same transaction. With a
     /// wait, a poll that finds none sleeps until a job is enqueued on any node (or becomes due, or the wait
-    /// ends) and looks again. An in-process poll of one queue may instead be handed jobs that a start in this
-    /// process took for it ([`Self::claim_idle_poll`]). Returns the jobs and the outcome of each completion.
+    /// ends) and looks again. A poll of one queue may instead be handed jobs that an enqueue on this node took
+    /// for it (an in-process poll also those of a workflow start, [`Self::claim_idle_poll`]). Returns the jobs
+    /// and the outcome of each completion.
     pub async fn fetch(&self, request: FetchRequest) -> Result<(Vec<Job>, Vec<Result<Job, Error>>), Error> {
         if request.queues.is_empty() || request.queues.len() > MAX_QUEUES_PER_FETCH {
             return Err(invalid(format!("fetch from 1 to {MAX_QUEUES_PER_FETCH} queues")));
@@ -252,7 +305,8 @@ impl JobService {
             if held_back {
                 wakes.append(&mut room_now);
             }
-            let parked = self.idle_polls.park(&params);
+            // A poll held back by a limit is not offered: a fetch for it would find the same limit.
+            let parked = if held_back { None } else { self.idle_polls.park(&params) };
             let handed_over = async {
                 match &parked {
                     Some(parked) => parked.handed_over().await,
@@ -277,7 +331,7 @@ impl JobService {
     /// Claims an idle long poll of this process (an embedded executor's) on `queue` that takes `job_type`:
     /// the caller fetches for it in its own transaction and delivers what it took. See [`PollClaim`].
     pub fn claim_idle_poll(&self, namespace: &Namespace, queue: &str, job_type: &str) -> Option<PollClaim> {
-        self.idle_polls.claim(namespace, queue, job_type)
+        self.idle_polls.claim(namespace, queue, job_type, true)
     }
 
     pub async fn heartbeat(

@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use crate::error::Error;
 use crate::job::job_type::JobType;
 use crate::job::model::{
-    CompleteParams, EnqueueOutcome, EnqueueParams, FailParams, FetchOutcome, FetchParams, HeartbeatOutcome,
-    HeartbeatParams, Job, JobExpiryReport, JobId, ListJobsParams, QueueInfo, QueueSettings, QueueSettingsUpdate,
+    CompleteParams, EnqueueOutcome, EnqueueParams, EnqueuedTaking, FailParams, FetchOutcome, FetchParams,
+    HeartbeatOutcome, HeartbeatParams, Job, JobExpiryReport, JobId, LeaseRef, ListJobsParams, QueueInfo, QueueSettings,
+    QueueSettingsUpdate,
 };
 use crate::job::schedule::{Schedule, ScheduleReport};
 use crate::namespace::Namespace;
@@ -17,6 +18,9 @@ use crate::page::Page;
 pub trait JobStore: Send + Sync {
     async fn enqueue(&self, params: EnqueueParams) -> Result<Vec<EnqueueOutcome>, Error>;
 
+    /// Enqueues, then fetches for an idle poll in the same transaction ([`crate::job::engine::enqueue_taking`]).
+    async fn enqueue_taking(&self, params: EnqueueParams, fetch: FetchParams) -> Result<EnqueuedTaking, Error>;
+
     async fn fetch(&self, params: FetchParams) -> Result<FetchOutcome, Error>;
 
     async fn heartbeat(&self, params: HeartbeatParams) -> Result<HeartbeatOutcome, Error>;
@@ -24,6 +28,10 @@ pub trait JobStore: Send + Sync {
     async fn complete(&self, items: Vec<CompleteParams>) -> Result<Vec<Result<Job, Error>>, Error>;
 
     async fn fail(&self, items: Vec<FailParams>) -> Result<Vec<Result<Job, Error>>, Error>;
+
+    /// Gives back jobs their fetcher never received, without counting the attempt
+    /// ([`crate::job::engine::release`]).
+    async fn release_jobs(&self, leases: Vec<LeaseRef>) -> Result<Vec<Result<Job, Error>>, Error>;
 
     async fn cancel_job(&self, namespace: &Namespace, job_id: JobId) -> Result<Job, Error>;
 

@@ -74,6 +74,33 @@ async fn a_long_poll_is_answered_as_soon_as_a_job_is_enqueued() {
     let jobs = poll.await.unwrap().unwrap();
     assert_eq!(jobs.len(), 1);
     assert!(started.elapsed() < Duration::from_secs(10), "woken by the enqueue, not by the poll timeout");
+    // The idle poll was handed the job by the enqueue's own transaction, not woken to fetch it.
+    let metrics = reqwest::get(format!("{}/metrics", server.url)).await.unwrap().text().await.unwrap();
+    assert!(metrics.lines().any(|line| line == "baton_jobs_handed_over_total 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_job_enqueued_while_a_concurrency_limit_holds_its_poll_back_waits_for_room() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let client = server.client();
+    let settings = QueueSettingsRequest { global_concurrency: Some(1), ..QueueSettingsRequest::default() };
+    client.update_queue("limited", &settings).await.unwrap();
+    client.enqueue("limited", &job("t", json!(1))).await.unwrap();
+    let running = client.fetch_jobs(&["limited"], fetch(1, 0)).await.unwrap().remove(0);
+    let worker = client.clone();
+    let poll = tokio::spawn(async move { worker.fetch_jobs(&["limited"], fetch(1, 20_000)).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.enqueue("limited", &job("t", json!(2))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!poll.is_finished(), "the limit still holds the new job back");
+    client.complete_job(&running.job_id, running.lease_token.unwrap(), None).await.unwrap();
+    let jobs = poll.await.unwrap().unwrap();
+    assert_eq!(jobs.len(), 1, "the finished job made room, and the poll took the new one");
+    assert_eq!(jobs[0].payload, json!(2));
+    // A poll held back by the limit is not offered to enqueues: it fetched for itself once room was made.
+    let metrics = reqwest::get(format!("{}/metrics", server.url)).await.unwrap().text().await.unwrap();
+    assert!(!metrics.lines().any(|line| line == "baton_jobs_handed_over_total 1"), "{metrics}");
 }
 
 #[tokio::test]
