@@ -157,8 +157,14 @@ pub async fn enqueue_taking<T: SagaTx>(
     params: &EnqueueParams,
     fetch: &FetchParams,
 ) -> Result<Applied<EnqueuedTaking>, Error> {
+    // The poll's queue settings come first: on a backend whose reads bring its clock, the enqueue then needs no
+    // round trip of its own for the time.
+    let first_settings = match fetch.queues.first() {
+        Some(queue) => Some(tx.queue_settings(&fetch.namespace, queue).await?.unwrap_or_else(QueueSettings::new)),
+        None => None,
+    };
     let Applied { value: outcomes, mut changes } = enqueue(tx, params).await?;
-    let Applied { value: fetched, changes: fetch_changes } = self::fetch(tx, fetch).await?;
+    let Applied { value: fetched, changes: fetch_changes } = fetch_knowing(tx, fetch, first_settings).await?;
     // A queue whose new jobs were all taken has nothing for other polls: waking them would only send them
     // looking.
     let taken: HashSet<JobId> = fetched.jobs.iter().map(|job| job.job_id).collect();
@@ -228,6 +234,15 @@ fn new_job_record(namespace: &Namespace, new: &NewJob, now: Timestamp) -> Job {
 
 /// Takes up to `max_jobs` due jobs from the queues, in order, within each queue's limits.
 pub async fn fetch<T: SagaTx>(tx: &mut T, params: &FetchParams) -> Result<Applied<FetchOutcome>, Error> {
+    fetch_knowing(tx, params, None).await
+}
+
+/// [`fetch`], given the settings of its first queue when this transaction read them already.
+async fn fetch_knowing<T: SagaTx>(
+    tx: &mut T,
+    params: &FetchParams,
+    mut first_settings: Option<QueueSettings>,
+) -> Result<Applied<FetchOutcome>, Error> {
     let namespace = &params.namespace;
     let (completed, changes) = if params.complete.is_empty() {
         (Vec::new(), Vec::new())
@@ -242,7 +257,7 @@ pub async fn fetch<T: SagaTx>(tx: &mut T, params: &FetchParams) -> Result<Applie
         if wanted == 0 {
             break;
         }
-        let taken = fetch_from_queue(tx, namespace, queue, wanted, params).await?;
+        let taken = fetch_from_queue(tx, namespace, queue, wanted, params, first_settings.take()).await?;
         held_back |= taken.held_back;
         fetched.extend(taken.jobs);
     }
@@ -271,8 +286,12 @@ async fn fetch_from_queue<T: JobTx>(
     queue: &str,
     wanted: u32,
     params: &FetchParams,
+    known_settings: Option<QueueSettings>,
 ) -> Result<Taken, Error> {
-    let mut settings = tx.queue_settings(namespace, queue).await?.unwrap_or_else(QueueSettings::new);
+    let mut settings = match known_settings {
+        Some(settings) => settings,
+        None => tx.queue_settings(namespace, queue).await?.unwrap_or_else(QueueSettings::new),
+    };
     if settings.paused {
         return Ok(Taken { jobs: Vec::new(), held_back: false });
     }

@@ -8,10 +8,10 @@
 //! poll's fetch, with its limits and order), and hands them over: the poll answers with them and fetches
 //! nothing. Polls served by other nodes are woken through the change feed as before.
 //!
-//! An idle in-process poll also remembers its last empty look: until something is enqueued (any change that makes jobs
-//! available, seen on the change feed) or the look's own horizon passes, its next fetch parks at once instead
-//! of looking again. So an executor that just finished a run it was handed is idle again before its caller,
-//! told of the end, starts the next workflow.
+//! An idle in-process poll also remembers its last empty look: until something is enqueued (any change that
+//! makes jobs available, seen on the change feed) or the look's own horizon passes, its next fetch parks at once
+//! instead of looking again. So an executor that just finished a run it was handed is idle again before its
+//! caller, told of the end, starts the next workflow.
 //!
 //! **Invariant:** a claimed poll does not look in the store until its claim ends (delivered or released), and a
 //! claim is delivered to at most one poll, so no job is taken for a poll twice and none is taken for two.
