@@ -79,7 +79,7 @@ async fn empty_fetch_held_back(h: &Harness, queue: &str) -> bool {
 }
 
 fn lease(job: &Job) -> LeaseRef {
-    LeaseRef { namespace: Namespace::default(), job_id: job.job_id, lease_token: job.lease_token.expect("leased") }
+    job.lease().expect("leased")
 }
 
 async fn complete(h: &Harness, lease: LeaseRef) -> Result<Job, Error> {

@@ -60,7 +60,7 @@ async fn fetch_type(h: &Harness, job_type: &str) -> Job {
 }
 
 fn lease(job: &Job) -> LeaseRef {
-    LeaseRef { namespace: Namespace::default(), job_id: job.job_id, lease_token: job.lease_token.expect("leased") }
+    job.lease().expect("leased")
 }
 
 async fn complete(h: &Harness, job: &Job, result: Value) -> Job {

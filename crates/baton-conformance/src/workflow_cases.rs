@@ -53,7 +53,7 @@ async fn take_run(h: &Harness) -> Option<Job> {
 }
 
 fn lease(run: &Job) -> LeaseRef {
-    LeaseRef { namespace: Namespace::default(), job_id: run.job_id, lease_token: run.lease_token.expect("leased") }
+    run.lease().expect("leased")
 }
 
 fn step(run: &Job, workflow_id: &str, index: usize, name: &str, output: Value) -> RecordStepParams {

@@ -170,11 +170,8 @@ pub async fn enqueue_taking<T: SagaTx>(
     let taken: HashSet<JobId> = fetched.jobs.iter().map(|job| job.job_id).collect();
     changes.retain(|change| match change {
         Change::JobsAvailable { queue, .. } => outcomes.iter().any(|outcome| {
-            let job = outcome.job();
-            matches!(outcome, EnqueueOutcome::Created(_))
-                && job.state == JobState::Available
-                && job.queue == *queue
-                && !taken.contains(&job.job_id)
+            matches!(outcome, EnqueueOutcome::Created(job)
+                if job.state == JobState::Available && job.queue == *queue && !taken.contains(&job.job_id))
         }),
         _ => true,
     });

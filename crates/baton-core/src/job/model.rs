@@ -179,6 +179,14 @@ pub struct Job {
     pub finalized_at: Option<Timestamp>,
 }
 
+impl Job {
+    /// The lease its worker acts under, while the job carries a lease token.
+    pub fn lease(&self) -> Option<LeaseRef> {
+        let lease_token = self.lease_token?;
+        Some(LeaseRef { namespace: self.namespace.clone(), job_id: self.job_id, lease_token })
+    }
+}
+
 /// A validated job about to be inserted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewJob {

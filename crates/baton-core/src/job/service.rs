@@ -185,13 +185,7 @@ impl JobService {
     /// Gives back jobs taken for a poll that stopped waiting before it got them: available again at once, the
     /// attempt not counted. On failure they come back when their lease lapses, as a lost fetch answer's would.
     pub async fn hand_back(&self, taken: Vec<Job>) {
-        let leases: Vec<LeaseRef> = taken
-            .iter()
-            .filter_map(|job| {
-                let lease_token = job.lease_token?;
-                Some(LeaseRef { namespace: job.namespace.clone(), job_id: job.job_id, lease_token })
-            })
-            .collect();
+        let leases: Vec<LeaseRef> = taken.iter().filter_map(Job::lease).collect();
         if leases.is_empty() {
             return;
         }
