@@ -136,6 +136,18 @@ pub async fn delayed_jobs_wait_for_their_time(h: &Harness) {
     assert_eq!(outcome.next_due_in_ms, Some(10_000));
     h.advance(10 * SECOND);
     assert_eq!(fetch(h, "q", 1).await[0].job_id, delayed.job_id);
+
+    // A paused queue's due jobs stay scheduled: its fetches neither hand them out nor make them available.
+    let ns = Namespace::default();
+    let later = enqueue_one(h, NewJob { run_at: RunAt::After { delay_ms: 1_000 }, ..job("q") }).await;
+    let pause = QueueSettingsUpdate { paused: Some(true), ..QueueSettingsUpdate::default() };
+    h.store.update_queue(&ns, "q", pause).await.unwrap();
+    h.advance(SECOND);
+    assert!(fetch(h, "q", 1).await.is_empty());
+    assert_eq!(get(h, later.job_id).await.state, JobState::Scheduled);
+    let resume = QueueSettingsUpdate { paused: Some(false), ..QueueSettingsUpdate::default() };
+    h.store.update_queue(&ns, "q", resume).await.unwrap();
+    assert_eq!(fetch(h, "q", 1).await[0].job_id, later.job_id);
 }
 
 pub async fn only_the_current_lease_token_completes_a_job(h: &Harness) {

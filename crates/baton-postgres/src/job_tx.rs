@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use baton_core::StoreError;
 use baton_core::clock::Timestamp;
-use baton_core::job::engine::JobTx;
+use baton_core::job::engine::{JobTx, NextDue, QueueLook};
 use baton_core::job::{Job, JobId, JobState, QueueSettings};
 use baton_core::lock::engine::LockTx;
 use baton_core::namespace::Namespace;
@@ -164,6 +164,24 @@ impl JobTx for PgTx<'_> {
             .map_err(store_error)?;
         self.set_now_if_unset(Timestamp(row.try_get("now_ms").map_err(store_error)?));
         Ok(crate::rows::queue_settings(&row)?.map(|(_, settings)| settings))
+    }
+
+    async fn look_at_queue(&mut self, namespace: &Namespace, queue: &str, limit: u32) -> Result<QueueLook, StoreError> {
+        let row = query(include_str!("../queries/job/look_at_queue.sql"))
+            .bind(namespace.as_str())
+            .bind(queue)
+            .bind(self.known_now().map(Timestamp::as_millis))
+            .bind(i64::from(limit))
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        self.set_now_if_unset(Timestamp(row.try_get("now_ms").map_err(store_error)?));
+        let settings = crate::rows::queue_settings(&row)?.map(|(_, settings)| settings);
+        let next_run_at: Option<i64> = row.try_get("next_run_at").map_err(store_error)?;
+        Ok(QueueLook {
+            settings: settings.unwrap_or_else(QueueSettings::new),
+            next_due: NextDue::Known(next_run_at.map(Timestamp)),
+        })
     }
 
     async fn save_queue_settings(
@@ -385,7 +403,7 @@ mod tests {
     /// take a list of job ids while the table was still empty, and without an analyze (autovacuum off) it kept
     /// them: a sequential scan, or the key's index narrowed by the namespace only, for every job of it.
     #[tokio::test]
-    async fn statements_by_job_ids_find_each_job_by_its_key_on_a_plan_made_while_the_table_was_empty() {
+    async fn job_statements_find_jobs_by_index_on_a_plan_made_while_the_table_was_empty() {
         let Some(url) = reachable_url().await else { return };
         let schema = format!("job_plans_{}", uuid::Uuid::now_v7().simple());
         let mut admin = PgConnection::connect(&url).await.unwrap();
@@ -430,6 +448,18 @@ mod tests {
                 "{name} must find each job by its key:\n{plan}"
             );
         }
+        // A fetch's first look walks only the queue's waiting jobs, by index.
+        let look = include_str!("../queries/job/look_at_queue.sql");
+        conn.execute(AssertSqlSafe(format!("PREPARE look (TEXT, TEXT, BIGINT, BIGINT) AS {look}"))).await.unwrap();
+        let plan: Vec<String> =
+            sqlx::query_scalar("EXPLAIN EXECUTE look('default', 'q', NULL, 1000)").fetch_all(&mut *conn).await.unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.lines()
+                .filter(|line| line.contains(" Scan") && line.contains(" on jobs"))
+                .all(|line| line.contains("Index Scan using jobs_")),
+            "the look must scan jobs by index only:\n{plan}"
+        );
         conn.close().await.ok();
         store.close().await;
         admin.execute(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).await.unwrap();

@@ -55,6 +55,15 @@ pub trait JobTx {
     async fn lock_queue(&mut self, namespace: &Namespace, queue: &str) -> Result<(), StoreError>;
     /// Makes up to `limit` scheduled or retryable jobs of the queue that are due at `now` available.
     async fn promote_due(&mut self, namespace: &Namespace, queue: &str, limit: u32) -> Result<(), StoreError>;
+    /// A fetch's first look at its queue: [`Self::promote_due`] unless the queue is paused, then its settings
+    /// ([`Self::queue_settings`]). A backend may do both in one round trip, and bring [`Self::next_run_at`] along.
+    async fn look_at_queue(&mut self, namespace: &Namespace, queue: &str, limit: u32) -> Result<QueueLook, StoreError> {
+        let settings = self.queue_settings(namespace, queue).await?;
+        if !settings.as_ref().is_some_and(|settings| settings.paused) {
+            self.promote_due(namespace, queue, limit).await?;
+        }
+        Ok(QueueLook { settings: settings.unwrap_or_else(QueueSettings::new), next_due: NextDue::Unread })
+    }
     /// Available jobs, best first (priority, then `run_at`, then age), that no concurrent fetch holds; with
     /// `skip_keys_running`, none whose concurrency key already has that many running jobs.
     async fn fetch_candidates(
@@ -150,6 +159,22 @@ pub async fn enqueue<T: JobTx>(tx: &mut T, params: &EnqueueParams) -> Result<App
     Ok(Applied::with(outcomes, changes))
 }
 
+/// What a fetch's first look at a queue found ([`JobTx::look_at_queue`]).
+#[derive(Clone, Debug)]
+pub struct QueueLook {
+    pub settings: QueueSettings,
+    /// When the queue's next job not yet due is due, as of the look.
+    pub next_due: NextDue,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextDue {
+    /// The look did not read it: [`JobTx::next_run_at`] tells.
+    Unread,
+    /// `None`: no job of the queue waits for its time.
+    Known(Option<Timestamp>),
+}
+
 /// Enqueues, then fetches with `fetch` (an idle poll's own fetch) in the same transaction: a job due now goes
 /// straight to a waiting worker, with one commit and no wake-up.
 pub async fn enqueue_taking<T: SagaTx>(
@@ -157,14 +182,22 @@ pub async fn enqueue_taking<T: SagaTx>(
     params: &EnqueueParams,
     fetch: &FetchParams,
 ) -> Result<Applied<EnqueuedTaking>, Error> {
-    // The poll's queue settings come first: on a backend whose reads bring its clock, the enqueue then needs no
-    // round trip of its own for the time.
-    let first_settings = match fetch.queues.first() {
-        Some(queue) => Some(tx.queue_settings(&fetch.namespace, queue).await?.unwrap_or_else(QueueSettings::new)),
+    // The poll's first look at its queue comes first: on a backend whose reads bring its clock, the enqueue then
+    // needs no round trip of its own for the time.
+    let mut first_look = match fetch.queues.first() {
+        Some(queue) => Some(tx.look_at_queue(&fetch.namespace, queue, PROMOTE_PER_FETCH).await?),
         None => None,
     };
     let Applied { value: outcomes, mut changes } = enqueue(tx, params).await?;
-    let Applied { value: fetched, changes: fetch_changes } = fetch_knowing(tx, fetch, first_settings).await?;
+    // A job of the poll's queue enqueued for later may be its next due one: the look did not see it.
+    if let (Some(look), Some(queue)) = (first_look.as_mut(), fetch.queues.first())
+        && outcomes.iter().any(|outcome| {
+            matches!(outcome, EnqueueOutcome::Created(job) if job.state == JobState::Scheduled && job.queue == *queue)
+        })
+    {
+        look.next_due = NextDue::Unread;
+    }
+    let Applied { value: fetched, changes: fetch_changes } = fetch_knowing(tx, fetch, first_look).await?;
     // A queue whose new jobs were all taken has nothing for other polls: waking them would only send them
     // looking.
     let taken: HashSet<JobId> = fetched.jobs.iter().map(|job| job.job_id).collect();
@@ -234,11 +267,11 @@ pub async fn fetch<T: SagaTx>(tx: &mut T, params: &FetchParams) -> Result<Applie
     fetch_knowing(tx, params, None).await
 }
 
-/// [`fetch`], given the settings of its first queue when this transaction read them already.
+/// [`fetch`], given its first look at its first queue when this transaction took it already.
 async fn fetch_knowing<T: SagaTx>(
     tx: &mut T,
     params: &FetchParams,
-    mut first_settings: Option<QueueSettings>,
+    mut first_look: Option<QueueLook>,
 ) -> Result<Applied<FetchOutcome>, Error> {
     let namespace = &params.namespace;
     let (completed, changes) = if params.complete.is_empty() {
@@ -249,19 +282,30 @@ async fn fetch_knowing<T: SagaTx>(
     };
     let mut fetched = Vec::new();
     let mut held_back = false;
+    let mut next_dues = Vec::with_capacity(params.queues.len());
     for queue in &params.queues {
         let wanted = params.max_jobs.saturating_sub(u32::try_from(fetched.len()).unwrap_or(u32::MAX));
         if wanted == 0 {
             break;
         }
-        let taken = fetch_from_queue(tx, namespace, queue, wanted, params, first_settings.take()).await?;
+        // Due jobs join the available ones here, so an idle queue needs no background stager.
+        let look = match first_look.take() {
+            Some(look) => look,
+            None => tx.look_at_queue(namespace, queue, PROMOTE_PER_FETCH).await?,
+        };
+        next_dues.push(look.next_due);
+        let taken = fetch_from_queue(tx, namespace, queue, wanted, params, look.settings).await?;
         held_back |= taken.held_back;
         fetched.extend(taken.jobs);
     }
     let mut next_run_at: Option<Timestamp> = None;
     if fetched.is_empty() {
-        for queue in &params.queues {
-            if let Some(next) = tx.next_run_at(namespace, queue).await? {
+        for (queue, next_due) in params.queues.iter().zip(next_dues) {
+            let next = match next_due {
+                NextDue::Known(next) => next,
+                NextDue::Unread => tx.next_run_at(namespace, queue).await?,
+            };
+            if let Some(next) = next {
                 next_run_at = Some(next_run_at.map_or(next, |earliest| earliest.min(next)));
             }
         }
@@ -283,12 +327,8 @@ async fn fetch_from_queue<T: JobTx>(
     queue: &str,
     wanted: u32,
     params: &FetchParams,
-    known_settings: Option<QueueSettings>,
+    mut settings: QueueSettings,
 ) -> Result<Taken, Error> {
-    let mut settings = match known_settings {
-        Some(settings) => settings,
-        None => tx.queue_settings(namespace, queue).await?.unwrap_or_else(QueueSettings::new),
-    };
     if settings.paused {
         return Ok(Taken { jobs: Vec::new(), held_back: false });
     }
@@ -305,8 +345,6 @@ async fn fetch_from_queue<T: JobTx>(
             return Ok(Taken { jobs: Vec::new(), held_back: settings.global_concurrency.is_some() });
         }
     }
-    // Due jobs join the available ones here, so an idle queue needs no background stager.
-    tx.promote_due(namespace, queue, PROMOTE_PER_FETCH).await?;
     let mut candidates = tx.fetch_candidates(namespace, queue, params.job_types.as_deref(), None, allowance).await?;
     if candidates.iter().any(|(_, key)| key.is_some()) {
         // Counting running jobs per key is only sound while no other node fetches from the queue.
