@@ -354,3 +354,23 @@ impl GroupTx for PgTx<'_> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::plan_check::{GenericPlans, scans_of};
+
+    /// An idempotent append looks its client's event ids up by id: a generic plan made while the table was empty
+    /// took the stream's index, which would walk every event of the stream on each append.
+    #[tokio::test]
+    async fn events_by_id_look_each_id_up_on_a_plan_made_while_the_table_was_empty() {
+        let Some(mut plans) = GenericPlans::new("event_plans").await else { return };
+        let sql = include_str!("../queries/event/events_by_id.sql");
+        let plan = plans.explain("events_by_id", "TEXT, TEXT, TEXT[]", sql, "'default', 's', '{e-1,e-2}'").await;
+        let scans = scans_of(&plan, "events");
+        assert!(
+            !scans.is_empty() && scans.iter().all(|line| line.contains("using events_event_id")),
+            "each id must be looked up by its index:\n{plan}"
+        );
+        plans.drop_schema().await;
+    }
+}

@@ -393,10 +393,7 @@ impl JobTx for PgTx<'_> {
 
 #[cfg(test)]
 mod tests {
-    use sqlx::{AssertSqlSafe, Connection as _, Executor as _, PgConnection};
-
-    use crate::test_server::reachable_url;
-    use crate::{PgOptions, PgStore};
+    use crate::plan_check::{GenericPlans, scans_of};
 
     /// Regression: on a new database, completing jobs slowed down as the jobs table grew (e2e fell from about
     /// 2,000 to under 200 jobs/s within three runs). PostgreSQL settled on generic plans for the statements that
@@ -404,26 +401,19 @@ mod tests {
     /// them: a sequential scan, or the key's index narrowed by the namespace only, for every job of it.
     #[tokio::test]
     async fn job_statements_find_jobs_by_index_on_a_plan_made_while_the_table_was_empty() {
-        let Some(url) = reachable_url().await else { return };
-        let schema = format!("job_plans_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&url).await.unwrap();
-        admin.execute(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).await.unwrap();
-        let options = PgOptions { schema: Some(schema.clone()), ..PgOptions::new(url.clone()) };
-        let store = PgStore::connect(options).await.unwrap();
-        let mut conn = store.conns.pool().acquire().await.unwrap();
-        conn.execute(include_str!("../queries/testing/force_generic_plan.sql")).await.unwrap();
-        let text = "TEXT[], TEXT[], TEXT[], BIGINT[], BIGINT[], BIGINT[], BIGINT[], BIGINT[], BIGINT[], TEXT[], \
-                    BIGINT[], TEXT[], TEXT[], TEXT[], BOOLEAN[], BIGINT[], BIGINT[]";
+        let Some(mut plans) = GenericPlans::new("job_plans").await else { return };
+        let update_types = "TEXT[], TEXT[], TEXT[], BIGINT[], BIGINT[], BIGINT[], BIGINT[], BIGINT[], BIGINT[], \
+                            TEXT[], BIGINT[], TEXT[], TEXT[], TEXT[], BOOLEAN[], BIGINT[], BIGINT[]";
         let update_args = "'{default}', '{j-1}', '{running}', '{1}', '{3}', '{0}', '{1}', '{1}', '{1}', '{w}', \
                            '{1}', '{null}', '{null}', '{\"[]\"}', '{false}', '{1}', '{null}'";
-        let statements = [
+        let by_ids = [
             (
                 "get_many_for_update",
                 "TEXT, TEXT[]",
                 include_str!("../queries/job/get_many_for_update.sql"),
                 "'default', '{j-1,j-2}'",
             ),
-            ("update_many", text, include_str!("../queries/job/update_many.sql"), update_args),
+            ("update_many", update_types, include_str!("../queries/job/update_many.sql"), update_args),
             (
                 "claim",
                 "TEXT, TEXT[], BIGINT, BIGINT, TEXT",
@@ -431,16 +421,9 @@ mod tests {
                 "'default', '{j-1,j-2}', 30000, 1, 'w'",
             ),
         ];
-        for (name, types, sql, args) in statements {
-            // The statement as it stands in its file, prepared and explained (not run) on the empty table.
-            conn.execute(AssertSqlSafe(format!("PREPARE {name} ({types}) AS {sql}"))).await.unwrap();
-            let plan: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN EXECUTE {name}({args})")))
-                .fetch_all(&mut *conn)
-                .await
-                .unwrap();
-            let plan = plan.join("\n");
-            let scans: Vec<&str> =
-                plan.lines().filter(|line| line.contains(" Scan") && line.contains(" on jobs")).collect();
+        for (name, types, sql, args) in by_ids {
+            let plan = plans.explain(name, types, sql, args).await;
+            let scans = scans_of(&plan, "jobs");
             assert!(
                 !scans.is_empty()
                     && scans.iter().all(|line| line.contains("Tid Scan") || line.contains("using jobs_pkey"))
@@ -450,18 +433,11 @@ mod tests {
         }
         // A fetch's first look walks only the queue's waiting jobs, by index.
         let look = include_str!("../queries/job/look_at_queue.sql");
-        conn.execute(AssertSqlSafe(format!("PREPARE look (TEXT, TEXT, BIGINT, BIGINT) AS {look}"))).await.unwrap();
-        let plan: Vec<String> =
-            sqlx::query_scalar("EXPLAIN EXECUTE look('default', 'q', NULL, 1000)").fetch_all(&mut *conn).await.unwrap();
-        let plan = plan.join("\n");
+        let plan = plans.explain("look", "TEXT, TEXT, BIGINT, BIGINT", look, "'default', 'q', NULL, 1000").await;
         assert!(
-            plan.lines()
-                .filter(|line| line.contains(" Scan") && line.contains(" on jobs"))
-                .all(|line| line.contains("Index Scan using jobs_")),
+            scans_of(&plan, "jobs").iter().all(|line| line.contains("Index Scan using jobs_")),
             "the look must scan jobs by index only:\n{plan}"
         );
-        conn.close().await.ok();
-        store.close().await;
-        admin.execute(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).await.unwrap();
+        plans.drop_schema().await;
     }
 }

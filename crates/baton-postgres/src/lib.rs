@@ -19,6 +19,8 @@ mod job_type_store;
 mod listener;
 mod migrate;
 mod notifier;
+#[cfg(test)]
+mod plan_check;
 mod rows;
 mod saga_tx;
 mod schedule_store;

@@ -366,29 +366,19 @@ impl WorkflowStore for PgStore {
 
 #[cfg(test)]
 mod tests {
-    use sqlx::{AssertSqlSafe, Connection as _, Executor as _, PgConnection};
-
-    use crate::test_server::reachable_url;
-    use crate::{PgOptions, PgStore};
+    use crate::plan_check::{GenericPlans, scans_of};
 
     /// Regression: checkpoints slowed down as a new workflow table grew. Each lookup of a workflow by id named
     /// its kind, and the generic plan of a table not yet analyzed took an index that starts (namespace, kind),
     /// walking every workflow of the namespace (1 ms a lookup at 4,500 workflows).
     #[tokio::test]
     async fn lookups_by_id_take_the_key_on_a_generic_plan_before_any_analyze() {
-        let Some(url) = reachable_url().await else { return };
-        let schema = format!("plans_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&url).await.unwrap();
-        admin.execute(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).await.unwrap();
-        let options = PgOptions { schema: Some(schema.clone()), ..PgOptions::new(url.clone()) };
-        let store = PgStore::connect(options).await.unwrap();
-        let mut conn = store.conns.pool().acquire().await.unwrap();
+        let Some(mut plans) = GenericPlans::new("plans").await else { return };
         sqlx::query(include_str!("../queries/testing/insert_workflows.sql"))
             .bind(5000_i64)
-            .execute(&mut *conn)
+            .execute(plans.conn())
             .await
             .unwrap();
-        conn.execute(include_str!("../queries/testing/force_generic_plan.sql")).await.unwrap();
         let lookups = [
             ("workflow_get", include_str!("../queries/workflow/get.sql"), "'default', 'wf-7'"),
             ("workflow_get_shared", include_str!("../queries/workflow/get_shared.sql"), "'default', 'wf-7'"),
@@ -402,22 +392,13 @@ mod tests {
             ("saga_get_shared", include_str!("../queries/saga/get_shared.sql"), "'default', 'wf-7'"),
         ];
         for (name, sql, args) in lookups {
-            // The statement as it stands in its file, prepared and explained (not run) with sample arguments.
-            conn.execute(AssertSqlSafe(format!("PREPARE {name} AS {sql}"))).await.unwrap();
-            let plan: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN EXECUTE {name}({args})")))
-                .fetch_all(&mut *conn)
-                .await
-                .unwrap();
-            let plan = plan.join("\n");
-            let scans: Vec<&str> =
-                plan.lines().filter(|line| line.contains(" Scan") && line.contains(" on workflows")).collect();
+            let plan = plans.explain(name, "", sql, args).await;
+            let scans = scans_of(&plan, "workflows");
             assert!(
                 !scans.is_empty() && scans.iter().all(|line| line.contains("using workflows_pkey")),
                 "{name} must find the workflow by its key:\n{plan}"
             );
         }
-        conn.close().await.ok();
-        store.close().await;
-        admin.execute(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).await.unwrap();
+        plans.drop_schema().await;
     }
 }
