@@ -210,19 +210,6 @@ impl JobTx for PgTx<'_> {
         self.take_advisory_lock(job_lock_key(namespace, "queue", &[queue])).await
     }
 
-    async fn promote_due(&mut self, namespace: &Namespace, queue: &str, limit: u32) -> Result<(), StoreError> {
-        let now = JobTx::now(self).await?;
-        query(include_str!("../queries/job/promote_due.sql"))
-            .bind(namespace.as_str())
-            .bind(queue)
-            .bind(now.as_millis())
-            .bind(i64::from(limit))
-            .execute(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
     async fn fetch_candidates(
         &mut self,
         namespace: &Namespace,

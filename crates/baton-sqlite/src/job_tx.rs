@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use baton_core::StoreError;
 use baton_core::clock::Timestamp;
-use baton_core::job::engine::JobTx;
+use baton_core::job::engine::{JobTx, NextDue, QueueLook};
 use baton_core::job::stored::encode_states;
 use baton_core::job::{Job, JobId, JobState, QueueSettings};
 use baton_core::namespace::Namespace;
@@ -109,10 +109,14 @@ impl JobTx for SqliteTx<'_> {
         Ok(())
     }
 
-    async fn promote_due(&mut self, namespace: &Namespace, queue: &str, limit: u32) -> Result<(), StoreError> {
-        let args = params![namespace.as_str(), queue, self.now.as_millis(), limit];
-        self.execute(include_str!("../queries/job/promote_due.sql"), args)?;
-        Ok(())
+    async fn look_at_queue(&mut self, namespace: &Namespace, queue: &str, limit: u32) -> Result<QueueLook, StoreError> {
+        let settings = self.queue_settings(namespace, queue).await?;
+        if !settings.as_ref().is_some_and(|settings| settings.paused) {
+            let args = params![namespace.as_str(), queue, self.now.as_millis(), limit];
+            self.execute(include_str!("../queries/job/promote_due.sql"), args)?;
+        }
+        // In process, the next due time is read only by the fetch that needs it.
+        Ok(QueueLook { settings: settings.unwrap_or_else(QueueSettings::new), next_due: NextDue::Unread })
     }
 
     async fn fetch_candidates(

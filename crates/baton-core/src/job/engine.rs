@@ -53,17 +53,10 @@ pub trait JobTx {
     -> Result<Option<QueueSettings>, StoreError>;
     /// Serialises fetches from this queue until the transaction ends (needed only to count under limits).
     async fn lock_queue(&mut self, namespace: &Namespace, queue: &str) -> Result<(), StoreError>;
-    /// Makes up to `limit` scheduled or retryable jobs of the queue that are due at `now` available.
-    async fn promote_due(&mut self, namespace: &Namespace, queue: &str, limit: u32) -> Result<(), StoreError>;
-    /// A fetch's first look at its queue: [`Self::promote_due`] unless the queue is paused, then its settings
-    /// ([`Self::queue_settings`]). A backend may do both in one round trip, and bring [`Self::next_run_at`] along.
-    async fn look_at_queue(&mut self, namespace: &Namespace, queue: &str, limit: u32) -> Result<QueueLook, StoreError> {
-        let settings = self.queue_settings(namespace, queue).await?;
-        if !settings.as_ref().is_some_and(|settings| settings.paused) {
-            self.promote_due(namespace, queue, limit).await?;
-        }
-        Ok(QueueLook { settings: settings.unwrap_or_else(QueueSettings::new), next_due: NextDue::Unread })
-    }
+    /// A fetch's first look at its queue: unless the queue is paused, up to `limit` of its scheduled or retryable
+    /// jobs that are due at `now` become available; then its settings ([`Self::queue_settings`]). A backend may
+    /// bring [`Self::next_run_at`] along.
+    async fn look_at_queue(&mut self, namespace: &Namespace, queue: &str, limit: u32) -> Result<QueueLook, StoreError>;
     /// Available jobs, best first (priority, then `run_at`, then age), that no concurrent fetch holds; with
     /// `skip_keys_running`, none whose concurrency key already has that many running jobs.
     async fn fetch_candidates(
@@ -184,13 +177,14 @@ pub async fn enqueue_taking<T: SagaTx>(
 ) -> Result<Applied<EnqueuedTaking>, Error> {
     // The poll's first look at its queue comes first: on a backend whose reads bring its clock, the enqueue then
     // needs no round trip of its own for the time.
-    let mut first_look = match fetch.queues.first() {
+    let first_queue = fetch.queues.first();
+    let mut first_look = match first_queue {
         Some(queue) => Some(tx.look_at_queue(&fetch.namespace, queue, PROMOTE_PER_FETCH).await?),
         None => None,
     };
     let Applied { value: outcomes, mut changes } = enqueue(tx, params).await?;
     // A job of the poll's queue enqueued for later may be its next due one: the look did not see it.
-    if let (Some(look), Some(queue)) = (first_look.as_mut(), fetch.queues.first())
+    if let (Some(look), Some(queue)) = (first_look.as_mut(), first_queue)
         && outcomes.iter().any(|outcome| {
             matches!(outcome, EnqueueOutcome::Created(job) if job.state == JobState::Scheduled && job.queue == *queue)
         })
