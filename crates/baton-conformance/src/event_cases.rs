@@ -104,6 +104,31 @@ pub async fn appends_get_stream_versions_and_gapless_positions(h: &Harness) {
     assert_eq!(head, 6);
 }
 
+/// A batch of many appends (a group commit's) to many streams, with events too big for one statement: a backend
+/// that cuts its writes in parts still writes every event and every stream row.
+pub async fn an_append_batch_too_big_for_one_statement_is_written_whole(h: &Harness) {
+    let padding = "x".repeat(2_000);
+    let batch: Vec<AppendParams> = (0..150)
+        .map(|n| {
+            let data = RawValue::from_string(json!({ "n": n, "padding": padding }).to_string()).expect("json");
+            let stream = format!("wide-{n:03}-{padding}", padding = "s".repeat(200));
+            params(&stream, ExpectedVersion::NoStream, vec![NewEvent { data, ..event("happened") }])
+        })
+        .collect();
+    let streams: Vec<String> = batch.iter().map(|append| append.stream.clone()).collect();
+    let outcomes = h.store.append(batch).await.expect("store");
+    for (n, outcome) in outcomes.into_iter().enumerate() {
+        let outcome = outcome.expect("each append is written");
+        assert_eq!((outcome.first_version, outcome.first_position), (0, n as i64 + 1));
+    }
+    for stream in &streams {
+        let (record, count) = h.store.stream_info(&ns(), stream).await.expect("info").expect("the stream has a row");
+        assert_eq!((record.last_version, count), (0, 1), "{stream}");
+    }
+    let (events, head) = read_log(&h.store, 0, 1000, LogFilter::default()).await;
+    assert_eq!((events.len(), head), (150, 150));
+}
+
 pub async fn expected_versions_are_checked_before_anything_is_written(h: &Harness) {
     // at start: no stream
     assert_eq!(wrong_version(append(h, "s", ExpectedVersion::Exists, events(1)).await), -1);

@@ -64,6 +64,7 @@ macro_rules! conformance_suite {
             schedules_fire_once_per_tick,
             schedules_skip_overlaps_pause_and_trigger,
             appends_get_stream_versions_and_gapless_positions,
+            an_append_batch_too_big_for_one_statement_is_written_whole,
             expected_versions_are_checked_before_anything_is_written,
             resending_events_with_the_same_ids_writes_nothing,
             one_refused_append_in_a_batch_never_fails_the_others,

@@ -39,10 +39,19 @@ impl PgTx<'_> {
         Ok(())
     }
 
-    /// One multi-row insert (see [`STATEMENT_BYTES`]).
-    async fn insert_event_chunk(&mut self, namespace: &Namespace, events: &[RecordedEvent]) -> Result<(), StoreError> {
+    /// One statement of an append batch (see [`STATEMENT_BYTES`]): these events, and these stream rows.
+    async fn record_append_chunk(
+        &mut self,
+        namespace: &Namespace,
+        events: &[RecordedEvent],
+        streams: &[StreamRecord],
+    ) -> Result<(), StoreError> {
         let column = |field: fn(&RecordedEvent) -> i64| events.iter().map(field).collect::<Vec<_>>();
-        query(include_str!("../queries/event/insert_many.sql"))
+        let stream_column = |field: fn(&StreamRecord) -> i64| streams.iter().map(field).collect::<Vec<_>>();
+        let times = |field: fn(&StreamRecord) -> Option<Timestamp>| {
+            streams.iter().map(|stream| field(stream).map(Timestamp::as_millis)).collect::<Vec<_>>()
+        };
+        query(include_str!("../queries/event/record_append.sql"))
             .bind(namespace.as_str())
             .bind(column(|event| event.global_position))
             .bind(events.iter().map(|event| event.stream.as_str()).collect::<Vec<_>>())
@@ -53,6 +62,13 @@ impl PgTx<'_> {
             .bind(events.iter().map(|event| event.data.get()).collect::<Vec<_>>())
             .bind(events.iter().map(|event| event.metadata.as_ref().map(|metadata| metadata.get())).collect::<Vec<_>>())
             .bind(column(|event| event.recorded_at.as_millis()))
+            .bind(streams.iter().map(|stream| stream.stream.as_str()).collect::<Vec<_>>())
+            .bind(stream_column(|stream| i64::from(stream.stream_hash)))
+            .bind(stream_column(|stream| stream.last_version))
+            .bind(stream_column(|stream| stream.truncate_before))
+            .bind(stream_column(|stream| stream.created_at.as_millis()))
+            .bind(times(|stream| stream.last_appended_at))
+            .bind(times(|stream| stream.deleted_at))
             .execute(&mut *self.conn)
             .await
             .map_err(store_error)?;
@@ -147,47 +163,34 @@ impl EventTx for PgTx<'_> {
         found.iter().map(rows::event).collect()
     }
 
-    async fn insert_events(&mut self, namespace: &Namespace, events: &[RecordedEvent]) -> Result<(), StoreError> {
+    async fn record_append(
+        &mut self,
+        namespace: &Namespace,
+        events: &[RecordedEvent],
+        streams: &[StreamRecord],
+    ) -> Result<(), StoreError> {
+        // Ids, names and numbers take about 150 bytes per event and 100 per stream row on the wire.
+        let event_size = |event: &RecordedEvent| {
+            150 + event.stream.len() + event.data.get().len() + event.metadata.as_ref().map_or(0, |m| m.get().len())
+        };
         let mut start = 0;
         let mut bytes = 0;
         for (index, event) in events.iter().enumerate() {
-            // Ids, names and numbers take about 150 bytes per row on the wire.
-            let size = 150
-                + event.stream.len()
-                + event.data.get().len()
-                + event.metadata.as_ref().map_or(0, |m| m.get().len());
+            let size = event_size(event);
             if index > start && bytes + size > STATEMENT_BYTES {
-                self.insert_event_chunk(namespace, &events[start..index]).await?;
+                self.record_append_chunk(namespace, &events[start..index], &[]).await?;
                 start = index;
                 bytes = 0;
             }
             bytes += size;
         }
-        if start < events.len() {
-            self.insert_event_chunk(namespace, &events[start..]).await?;
+        // The stream rows ride with the last events (the usual append: one statement), unless they do not fit.
+        let heads_size: usize = streams.iter().map(|stream| 100 + stream.stream.len()).sum();
+        if start < events.len() && bytes + heads_size > STATEMENT_BYTES {
+            self.record_append_chunk(namespace, &events[start..], &[]).await?;
+            start = events.len();
         }
-        Ok(())
-    }
-
-    async fn save_stream_heads(&mut self, streams: &[StreamRecord]) -> Result<(), StoreError> {
-        let Some(first) = streams.first() else { return Ok(()) };
-        let column = |field: fn(&StreamRecord) -> i64| streams.iter().map(field).collect::<Vec<_>>();
-        let times = |field: fn(&StreamRecord) -> Option<Timestamp>| {
-            streams.iter().map(|stream| field(stream).map(Timestamp::as_millis)).collect::<Vec<_>>()
-        };
-        query(include_str!("../queries/event/save_stream_heads.sql"))
-            .bind(first.namespace.as_str())
-            .bind(streams.iter().map(|stream| stream.stream.as_str()).collect::<Vec<_>>())
-            .bind(column(|stream| i64::from(stream.stream_hash)))
-            .bind(column(|stream| stream.last_version))
-            .bind(column(|stream| stream.truncate_before))
-            .bind(column(|stream| stream.created_at.as_millis()))
-            .bind(times(|stream| stream.last_appended_at))
-            .bind(times(|stream| stream.deleted_at))
-            .execute(&mut *self.conn)
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        self.record_append_chunk(namespace, &events[start..], streams).await
     }
 
     async fn save_stream_settings(&mut self, stream: &StreamRecord) -> Result<(), StoreError> {

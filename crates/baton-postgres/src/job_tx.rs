@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use baton_core::StoreError;
 use baton_core::clock::Timestamp;
-use baton_core::job::engine::{JobTx, NextDue, QueueLook};
+use baton_core::job::engine::{JobTx, NextDue, QueueLook, UnkeyedClaim};
 use baton_core::job::{Job, JobId, JobState, QueueSettings};
 use baton_core::lock::engine::LockTx;
 use baton_core::namespace::Namespace;
@@ -263,6 +263,44 @@ impl JobTx for PgTx<'_> {
             .collect()
     }
 
+    async fn claim_unkeyed(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+        job_types: Option<&[String]>,
+        limit: u32,
+        worker_id: &str,
+        lease_ms: i64,
+    ) -> Result<UnkeyedClaim, StoreError> {
+        let now = JobTx::now(self).await?;
+        let rows = query(include_str!("../queries/job/claim_unkeyed.sql"))
+            .bind(namespace.as_str())
+            .bind(queue)
+            .bind(job_types)
+            .bind(i64::from(limit))
+            .bind(lease_ms)
+            .bind(now.as_millis())
+            .bind(worker_id)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        let first = rows.first().ok_or_else(|| StoreError::Internal("the claim answered no row".into()))?;
+        if first.try_get::<bool, _>("keyed").map_err(store_error)? {
+            let available: i64 = first.try_get("available").map_err(store_error)?;
+            return Ok(UnkeyedClaim::Keyed { available: usize::try_from(available).unwrap_or(0) });
+        }
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // The one row of nulls when nothing was claimed.
+            if row.try_get::<Option<String>, _>("job_id").map_err(store_error)?.is_some() {
+                claimed.push(job(row)?);
+            }
+        }
+        // Best first, as the candidates were picked; the UPDATE does not keep their order.
+        claimed.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(a.job_id.cmp(&b.job_id)));
+        Ok(UnkeyedClaim::Claimed(claimed))
+    }
+
     async fn claim(
         &mut self,
         namespace: &Namespace,
@@ -418,6 +456,17 @@ mod tests {
                 "{name} must find each job by its key:\n{plan}"
             );
         }
+        // A fetch's claim finds its candidates by index and updates them where they lie.
+        let claim = include_str!("../queries/job/claim_unkeyed.sql");
+        let types = "TEXT, TEXT, TEXT[], BIGINT, BIGINT, BIGINT, TEXT";
+        let plan = plans.explain("claim_unkeyed", types, claim, "'default', 'q', NULL, 10, 30000, 1, 'w'").await;
+        let scans = scans_of(&plan, "jobs");
+        assert!(
+            scans.len() == 2
+                && scans.iter().any(|line| line.contains("Index Scan using jobs_"))
+                && scans.iter().any(|line| line.contains("Tid Scan")),
+            "the claim must find candidates by index and claim them by ctid:\n{plan}"
+        );
         // A fetch's first look walks only the queue's waiting jobs, by index.
         let look = include_str!("../queries/job/look_at_queue.sql");
         let plan = plans.explain("look", "TEXT, TEXT, BIGINT, BIGINT", look, "'default', 'q', NULL, 1000").await;

@@ -130,7 +130,12 @@ impl EventTx for SqliteTx<'_> {
         )
     }
 
-    async fn insert_events(&mut self, namespace: &Namespace, events: &[RecordedEvent]) -> Result<(), StoreError> {
+    async fn record_append(
+        &mut self,
+        namespace: &Namespace,
+        events: &[RecordedEvent],
+        streams: &[StreamRecord],
+    ) -> Result<(), StoreError> {
         for event in events {
             self.execute(
                 include_str!("../queries/event/insert.sql"),
@@ -148,10 +153,6 @@ impl EventTx for SqliteTx<'_> {
                 ],
             )?;
         }
-        Ok(())
-    }
-
-    async fn save_stream_heads(&mut self, streams: &[StreamRecord]) -> Result<(), StoreError> {
         for stream in streams {
             self.execute(
                 include_str!("../queries/event/save_stream_head.sql"),

@@ -39,10 +39,15 @@ pub trait EventTx {
         stream: &str,
         event_ids: &[EventId],
     ) -> Result<Vec<RecordedEvent>, StoreError>;
-    async fn insert_events(&mut self, namespace: &Namespace, events: &[RecordedEvent]) -> Result<(), StoreError>;
-    /// Writes what an append changes in these rows (last version, last append, revival after a deletion, and
-    /// `truncate_before`, which never moves back), creating missing rows; their settings are left as they are.
-    async fn save_stream_heads(&mut self, streams: &[StreamRecord]) -> Result<(), StoreError>;
+    /// Writes an append batch: inserts its events, and writes what it changes in its streams' rows (last version,
+    /// last append, revival after a deletion, and `truncate_before`, which never moves back), creating missing
+    /// rows; their settings are left as they are.
+    async fn record_append(
+        &mut self,
+        namespace: &Namespace,
+        events: &[RecordedEvent],
+        streams: &[StreamRecord],
+    ) -> Result<(), StoreError>;
     /// Writes a stream's settings and `truncate_before` (never moving it back), creating its row if missing.
     async fn save_stream_settings(&mut self, stream: &StreamRecord) -> Result<(), StoreError>;
     /// Writes a stream's deletion (`truncate_before`, `deleted_at`).
@@ -99,11 +104,10 @@ pub async fn append<T: EventTx>(
         if log.rows.is_empty() {
             continue;
         }
-        tx.insert_events(namespace, &log.rows).await?;
         log.head.last_appended_at = Some(now);
         let mut heads: Vec<StreamRecord> = log.touched.iter().filter_map(|name| log.streams.remove(name)).collect();
         heads.push(log.head);
-        tx.save_stream_heads(&heads).await?;
+        tx.record_append(namespace, &log.rows, &heads).await?;
     }
     let outcomes = outcomes.into_iter().map(|outcome| outcome.expect("every append decided")).collect();
     Ok(Applied::with(outcomes, changes))

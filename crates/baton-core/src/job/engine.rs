@@ -74,6 +74,25 @@ pub trait JobTx {
         queue: &str,
         keys: &[String],
     ) -> Result<HashMap<String, u64>, StoreError>;
+    /// Claims the best available jobs, as [`Self::fetch_candidates`] finds them (without `skip_keys_running`),
+    /// unless one of them has a concurrency key: then it claims none and says how many it found, still held, for
+    /// the caller to pick within the key limits. A backend may do it all in one statement.
+    async fn claim_unkeyed(
+        &mut self,
+        namespace: &Namespace,
+        queue: &str,
+        job_types: Option<&[String]>,
+        limit: u32,
+        worker_id: &str,
+        lease_ms: i64,
+    ) -> Result<UnkeyedClaim, StoreError> {
+        let candidates = self.fetch_candidates(namespace, queue, job_types, None, limit).await?;
+        if candidates.iter().any(|(_, key)| key.is_some()) {
+            return Ok(UnkeyedClaim::Keyed { available: candidates.len() });
+        }
+        let ids: Vec<JobId> = candidates.into_iter().map(|(id, _)| id).collect();
+        Ok(UnkeyedClaim::Claimed(self.claim(namespace, &ids, worker_id, lease_ms).await?))
+    }
     /// Starts an attempt of each job for `worker_id`, drawing a fresh lease token for each, and returns them.
     async fn claim(
         &mut self,
@@ -166,6 +185,15 @@ pub enum NextDue {
     Unread,
     /// `None`: no job of the queue waits for its time.
     Known(Option<Timestamp>),
+}
+
+/// What [`JobTx::claim_unkeyed`] did.
+#[derive(Debug)]
+pub enum UnkeyedClaim {
+    /// The jobs claimed, best first.
+    Claimed(Vec<Job>),
+    /// A candidate had a concurrency key, so none was claimed; `available` candidates were found.
+    Keyed { available: usize },
 }
 
 /// Enqueues, then fetches with `fetch` (an idle poll's own fetch) in the same transaction: a job due now goes
@@ -339,50 +367,52 @@ async fn fetch_from_queue<T: JobTx>(
             return Ok(Taken { jobs: Vec::new(), held_back: settings.global_concurrency.is_some() });
         }
     }
-    let mut candidates = tx.fetch_candidates(namespace, queue, params.job_types.as_deref(), None, allowance).await?;
-    if candidates.iter().any(|(_, key)| key.is_some()) {
-        // Counting running jobs per key is only sound while no other node fetches from the queue.
-        if !queue_locked {
-            tx.lock_queue(namespace, queue).await?;
-        }
-        // Jobs of keys at their limit are left out, so they cannot starve the jobs behind them; the lookahead
-        // leaves room for several jobs of one key among the rest.
-        let (types, per_key) = (params.job_types.as_deref(), Some(settings.per_key_concurrency));
-        let available = candidates.len();
-        let lookahead = allowance.saturating_mul(4).min(1000);
-        candidates = tx.fetch_candidates(namespace, queue, types, per_key, lookahead).await?;
-        let keys: Vec<String> =
-            candidates.iter().filter_map(|(_, key)| key.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-        let running = tx.running_per_key(namespace, queue, &keys).await?;
-        let picked = rules::pick_within_key_limits(&candidates, &running, settings.per_key_concurrency, allowance);
-        // Short of what was available and allowed: the rest were of keys at their limit.
-        let held_back = picked.len() < available.min(allowance as usize);
-        let jobs = claim_counted(tx, namespace, queue, &mut settings, &picked, params).await?;
-        return Ok(Taken { jobs, held_back });
+    let types = params.job_types.as_deref();
+    let available =
+        match tx.claim_unkeyed(namespace, queue, types, allowance, &params.worker_id, params.lease_ms).await? {
+            UnkeyedClaim::Claimed(jobs) => {
+                count_in_rate_window(tx, namespace, queue, &mut settings, jobs.len()).await?;
+                // Only the queue's own limit can have cut this fetch short (the candidates are all it allowed).
+                let held_back = settings.global_concurrency.is_some() && allowance < wanted;
+                return Ok(Taken { jobs, held_back });
+            }
+            UnkeyedClaim::Keyed { available } => available,
+        };
+    // Counting running jobs per key is only sound while no other node fetches from the queue.
+    if !queue_locked {
+        tx.lock_queue(namespace, queue).await?;
     }
-    let ids: Vec<JobId> = candidates.into_iter().map(|(id, _)| id).collect();
-    // Only the queue's own limit can have cut this fetch short (the candidates are all it allowed).
-    let held_back = settings.global_concurrency.is_some() && allowance < wanted;
-    Ok(Taken { jobs: claim_counted(tx, namespace, queue, &mut settings, &ids, params).await?, held_back })
+    // Jobs of keys at their limit are left out, so they cannot starve the jobs behind them; the lookahead
+    // leaves room for several jobs of one key among the rest.
+    let lookahead = allowance.saturating_mul(4).min(1000);
+    let candidates =
+        tx.fetch_candidates(namespace, queue, types, Some(settings.per_key_concurrency), lookahead).await?;
+    let keys: Vec<String> =
+        candidates.iter().filter_map(|(_, key)| key.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let running = tx.running_per_key(namespace, queue, &keys).await?;
+    let picked = rules::pick_within_key_limits(&candidates, &running, settings.per_key_concurrency, allowance);
+    // Short of what was available and allowed: the rest were of keys at their limit.
+    let held_back = picked.len() < available.min(allowance as usize);
+    let jobs = tx.claim(namespace, &picked, &params.worker_id, params.lease_ms).await?;
+    count_in_rate_window(tx, namespace, queue, &mut settings, jobs.len()).await?;
+    Ok(Taken { jobs, held_back })
 }
 
-/// Claims the jobs and, under a rate limit, counts them in the queue's window (the queue is locked then).
-async fn claim_counted<T: JobTx>(
+/// Under a rate limit, counts `claimed` jobs in the queue's window (the queue is locked then).
+async fn count_in_rate_window<T: JobTx>(
     tx: &mut T,
     namespace: &Namespace,
     queue: &str,
     settings: &mut QueueSettings,
-    job_ids: &[JobId],
-    params: &FetchParams,
-) -> Result<Vec<Job>, Error> {
-    let claimed = tx.claim(namespace, job_ids, &params.worker_id, params.lease_ms).await?;
-    if settings.rate_limit.is_some() && !claimed.is_empty() {
+    claimed: usize,
+) -> Result<(), Error> {
+    if settings.rate_limit.is_some() && claimed > 0 {
         let mut window = rules::current_window(settings, tx.now().await?);
-        window.taken = window.taken.saturating_add(u32::try_from(claimed.len()).unwrap_or(u32::MAX));
+        window.taken = window.taken.saturating_add(u32::try_from(claimed).unwrap_or(u32::MAX));
         settings.rate_window = window;
         tx.save_queue_settings(namespace, queue, settings).await?;
     }
-    Ok(claimed)
+    Ok(())
 }
 
 /// Changes the given settings of a queue and keeps the rest.
