@@ -1,28 +1,41 @@
-//! Baton as a benchmark target, through the Rust SDK (`baton-client`) over HTTP.
+//! Baton as a benchmark target, over HTTP.
 //!
-//! - acquire: `acquire_lock` with a TTL of [`LOCK_TTL_SECS`]; uncontended without a wait, contended with
-//!   `wait_timeout_seconds`, so the server queues the waiter and grants it when the holder releases.
-//! - release: `release_lock(key, lock_id, owner)`.
-//! - keepalive: `grant_lease` and a keepalive stream (`lease_keepalives`, one WebSocket) once per client, then
-//!   one keepalive per iteration on that stream, as etcd's client uses its `LeaseKeepAlive` stream; the stream is
-//!   closed and the lease revoked at the end.
+//! - acquire: `POST /api/v1/locks` with a TTL of [`LOCK_TTL_SECS`]; uncontended without a wait, contended with
+//!   `wait_timeout_seconds`, so the server queues the waiter and grants it when the holder releases. A grant must
+//!   answer 201; its `lock_id` is kept for the release.
+//! - release: `DELETE /api/v1/locks/{key}` with `{lock_id, owner}`.
+//! - keepalive: `grant_lease` and a keepalive stream (`lease_keepalives`, one WebSocket, through the SDK
+//!   `baton-client`) once per client, then one keepalive per iteration on that stream, as etcd's client uses its
+//!   `LeaseKeepAlive` stream; the stream is closed and the lease revoked at the end.
 //!
-//! Each client has its own `BatonClient` (its own HTTP connection pool). The same code measures every Baton
-//! backend; run-locks.sh labels the runs `baton-sqlite` and `baton-postgres`.
+//! Acquires and releases go through [`HttpClient`]: by default (`--http raw`) the client's own task writes the
+//! request and reads the answer on one keep-alive connection, so the load generator takes as little of the 2
+//! cores the server shares with it as it can; `--http reqwest` measures them through a reqwest pool, as the SDK
+//! sends them. The same code measures every Baton backend; run-locks.sh labels the runs `baton-sqlite` and
+//! `baton-postgres`.
 
-use anyhow::{Context, Result};
-use baton_client::api::lock::AcquireLockRequest;
+use anyhow::{Context, Result, bail};
 use baton_client::{BatonClient, LeaseKeepalives};
+use hyper::body::Bytes;
+use hyper::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
 
+use crate::http1::{HttpClient, HttpKind, describe_failure};
 use crate::target::{LEASE_TTL_SECS, LOCK_TTL_SECS, Target, TargetClient, Wait};
 
 /// One Baton server, e.g. `http://127.0.0.1:18080`.
 pub struct Baton {
     pub url: String,
+    /// How acquires and releases are sent.
+    pub http: HttpKind,
 }
 
 pub struct BatonTargetClient {
+    /// Leases and their keepalive stream.
     client: BatonClient,
+    /// Acquires and releases.
+    http: HttpClient,
     owner: String,
 }
 
@@ -32,12 +45,32 @@ pub struct BatonLease {
     stream: LeaseKeepalives,
 }
 
+/// The part of a grant the benchmark needs.
+#[derive(Deserialize)]
+struct Grant {
+    lock_id: String,
+}
+
+/// `/api/v1/locks/{key}` with the key percent-encoded (the benchmark's keys hold `/`).
+fn lock_path(key: &str) -> String {
+    let mut path = String::from("/api/v1/locks/");
+    for byte in key.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            path.push(char::from(byte));
+        } else {
+            path.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    path
+}
+
 impl Target for Baton {
     type Client = BatonTargetClient;
 
     async fn connect(&self, owner: String) -> Result<BatonTargetClient> {
         let client = BatonClient::new(&self.url).with_context(|| format!("baton client for {}", self.url))?;
-        Ok(BatonTargetClient { client, owner })
+        let http = HttpClient::connect(self.http, &self.url).await?;
+        Ok(BatonTargetClient { client, http, owner })
     }
 }
 
@@ -47,22 +80,27 @@ impl TargetClient for BatonTargetClient {
     type Lease = BatonLease;
 
     async fn acquire(&mut self, key: &str, wait: Wait) -> Result<String> {
-        let request = AcquireLockRequest {
-            key: key.to_owned(),
-            owner: self.owner.clone(),
-            ttl_seconds: LOCK_TTL_SECS as _,
-            wait_timeout_seconds: match wait {
-                Wait::No => None,
-                Wait::UpTo(secs) => Some(secs as _),
-            },
-            ..Default::default()
-        };
-        let grant = self.client.acquire_lock(request).await.context("baton acquire_lock")?;
+        let mut request = json!({"key": key, "owner": self.owner, "ttl_seconds": LOCK_TTL_SECS});
+        if let Wait::UpTo(secs) = wait {
+            request["wait_timeout_seconds"] = json!(secs);
+        }
+        let body = Bytes::from(serde_json::to_vec(&request)?);
+        let (status, answer) = self.http.request(Method::POST, "/api/v1/locks", Some(body)).await?;
+        if status != StatusCode::CREATED {
+            bail!(describe_failure("POST /api/v1/locks", "locks", status, &answer));
+        }
+        let grant: Grant = serde_json::from_slice(&answer)
+            .with_context(|| format!("unexpected grant: {}", String::from_utf8_lossy(&answer)))?;
         Ok(grant.lock_id)
     }
 
     async fn release(&mut self, key: &str, lock_id: String) -> Result<()> {
-        self.client.release_lock(key, &lock_id, &self.owner).await.context("baton release_lock")?;
+        let path = lock_path(key);
+        let body = Bytes::from(serde_json::to_vec(&json!({"lock_id": lock_id, "owner": self.owner}))?);
+        let (status, answer) = self.http.request(Method::DELETE, &path, Some(body)).await?;
+        if !status.is_success() {
+            bail!(describe_failure(&format!("DELETE {path}"), "locks", status, &answer));
+        }
         Ok(())
     }
 

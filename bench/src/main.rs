@@ -41,6 +41,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::http1::HttpKind;
 use crate::target::{Scenario, Target};
 use crate::workload::RunSpec;
 
@@ -109,6 +110,9 @@ struct LocksArgs {
     /// How long a contended acquire may wait before the target gives up (an error).
     #[arg(long, default_value_t = 30)]
     wait_secs: u64,
+    /// Baton: the HTTP client that sends acquires and releases.
+    #[arg(long, value_enum, default_value = "raw")]
+    http: HttpKind,
 }
 
 fn main() -> ExitCode {
@@ -154,7 +158,7 @@ async fn locks(args: LocksArgs) -> anyhow::Result<()> {
     match args.target {
         TargetKind::Baton => {
             let url = url.unwrap_or_else(|| "http://127.0.0.1:18080".into());
-            run_scenarios(baton::Baton { url }, "baton", &args).await
+            run_scenarios(baton::Baton { url, http: args.http }, "baton", &args).await
         }
         TargetKind::Etcd => {
             let endpoint = url.unwrap_or_else(|| "http://127.0.0.1:2379".into());
