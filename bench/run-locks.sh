@@ -13,6 +13,7 @@
 #   TARGETS="baton-sqlite baton-postgres etcd redis"   which targets to run
 #   REDIS_DURABLE=1      Redis with --appendonly yes --appendfsync always (default: no persistence at all)
 #   CARGO_TARGET_DIR     for the Baton build (default /var/tmp/baton-ci-target, as .ci/run)
+#   BATON_BIN            a baton binary to use instead of building one
 #   BENCH_TARGET_DIR     for the bench build (default /work/target-bench)
 #   RESULTS_FILE         where the JSON lines are kept (default /tmp/baton-bench-locks-<time>.jsonl)
 #   KEEP_SCRATCH=1       keep the scratch directory (logs, data) after the run
@@ -27,6 +28,7 @@ REDIS_DURABLE=${REDIS_DURABLE:-0}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/baton-ci-target}
 BENCH_TARGET_DIR=${BENCH_TARGET_DIR:-/work/target-bench}
 RESULTS_FILE=${RESULTS_FILE:-/tmp/baton-bench-locks-$(date +%Y%m%d-%H%M%S).jsonl}
+BATON_BIN=${BATON_BIN:-}
 KEEP_SCRATCH=${KEEP_SCRATCH:-0}
 export DEBIAN_FRONTEND=noninteractive
 
@@ -77,14 +79,7 @@ if wants baton-postgres; then
 fi
 
 # --- builds ---------------------------------------------------------------------------------------------------------
-BATON_BIN=$CARGO_TARGET_DIR/release/baton
-BENCH_BIN=$BENCH_TARGET_DIR/release/baton-bench
-if wants baton-sqlite || wants baton-postgres; then
-    log "building baton (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-    (cd "$REPO" && cargo build --release -p baton)
-fi
-log "building baton-bench (release, target dir $BENCH_TARGET_DIR)"
-(cd "$HERE" && CARGO_TARGET_DIR=$BENCH_TARGET_DIR cargo build --release)
+build_binaries
 
 # --- start the systems ----------------------------------------------------------------------------------------------
 
