@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::http1::{HttpClient, HttpKind, describe_failure};
-use crate::target::{LEASE_TTL_SECS, LOCK_TTL_SECS, Target, TargetClient, Wait};
+use crate::target::{LEASE_TTL_SECS, LOCK_TTL_SECS, Scenario, Target, TargetClient, Wait};
 
 /// One Baton server, e.g. `http://127.0.0.1:18080`.
 pub struct Baton {
@@ -71,6 +71,15 @@ impl Target for Baton {
         let client = BatonClient::new(&self.url).with_context(|| format!("baton client for {}", self.url))?;
         let http = HttpClient::connect(self.http, &self.url).await?;
         Ok(BatonTargetClient { client, http, owner })
+    }
+
+    /// Says so when acquires and releases do not go over the default raw driver.
+    fn note(&self, scenario: Scenario) -> Option<&'static str> {
+        match (scenario, self.http) {
+            (Scenario::Keepalive, _) | (_, HttpKind::Raw) => None,
+            (_, HttpKind::Hyper) => Some("baton acquires and releases over a hyper HTTP/1.1 connection per client"),
+            (_, HttpKind::Reqwest) => Some("baton acquires and releases through a reqwest pool per client, as the SDK"),
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! A keep-alive HTTP/1.1 client for the cache and claims hot loops: one connection per simulated client.
+//! A keep-alive HTTP/1.1 client for the lock, cache and claims hot loops: one connection per simulated client.
 //!
 //! Three implementations behind one type, chosen with `--http`:
 //! - `raw` (the default): the client's own task writes the request bytes to its socket (TCP_NODELAY) and reads
