@@ -201,7 +201,7 @@ impl Writer {
 struct Load {
     /// Callers waiting for their answer.
     waiting: AtomicUsize,
-    /// Whether the writer's recent batches held more than a write or two each (see [`BatchSizes`]).
+    /// Whether the writer's recent batches averaged 2 writes or more (see [`BatchSizes`]).
     crowded: AtomicBool,
 }
 
@@ -343,8 +343,8 @@ const SPIN_FOR_NEXT: Duration = Duration::from_micros(100);
 
 /// The next write: unless `crowded`, spun for briefly, then waited for. `None` once every `Writer` is gone.
 fn next_job(queue: &mpsc::Receiver<Job>, crowded: bool) -> Option<Job> {
-    let spin_for = if crowded { Duration::ZERO } else { SPIN_FOR_NEXT };
-    let spin_until = Instant::now() + spin_for;
+    let spin = if crowded { Duration::ZERO } else { SPIN_FOR_NEXT };
+    let spin_until = Instant::now() + spin;
     loop {
         match queue.try_recv() {
             Ok(job) => return Some(job),
