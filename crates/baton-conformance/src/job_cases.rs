@@ -419,6 +419,31 @@ pub async fn a_released_job_is_available_at_once_without_counting_the_attempt(h:
     assert_stale(h.store.release_jobs(vec![lease(&taken)]).await.unwrap().remove(0));
 }
 
+pub async fn a_released_job_leaves_the_rate_window_it_was_counted_in(h: &Harness) {
+    let ns = Namespace::default();
+    let first = enqueue_one(h, job("q")).await;
+    let second = enqueue_one(h, job("q")).await;
+    let limit = RateLimit { limit: 1, period_ms: 10_000 };
+    h.store
+        .update_queue(&ns, "q", QueueSettingsUpdate { rate_limit: Some(Some(limit)), ..Default::default() })
+        .await
+        .unwrap();
+    let taken = fetch(h, "q", 1).await.remove(0);
+    assert_eq!(taken.job_id, first.job_id);
+    assert!(fetch(h, "q", 1).await.is_empty(), "the window's one start is used");
+    h.store.release_jobs(vec![lease(&taken)]).await.unwrap().remove(0).expect("released");
+    let again = fetch(h, "q", 1).await.remove(0);
+    assert_eq!(again.job_id, first.job_id, "the released job never ran, so its start is given back");
+    assert!(fetch(h, "q", 1).await.is_empty(), "and the fetch that took it again counted it");
+
+    // Taken in a window that is over, a released job gives nothing back to the next one.
+    h.advance(10 * SECOND);
+    let next = fetch(h, "q", 1).await.remove(0);
+    assert_eq!(next.job_id, second.job_id);
+    h.store.release_jobs(vec![lease(&again)]).await.unwrap().remove(0).expect("released");
+    assert!(fetch(h, "q", 1).await.is_empty(), "the new window's one start is used");
+}
+
 pub async fn batch_acks_report_each_item(h: &Harness) {
     enqueue(h, vec![job("q"), job("q")]).await;
     let running = fetch(h, "q", 2).await;

@@ -55,6 +55,7 @@ macro_rules! conformance_suite {
             a_fetch_can_complete_the_previous_jobs_in_the_same_transaction,
             an_enqueue_can_take_its_job_for_a_poll_in_the_same_transaction,
             a_released_job_is_available_at_once_without_counting_the_attempt,
+            a_released_job_leaves_the_rate_window_it_was_counted_in,
             batch_acks_report_each_item,
             jobs_list_by_filter_and_queues_count_by_state,
             finished_jobs_are_pruned_after_retention,

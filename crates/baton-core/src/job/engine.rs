@@ -513,7 +513,40 @@ pub async fn fail<T: SagaTx>(tx: &mut T, items: &[FailParams]) -> Result<Applied
 /// Gives back jobs whose fetcher never received them, without counting their attempt
 /// ([`rules::release_attempt`]).
 pub async fn release<T: SagaTx>(tx: &mut T, leases: &[LeaseRef]) -> Result<Applied<Vec<Result<Job, Error>>>, Error> {
-    finish_each(tx, leases.iter(), |job, _, now| rules::release_attempt(job, now)).await
+    let released = finish_each(tx, leases.iter(), |job, _, now| rules::release_attempt(job, now)).await?;
+    uncount_in_rate_windows(tx, &released.value).await?;
+    Ok(released)
+}
+
+/// Takes released jobs back out of their queue's rate window: the fetch that took them counted them, and they
+/// never ran. A job taken before the window in force began was counted in one that is over, and stays so.
+async fn uncount_in_rate_windows<T: JobTx>(tx: &mut T, released: &[Result<Job, Error>]) -> Result<(), Error> {
+    let mut taken_at: BTreeMap<(&Namespace, &str), Vec<Timestamp>> = BTreeMap::new();
+    for job in released.iter().flatten().filter(|job| job.state == JobState::Available) {
+        if let Some(attempted_at) = job.attempted_at {
+            taken_at.entry((&job.namespace, &job.queue)).or_default().push(attempted_at);
+        }
+    }
+    // In key order, so that two releases lock shared queues in the same order.
+    for ((namespace, queue), taken_at) in taken_at {
+        let rate_limited =
+            tx.queue_settings(namespace, queue).await?.is_some_and(|settings| settings.rate_limit.is_some());
+        if !rate_limited {
+            continue;
+        }
+        // Read again under the lock, as a fetch counts under it.
+        tx.lock_queue(namespace, queue).await?;
+        let Some(mut settings) = tx.queue_settings(namespace, queue).await? else { continue };
+        let mut window = rules::current_window(&settings, tx.now().await?);
+        let counted = taken_at.iter().filter(|&&at| at >= window.started_at).count();
+        if counted == 0 {
+            continue;
+        }
+        window.taken = window.taken.saturating_sub(u32::try_from(counted).unwrap_or(u32::MAX));
+        settings.rate_window = window;
+        tx.save_queue_settings(namespace, queue, &settings).await?;
+    }
+    Ok(())
 }
 
 /// Applies `transition` to each leased job, in job id order so that concurrent batches lock rows in one order,
