@@ -1,4 +1,5 @@
-//! Baton's jobs HTTP API as the benchmark speaks it: the wire shapes and one small client over raw `reqwest`.
+//! Baton's jobs HTTP API as the benchmark speaks it: the wire shapes and one small client over [`HttpClient`]
+//! (`--http raw`, the default, as the lock, claims and cache drivers; `--http reqwest` through a reqwest pool).
 //!
 //! The bench codes against the documented contract (enqueue, batch enqueue, long-poll fetch, complete, batch
 //! complete) on purpose instead of using `baton-client`, so a change of the SDK cannot change what is measured.
@@ -6,9 +7,12 @@
 //! measurement, and a 404 from a server without the jobs routes says so in plain words.
 
 use anyhow::{Context, Result, bail};
-use reqwest::StatusCode;
+use hyper::body::Bytes;
+use hyper::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::http1::{HttpClient, HttpKind};
 
 /// The job type every benchmark job carries; workers do nothing with it.
 pub const JOB_TYPE: &str = "noop";
@@ -101,31 +105,19 @@ pub struct CompleteBatchResponse {
     pub results: Vec<Value>,
 }
 
-/// One HTTP client (its own connection pool) of one Baton server.
-#[derive(Clone)]
+/// One client of one Baton server, with its own connection.
 pub struct JobsClient {
-    http: reqwest::Client,
-    base: String,
+    http: HttpClient,
 }
 
 impl JobsClient {
-    pub fn new(base: &str) -> Result<Self> {
-        let http = reqwest::Client::builder().build().context("build HTTP client")?;
-        Ok(Self { http, base: base.trim_end_matches('/').to_owned() })
+    /// Opens the connection before the clock starts (and checks `GET /health`), so no measured request pays for
+    /// it.
+    pub async fn connect(kind: HttpKind, base: &str) -> Result<Self> {
+        Ok(Self { http: HttpClient::connect(kind, base).await? })
     }
 
-    /// Opens the connection before the clock starts (`GET /health`), so no measured request pays for it.
-    pub async fn warm_up(&self) -> Result<()> {
-        let url = format!("{}/health", self.base);
-        let response = self.http.get(&url).send().await.with_context(|| format!("GET {url}"))?;
-        if !response.status().is_success() {
-            bail!("Baton is not healthy: GET {url} answered {}", response.status());
-        }
-        response.bytes().await.with_context(|| format!("read the answer to GET {url}"))?;
-        Ok(())
-    }
-
-    pub async fn enqueue(&self, queue: &str, job: &NewJob) -> Result<EnqueuedJob> {
+    pub async fn enqueue(&mut self, queue: &str, job: &NewJob) -> Result<EnqueuedJob> {
         let answer: EnqueuedJob = self.post(&format!("/api/v1/queues/{queue}/jobs"), job, StatusCode::CREATED).await?;
         if answer.job_id.is_empty() {
             bail!("enqueue returned a job without a job_id");
@@ -133,7 +125,7 @@ impl JobsClient {
         Ok(answer)
     }
 
-    pub async fn enqueue_batch(&self, queue: &str, jobs: &NewJobs) -> Result<EnqueuedJobs> {
+    pub async fn enqueue_batch(&mut self, queue: &str, jobs: &NewJobs) -> Result<EnqueuedJobs> {
         let answer: EnqueuedJobs =
             self.post(&format!("/api/v1/queues/{queue}/jobs"), jobs, StatusCode::CREATED).await?;
         if answer.jobs.len() != jobs.jobs.len() {
@@ -142,7 +134,7 @@ impl JobsClient {
         Ok(answer)
     }
 
-    pub async fn fetch(&self, queue: &str, request: &FetchRequest<'_>) -> Result<Vec<FetchedJob>> {
+    pub async fn fetch(&mut self, queue: &str, request: &FetchRequest<'_>) -> Result<Vec<FetchedJob>> {
         let answer: FetchResponse =
             self.post(&format!("/api/v1/queues/{queue}/fetch"), request, StatusCode::OK).await?;
         check_complete_results(request.complete.len(), &CompleteBatchResponse { results: answer.completed })?;
@@ -157,7 +149,7 @@ impl JobsClient {
     }
 
     /// Completes `jobs` with a `null` result: one job with the single endpoint, more with the batch endpoint.
-    pub async fn complete(&self, jobs: &[FetchedJob]) -> Result<()> {
+    pub async fn complete(&mut self, jobs: &[FetchedJob]) -> Result<()> {
         match jobs {
             [] => Ok(()),
             [job] => {
@@ -179,15 +171,14 @@ impl JobsClient {
     }
 
     async fn post<B: Serialize + ?Sized, T: for<'de> Deserialize<'de>>(
-        &self,
+        &mut self,
         path: &str,
         body: &B,
         expected: StatusCode,
     ) -> Result<T> {
-        let url = format!("{}{path}", self.base);
-        let response = self.http.post(&url).json(body).send().await.with_context(|| format!("POST {url}"))?;
-        let status = response.status();
-        let bytes = response.bytes().await.with_context(|| format!("read the answer to POST {url}"))?;
+        let url = format!("{}{path}", self.http.base());
+        let body = Bytes::from(serde_json::to_vec(body).context("encode the request")?);
+        let (status, bytes) = self.http.request(Method::POST, path, Some(body)).await?;
         if status != expected {
             bail!(describe_failure(&url, status, &bytes));
         }

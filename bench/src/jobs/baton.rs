@@ -40,6 +40,11 @@ pub async fn run(spec: &JobsSpec, url: &str, label: &str) -> Result<JobsMeasurem
         JobScenario::E2e => end_to_end(spec, url, &queue).await?,
         JobScenario::Pickup => pickup(spec, url, &queue).await?,
     };
+    let client = format!("{} HTTP client, one connection each", spec.http.as_str());
+    measurement.note = Some(match measurement.note.take() {
+        Some(note) => format!("{note}; {client}"),
+        None => format!("baton clients: {client}"),
+    });
     measurement.target = label.to_owned();
     measurement.scenario = spec.scenario.as_str();
     measurement.concurrency = spec.concurrency;
@@ -59,12 +64,10 @@ fn worker_note(n: usize) -> String {
 }
 
 /// Opens `count` clients, each with its own connection, before the clock starts.
-async fn connect(url: &str, count: usize) -> Result<Vec<JobsClient>> {
+async fn connect(spec: &JobsSpec, url: &str, count: usize) -> Result<Vec<JobsClient>> {
     let mut clients = Vec::with_capacity(count);
     for _ in 0..count {
-        let client = JobsClient::new(url)?;
-        client.warm_up().await?;
-        clients.push(client);
+        clients.push(JobsClient::connect(spec.http, url).await?);
     }
     Ok(clients)
 }
@@ -86,10 +89,10 @@ async fn join_all<T: 'static>(tasks: &mut JoinSet<Result<T>>, deadline: Instant)
 
 async fn enqueue(spec: &JobsSpec, url: &str, queue: &str) -> Result<JobsMeasurement> {
     let per_request = if spec.scenario == JobScenario::EnqueueBatch { spec.batch_size } else { 1 };
-    let clients = connect(url, spec.concurrency).await?;
+    let clients = connect(spec, url, spec.concurrency).await?;
     let deadline = Instant::now() + spec.duration;
     let mut tasks = JoinSet::new();
-    for (idx, client) in clients.into_iter().enumerate() {
+    for (idx, mut client) in clients.into_iter().enumerate() {
         let queue = queue.to_owned();
         tasks.spawn(async move {
             let mut latencies = Vec::with_capacity(4096);
@@ -131,12 +134,12 @@ struct Flow {
 
 async fn end_to_end(spec: &JobsSpec, url: &str, queue: &str) -> Result<JobsMeasurement> {
     let loops = fetch_loops(spec.concurrency);
-    let workers = connect(url, loops.len()).await?;
-    let producer = connect(url, 1).await?.remove(0);
+    let workers = connect(spec, url, loops.len()).await?;
+    let mut producer = connect(spec, url, 1).await?.remove(0);
     let flow = Arc::new(Flow::default());
     let deadline = Instant::now() + spec.duration;
     let mut tasks = JoinSet::new();
-    for (idx, (client, max_jobs)) in workers.into_iter().zip(loops).enumerate() {
+    for (idx, (mut client, max_jobs)) in workers.into_iter().zip(loops).enumerate() {
         let (queue, flow) = (queue.to_owned(), flow.clone());
         tasks.spawn(async move {
             let worker_id = format!("bench-w{idx}");
@@ -210,8 +213,8 @@ struct Pickup {
 
 async fn pickup(spec: &JobsSpec, url: &str, queue: &str) -> Result<JobsMeasurement> {
     let loops = fetch_loops(spec.concurrency);
-    let workers = connect(url, loops.len()).await?;
-    let producer = connect(url, 1).await?.remove(0);
+    let workers = connect(spec, url, loops.len()).await?;
+    let mut producer = connect(spec, url, 1).await?.remove(0);
     let capacity = (spec.duration.as_nanos() / spec.pickup_interval.as_nanos()) as usize + 1;
     let base = Instant::now();
     let state = Arc::new(Pickup {
@@ -222,7 +225,7 @@ async fn pickup(spec: &JobsSpec, url: &str, queue: &str) -> Result<JobsMeasureme
     });
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers_set = JoinSet::new();
-    for (idx, (client, max_jobs)) in workers.into_iter().zip(loops).enumerate() {
+    for (idx, (mut client, max_jobs)) in workers.into_iter().zip(loops).enumerate() {
         let (queue, state, stop) = (queue.to_owned(), state.clone(), stop.clone());
         workers_set.spawn(async move {
             let worker_id = format!("bench-w{idx}");

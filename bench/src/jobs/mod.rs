@@ -30,6 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::ValueEnum;
 use serde_json::{Value, json};
 
+use crate::http1::HttpKind;
 use crate::report::percentile_ms;
 
 /// In `e2e`, the producer pauses while this many jobs are enqueued but not yet completed, on every target: it
@@ -107,6 +108,9 @@ pub struct JobsArgs {
     /// Where bullmq.mjs and graphile.mjs live; bench/peers/jobs of this source tree by default.
     #[arg(long)]
     peers_dir: Option<PathBuf>,
+    /// Baton: the HTTP client of the producer and the workers.
+    #[arg(long, value_enum, default_value = "raw")]
+    http: HttpKind,
 }
 
 /// Runs one measurement and prints its JSON line.
@@ -118,6 +122,7 @@ pub async fn run(args: JobsArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size.clamp(1, 1000),
         pickup_interval: Duration::from_millis(args.pickup_interval_ms.max(1)),
         run_id: run_id(),
+        http: args.http,
     };
     match args.target {
         JobsTarget::Baton => {
@@ -141,6 +146,8 @@ pub struct JobsSpec {
     pub pickup_interval: Duration,
     /// Unique per measurement: Baton gets a fresh queue for each (it has no purge endpoint).
     pub run_id: String,
+    /// Baton: the HTTP client of the producer and the workers.
+    pub http: HttpKind,
 }
 
 /// The result of one measurement; the Node drivers print the same JSON shape.
