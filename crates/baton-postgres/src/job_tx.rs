@@ -296,8 +296,6 @@ impl JobTx for PgTx<'_> {
                 claimed.push(job(row)?);
             }
         }
-        // Best first, as the candidates were picked; the UPDATE does not keep their order.
-        claimed.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(a.job_id.cmp(&b.job_id)));
         Ok(UnkeyedClaim::Claimed(claimed))
     }
 

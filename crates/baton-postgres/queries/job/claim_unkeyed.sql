@@ -2,7 +2,8 @@
 -- holds, each started with a fresh lease token ($5 lease length, $6 now, $7 worker), unless one of them has a
 -- concurrency key: then none is claimed and the caller picks within the key limits (the candidates stay locked
 -- either way). Always one row more than the jobs claimed, or one row of nulls: `keyed` and `available` describe
--- the candidates. The held rows are updated by ctid, so no cached plan can scan for them.
+-- the candidates. The held rows are updated by ctid, so no cached plan can scan for them; the claimed ones come
+-- back best first, as the candidates were picked (the UPDATE does not keep their order).
 WITH candidates AS (
     SELECT ctid AS row_id, concurrency_key FROM jobs
     WHERE namespace = $1 AND queue = $2 AND state = 'available'
@@ -20,3 +21,4 @@ WITH candidates AS (
     RETURNING jobs.*
 )
 SELECT claimed.*, found.available, found.keyed FROM found LEFT JOIN claimed ON true
+ORDER BY claimed.priority DESC, claimed.run_at, claimed.job_id
