@@ -13,7 +13,7 @@ use crate::claim::model::{
 use crate::clock::Timestamp;
 use crate::error::{Error, StoreError};
 use crate::lock::engine::{self as lock_engine, LockTx};
-use crate::lock::{AcquireOutcome, AcquireParams, LockId, ReleaseParams};
+use crate::lock::{AcquireOutcome, AcquireParams, Holder, LockId, ReleaseParams};
 use crate::namespace::Namespace;
 use crate::store::Applied;
 
@@ -124,16 +124,30 @@ pub async fn next<T: ClaimTx>(tx: &mut T, params: &NextClaimParams) -> Result<Ap
     Err(Error::NoClaimAvailable { candidates: params.candidates.len(), done: done.len(), held: held + busy })
 }
 
-/// The resource's holder under `claim_id`, checked against `owner`. The key must be locked.
-async fn held_by<T: ClaimTx>(tx: &mut T, params: &FinishClaimParams, key: &str) -> Result<Claim, Error> {
-    let now = tx.now().await?;
-    let holders = tx.key_snapshot(&params.namespace, key).await?.live_holders(now);
+/// The resource's holder under `claim_id` among its live `holders`, checked against `owner`.
+fn held_by(params: &FinishClaimParams, holders: &[Holder]) -> Result<Claim, Error> {
     let not_held = || Error::ClaimNotHeld { resource: params.resource.clone(), claim_id: params.claim_id.to_string() };
-    let holder = holders.into_iter().find(|holder| holder.lock_id == params.claim_id).ok_or_else(not_held)?;
+    let holder = holders.iter().find(|holder| holder.lock_id == params.claim_id).ok_or_else(not_held)?;
     if holder.owner != params.owner {
         return Err(not_held());
     }
-    Ok(Claim::held(&params.namespace, holder))
+    Ok(Claim::held(&params.namespace, holder.clone()))
+}
+
+/// Releases the claim's hold, given the key's settled snapshot in which [`held_by`] found it.
+async fn release_held<T: ClaimTx>(
+    tx: &mut T,
+    params: &FinishClaimParams,
+    key: String,
+    settled: (Vec<Holder>, u64),
+) -> Result<Applied<()>, Error> {
+    let release = ReleaseParams {
+        namespace: params.namespace.clone(),
+        key,
+        lock_id: params.claim_id,
+        owner: params.owner.clone(),
+    };
+    lock_engine::release_from(tx, &release, settled).await
 }
 
 /// Marks the claim done (merging `params.metadata` into the claim's) and releases it. Repeating a done that
@@ -147,19 +161,15 @@ pub async fn done<T: ClaimTx>(tx: &mut T, params: &FinishClaimParams) -> Result<
         }
         return Err(done_error(done));
     }
-    let mut claim = held_by(tx, params, &key).await?;
+    // One read of the key serves the check and the release.
+    let settled = lock_engine::settled_snapshot(tx, &params.namespace, &key).await?;
+    let mut claim = held_by(params, &settled.0)?;
     claim.metadata = merge_metadata(claim.metadata.take(), params.metadata.clone());
     claim.done_at = Some(tx.now().await?);
     claim.expires_at = None;
     claim.state = ClaimState::Done;
     tx.insert_done(&claim).await?;
-    let release = ReleaseParams {
-        namespace: params.namespace.clone(),
-        key,
-        lock_id: params.claim_id,
-        owner: params.owner.clone(),
-    };
-    let released = lock_engine::release(tx, &release).await?;
+    let released = release_held(tx, params, key, settled).await?;
     Ok(Applied::with(claim, released.changes))
 }
 
@@ -167,14 +177,9 @@ pub async fn done<T: ClaimTx>(tx: &mut T, params: &FinishClaimParams) -> Result<
 pub async fn discard<T: ClaimTx>(tx: &mut T, params: &FinishClaimParams) -> Result<Applied<Claim>, Error> {
     let key = claim_key(&params.resource);
     tx.lock_key(&params.namespace, &key).await?;
-    let claim = held_by(tx, params, &key).await?;
-    let release = ReleaseParams {
-        namespace: params.namespace.clone(),
-        key,
-        lock_id: params.claim_id,
-        owner: params.owner.clone(),
-    };
-    let released = lock_engine::release(tx, &release).await?;
+    let settled = lock_engine::settled_snapshot(tx, &params.namespace, &key).await?;
+    let claim = held_by(params, &settled.0)?;
+    let released = release_held(tx, params, key, settled).await?;
     Ok(Applied::with(claim, released.changes))
 }
 

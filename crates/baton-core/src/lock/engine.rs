@@ -210,9 +210,18 @@ pub fn reveals_a_grant(applied: &Applied<AcquireOutcome>) -> bool {
 }
 
 pub async fn release<T: LockTx>(tx: &mut T, params: &ReleaseParams) -> Result<Applied<()>, Error> {
+    tx.lock_key(&params.namespace, &params.key).await?;
+    let settled = settled_snapshot(tx, &params.namespace, &params.key).await?;
+    release_from(tx, params, settled).await
+}
+
+/// [`release`], given the key's [`settled_snapshot`], taken under the key's lock in this transaction.
+pub async fn release_from<T: LockTx>(
+    tx: &mut T,
+    params: &ReleaseParams,
+    (mut holders, waiting): (Vec<Holder>, u64),
+) -> Result<Applied<()>, Error> {
     let (namespace, key) = (&params.namespace, params.key.as_str());
-    tx.lock_key(namespace, key).await?;
-    let (mut holders, waiting) = settled_snapshot(tx, namespace, key).await?;
     let position = holders
         .iter()
         .position(|h| h.lock_id == params.lock_id)
@@ -333,7 +342,7 @@ async fn settle_key<T: LockTx>(tx: &mut T, namespace: &Namespace, key: &str) -> 
 }
 
 /// Reads a locked key and purges what lapsed on it; returns its live holders and live waiter count.
-async fn settled_snapshot<T: LockTx>(
+pub async fn settled_snapshot<T: LockTx>(
     tx: &mut T,
     namespace: &Namespace,
     key: &str,
