@@ -21,7 +21,7 @@ use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http1::{HttpClient, HttpKind, describe_failure};
+use crate::http1::{HttpClient, HttpKind, describe_failure, path_segment};
 use crate::target::{LEASE_TTL_SECS, LOCK_TTL_SECS, Scenario, Target, TargetClient, Wait};
 
 /// One Baton server, e.g. `http://127.0.0.1:18080`.
@@ -49,19 +49,6 @@ pub struct BatonLease {
 #[derive(Deserialize)]
 struct Grant {
     lock_id: String,
-}
-
-/// `/api/v1/locks/{key}` with the key percent-encoded (the benchmark's keys hold `/`).
-fn lock_path(key: &str) -> String {
-    let mut path = String::from("/api/v1/locks/");
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            path.push(char::from(byte));
-        } else {
-            path.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    path
 }
 
 impl Target for Baton {
@@ -104,7 +91,7 @@ impl TargetClient for BatonTargetClient {
     }
 
     async fn release(&mut self, key: &str, lock_id: String) -> Result<()> {
-        let path = lock_path(key);
+        let path = format!("/api/v1/locks/{}", path_segment(key));
         let body = Bytes::from(serde_json::to_vec(&json!({"lock_id": lock_id, "owner": self.owner}))?);
         let (status, answer) = self.http.request(Method::DELETE, &path, Some(body)).await?;
         if !status.is_success() {

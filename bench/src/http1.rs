@@ -1,4 +1,5 @@
-//! A keep-alive HTTP/1.1 client for the lock, cache and claims hot loops: one connection per simulated client.
+//! A keep-alive HTTP/1.1 client for the lock, cache, claims, jobs and events hot loops: one connection per
+//! simulated client.
 //!
 //! Three implementations behind one type, chosen with `--http`:
 //! - `raw` (the default): the client's own task writes the request bytes to its socket (TCP_NODELAY) and reads
@@ -219,6 +220,20 @@ fn parse_head(bytes: &[u8]) -> Result<Option<(StatusCode, usize, usize)>> {
     Ok(Some((status, head_len, body_len.unwrap_or(0))))
 }
 
+/// `segment` percent-encoded for a URL path (the lock benchmark's keys hold `/`), keeping RFC 3986's unreserved
+/// characters.
+pub fn path_segment(segment: &str) -> String {
+    let mut encoded = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
 /// The error text for an unexpected answer; a 404 "no such route" means the server lacks that API altogether.
 pub fn describe_failure(what: &str, api: &str, status: StatusCode, body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
@@ -242,6 +257,12 @@ mod tests {
         assert_eq!((status, &answer[head_len..head_len + body_len]), (StatusCode::OK, &b"{}"[..]));
         let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
         assert!(parse_head(chunked).is_err(), "a chunked answer is refused, not misread");
+    }
+
+    #[test]
+    fn a_path_segment_keeps_only_unreserved_characters() {
+        assert_eq!(path_segment("bench-ab_1_2.x~y"), "bench-ab_1_2.x~y");
+        assert_eq!(path_segment("locks/a b%"), "locks%2Fa%20b%25");
     }
 
     #[test]

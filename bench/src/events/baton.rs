@@ -1,20 +1,23 @@
 //! The event scenarios against Baton, over its HTTP events API: `POST /api/v1/events/{stream}` and the `$all`
 //! Server-Sent Events subscription.
 //!
-//! The bench codes against the wire contract (raw `reqwest`, its own SSE reader) instead of `baton-client`, so
-//! a change of the SDK cannot change what is measured. Each client has its own `reqwest::Client`, and so its own
-//! keep-alive connection (reqwest sets TCP_NODELAY). It does not retry: any answer other than 201 is an error
-//! that ends the measurement.
+//! The bench codes against the wire contract (its own HTTP/1.1 driver and SSE reader) instead of `baton-client`,
+//! so a change of the SDK cannot change what is measured. Each client has its own keep-alive connection, over
+//! the raw driver by default (`--http`, see `http1.rs`), as the lock, claims, cache and jobs benchmarks. It does
+//! not retry: any answer other than 201 is an error that ends the measurement.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use eventsource_stream::Eventsource as _;
 use futures_util::StreamExt as _;
-use reqwest::StatusCode;
+use hyper::body::Bytes;
+use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+
+use crate::http1::{HttpClient, describe_failure, path_segment};
 
 use super::load::{Appender, append_window};
 use super::{DELIVERY_GRACE, EVENT_TYPE, EventScenario, EventsMeasurement, EventsSpec, metadata, payload};
@@ -23,16 +26,22 @@ use super::{DELIVERY_GRACE, EVENT_TYPE, EventScenario, EventsMeasurement, Events
 const WARM_UP_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(spec: &EventsSpec, url: &str, subscribe_url: &str) -> Result<EventsMeasurement> {
-    match spec.scenario {
+    let mut measurement = match spec.scenario {
         EventScenario::Append => {
             let mut clients = Vec::with_capacity(spec.clients);
             for _ in 0..spec.clients {
-                clients.push(EventsClient::connect(url).await?);
+                clients.push(EventsClient::connect(spec, url).await?);
             }
-            append_window(spec, clients).await
+            append_window(spec, clients).await?
         }
-        EventScenario::Subscribe => subscribe(spec, url, subscribe_url).await,
-    }
+        EventScenario::Subscribe => subscribe(spec, url, subscribe_url).await?,
+    };
+    let client = format!("appends over the {} HTTP client, one connection each", spec.http.as_str());
+    measurement.note = Some(match measurement.note.take() {
+        Some(note) => format!("{note}; {client}"),
+        None => client,
+    });
+    Ok(measurement)
 }
 
 /// The part of an append answer the bench checks.
@@ -41,24 +50,16 @@ struct AppendAnswer {
     event_ids: Vec<String>,
 }
 
-/// One HTTP client (its own connection pool) of one Baton server.
+/// One client of one Baton server, with its own connection.
 struct EventsClient {
-    http: reqwest::Client,
-    base: String,
+    http: HttpClient,
 }
 
 impl EventsClient {
-    /// Opens the connection before the clock starts (`GET /health`), so no measured request pays for it.
-    async fn connect(base: &str) -> Result<Self> {
-        let http = reqwest::Client::builder().build().context("build HTTP client")?;
-        let client = Self { http, base: base.trim_end_matches('/').to_owned() };
-        let url = format!("{}/health", client.base);
-        let response = client.http.get(&url).send().await.with_context(|| format!("GET {url}"))?;
-        if !response.status().is_success() {
-            bail!("Baton is not healthy: GET {url} answered {}", response.status());
-        }
-        response.bytes().await.with_context(|| format!("read the answer to GET {url}"))?;
-        Ok(client)
+    /// Opens the connection before the clock starts (and checks `GET /health`), so no measured request pays for
+    /// it.
+    async fn connect(spec: &EventsSpec, base: &str) -> Result<Self> {
+        Ok(Self { http: HttpClient::connect(spec.http, base).await? })
     }
 }
 
@@ -74,12 +75,12 @@ impl Appender for EventsClient {
                 .collect();
             json!({"events": events})
         };
-        let url = format!("{}/api/v1/events/{stream}", self.base);
-        let response = self.http.post(&url).json(&body).send().await.with_context(|| format!("POST {url}"))?;
-        let status = response.status();
-        let bytes = response.bytes().await.with_context(|| format!("read the answer to POST {url}"))?;
+        let path = format!("/api/v1/events/{}", path_segment(stream));
+        let url = format!("{}{path}", self.http.base());
+        let body = Bytes::from(serde_json::to_vec(&body).context("encode the request")?);
+        let (status, bytes) = self.http.request(Method::POST, &path, Some(body)).await?;
         if status != StatusCode::CREATED {
-            bail!(describe_failure(&url, status, &bytes));
+            bail!(describe_failure(&format!("POST {url}"), "events", status, &bytes));
         }
         let answer: AppendAnswer = serde_json::from_slice(&bytes)
             .with_context(|| format!("unexpected answer to POST {url}: {}", String::from_utf8_lossy(&bytes)))?;
@@ -88,17 +89,6 @@ impl Appender for EventsClient {
         }
         Ok(())
     }
-}
-
-/// The error text for a non-success answer; a 404 "no such route" means the server has no events API at all.
-fn describe_failure(url: &str, status: StatusCode, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let message = parsed.as_ref().and_then(|v| v["error"]["message"].as_str()).unwrap_or_default();
-    if status == StatusCode::NOT_FOUND && (message == "no such route" || text.trim().is_empty()) {
-        return format!("Baton answered 404 to {url}: this server has no events API (/api/v1/events/{{stream}})");
-    }
-    format!("Baton answered HTTP {status} to {url}: {text}")
 }
 
 /// What the subscriber task reports.
@@ -112,7 +102,7 @@ enum Delivery {
 
 /// The `subscribe` scenario: a live `$all` subscriber on `subscribe_url`, a sequential appender on `url`.
 async fn subscribe(spec: &EventsSpec, url: &str, subscribe_url: &str) -> Result<EventsMeasurement> {
-    let mut appender = EventsClient::connect(url).await?;
+    let mut appender = EventsClient::connect(spec, url).await?;
     let (tx, mut deliveries) = mpsc::unbounded_channel::<Delivery>();
     let reader = tokio::spawn(read_subscription(subscribe_url.trim_end_matches('/').to_owned(), spec.clone(), tx));
 
@@ -207,7 +197,7 @@ async fn read_subscription(base: String, spec: EventsSpec, tx: mpsc::UnboundedSe
     let status = response.status();
     if status != StatusCode::OK {
         let bytes = response.bytes().await.unwrap_or_default();
-        bail!(describe_failure(&url, status, &bytes));
+        bail!(describe_failure(&format!("GET {url}"), "events", status, &bytes));
     }
     let ours = spec.stream(0, 0);
     let mut events = response.bytes_stream().eventsource();

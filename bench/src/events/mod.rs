@@ -26,6 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::ValueEnum;
 use serde_json::{Value, json};
 
+use crate::http1::HttpKind;
 use crate::report::percentile_ms;
 
 /// Streams each append client cycles through (`bench-<run>_<client>_<k>`).
@@ -86,6 +87,9 @@ pub struct EventsArgs {
     /// subscribe: the appender appends one event every this many milliseconds.
     #[arg(long, default_value_t = 5)]
     interval_ms: u64,
+    /// Baton: the HTTP client of the appenders.
+    #[arg(long, value_enum, default_value = "raw")]
+    http: HttpKind,
 }
 
 /// What one measurement needs to know, on every target.
@@ -98,6 +102,8 @@ pub struct EventsSpec {
     pub interval: Duration,
     /// Unique per measurement, and free of `-`, so stream names keep the one category `bench`.
     pub run_id: String,
+    /// Baton: the HTTP client of the appenders.
+    pub http: HttpKind,
 }
 
 impl EventsSpec {
@@ -116,6 +122,7 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
         duration: Duration::from_secs(args.duration_secs.max(1)),
         interval: Duration::from_millis(args.interval_ms.max(1)),
         run_id: run_id(),
+        http: args.http,
     };
     let mut measurement = match args.target {
         EventsTarget::Baton => {
@@ -249,6 +256,7 @@ mod tests {
             duration: Duration::from_secs(1),
             interval: Duration::from_millis(5),
             run_id: run_id(),
+            http: HttpKind::Raw,
         };
         let stream = spec.stream(3, STREAMS_PER_CLIENT + 2);
         assert_eq!(stream.split('-').count(), 2, "{stream}");
