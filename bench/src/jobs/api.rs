@@ -12,7 +12,7 @@ use hyper::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::http1::{HttpClient, HttpKind};
+use crate::http1::{HttpClient, HttpKind, describe_failure};
 
 /// The job type every benchmark job carries; workers do nothing with it.
 pub const JOB_TYPE: &str = "noop";
@@ -180,7 +180,7 @@ impl JobsClient {
         let body = Bytes::from(serde_json::to_vec(body).context("encode the request")?);
         let (status, bytes) = self.http.request(Method::POST, path, Some(body)).await?;
         if status != expected {
-            bail!(describe_failure(&url, status, &bytes));
+            bail!(describe_failure(&format!("POST {url}"), "jobs", status, &bytes));
         }
         serde_json::from_slice(&bytes)
             .with_context(|| format!("unexpected answer to POST {url}: {}", String::from_utf8_lossy(&bytes)))
@@ -197,21 +197,6 @@ pub fn check_complete_results(sent: usize, answer: &CompleteBatchResponse) -> Re
         bail!("batch complete: an item failed: {failed}");
     }
     Ok(())
-}
-
-/// The error text for a non-success answer; a 404 "no such route" means the server has no jobs API at all.
-pub fn describe_failure(url: &str, status: StatusCode, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let message = parsed.as_ref().and_then(|v| v["error"]["message"].as_str()).unwrap_or_default();
-    if status == StatusCode::NOT_FOUND && (message == "no such route" || text.trim().is_empty()) {
-        return format!(
-            "Baton answered 404 ({}) to POST {url}: this server has no jobs API. The jobs benchmark needs a baton \
-             built with the /api/v1/queues/{{queue}}/jobs, /fetch and /api/v1/jobs/.../complete endpoints",
-            if message.is_empty() { "empty body" } else { message }
-        );
-    }
-    format!("Baton answered HTTP {status} to POST {url}: {text}")
 }
 
 #[cfg(test)]
@@ -297,10 +282,11 @@ mod tests {
     #[test]
     fn a_missing_route_is_named_as_a_missing_jobs_api() {
         let body = br#"{"error":{"code":"not_found","message":"no such route","details":null}}"#;
-        let text = describe_failure("http://b/api/v1/queues/q/jobs", StatusCode::NOT_FOUND, body);
+        let text = describe_failure("POST http://b/api/v1/queues/q/jobs", "jobs", StatusCode::NOT_FOUND, body);
         assert!(text.contains("no jobs API"), "{text}");
         let other = describe_failure(
-            "http://b/api/v1/jobs/j/complete",
+            "POST http://b/api/v1/jobs/j/complete",
+            "jobs",
             StatusCode::NOT_FOUND,
             br#"{"error":{"code":"job_not_found","message":"no such job"}}"#,
         );
