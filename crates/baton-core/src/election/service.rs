@@ -152,6 +152,9 @@ impl ElectionService {
     }
 
     /// The election's state now, then again each time its leader or the leader's value changes.
+    ///
+    /// Each report is read when the observer is woken, so changes quicker than that arrive merged into the latest
+    /// state (as with a Consul blocking query): no report is older than the one before it.
     pub async fn observe(
         &self,
         namespace: Namespace,
