@@ -98,8 +98,10 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .merge(routes::stream::routes())
         .merge(routes::group::routes())
         .layer(DefaultBodyLimit::max(options.max_body_bytes));
+    // The routes carry their full `/api/v1/...` paths rather than being nested: a nested router rewrites the URI
+    // and routes twice on every request.
     let app = Router::new()
-        .nest("/api/v1", api)
+        .merge(api)
         .merge(routes::system::routes())
         .with_state(state)
         .merge(openapi::docs())

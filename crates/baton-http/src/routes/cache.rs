@@ -25,11 +25,11 @@ use crate::extract::{ApiJson, ApiQuery, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/cache/stats", get(stats))
-        .route("/cache/invalidate", post(invalidate))
-        .route("/cache/bulk-get", post(bulk_get))
-        .route("/cache/bulk-set", post(bulk_set))
-        .route("/cache/{key}", get(read).post(write).put(write).delete(remove))
+        .route("/api/v1/cache/stats", get(stats))
+        .route("/api/v1/cache/invalidate", post(invalidate))
+        .route("/api/v1/cache/bulk-get", post(bulk_get))
+        .route("/api/v1/cache/bulk-set", post(bulk_set))
+        .route("/api/v1/cache/{key}", get(read).post(write).put(write).delete(remove))
 }
 
 fn entry_view(entry: CacheEntry) -> CacheEntryView {

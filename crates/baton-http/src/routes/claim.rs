@@ -25,12 +25,12 @@ use crate::extract::{ApiJson, ApiQuery};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/claims/{namespace}", get(list))
-        .route("/claims/{namespace}/next", post(next))
-        .route("/claims/{namespace}/{resource}", post(claim).get(status))
-        .route("/claims/{namespace}/{resource}/renew", post(renew))
-        .route("/claims/{namespace}/{resource}/done", post(done))
-        .route("/claims/{namespace}/{resource}/discard", post(discard))
+        .route("/api/v1/claims/{namespace}", get(list))
+        .route("/api/v1/claims/{namespace}/next", post(next))
+        .route("/api/v1/claims/{namespace}/{resource}", post(claim).get(status))
+        .route("/api/v1/claims/{namespace}/{resource}/renew", post(renew))
+        .route("/api/v1/claims/{namespace}/{resource}/done", post(done))
+        .route("/api/v1/claims/{namespace}/{resource}/discard", post(discard))
 }
 
 pub(crate) fn claim_view(claim: Claim) -> ClaimView {

@@ -29,11 +29,11 @@ pub const INDEX_HEADER: &str = "x-baton-index";
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/services", get(list_services))
-        .route("/services/{service}", get(instances))
-        .route("/services/{service}/watch", get(watch))
-        .route("/services/{service}/instances/{instance_id}", put(register).get(show).delete(deregister))
-        .route("/services/{service}/instances/{instance_id}/heartbeat", post(heartbeat))
+        .route("/api/v1/services", get(list_services))
+        .route("/api/v1/services/{service}", get(instances))
+        .route("/api/v1/services/{service}/watch", get(watch))
+        .route("/api/v1/services/{service}/instances/{instance_id}", put(register).get(show).delete(deregister))
+        .route("/api/v1/services/{service}/instances/{instance_id}/heartbeat", post(heartbeat))
 }
 
 fn seconds(ms: i64) -> i64 {

@@ -23,12 +23,12 @@ use crate::extract::{ApiJson, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/elections/{name}", get(show))
-        .route("/elections/{name}/campaign", post(campaign))
-        .route("/elections/{name}/proclaim", post(proclaim))
-        .route("/elections/{name}/renew", post(renew))
-        .route("/elections/{name}/resign", post(resign))
-        .route("/elections/{name}/observe", get(observe))
+        .route("/api/v1/elections/{name}", get(show))
+        .route("/api/v1/elections/{name}/campaign", post(campaign))
+        .route("/api/v1/elections/{name}/proclaim", post(proclaim))
+        .route("/api/v1/elections/{name}/renew", post(renew))
+        .route("/api/v1/elections/{name}/resign", post(resign))
+        .route("/api/v1/elections/{name}/observe", get(observe))
 }
 
 fn leadership_view(leadership: Leadership) -> LeadershipView {

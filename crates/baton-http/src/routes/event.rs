@@ -19,7 +19,7 @@ use crate::extract::{ApiJson, ApiQuery, NamespaceSelector};
 use crate::routes::event_view::{append_response, event_view};
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/events", get(read_all)).route("/events/{stream}", get(read_stream).post(append))
+    Router::new().route("/api/v1/events", get(read_all)).route("/api/v1/events/{stream}", get(read_stream).post(append))
 }
 
 /// Appends one event, or a batch (`events`), atomically at the end of the stream.

@@ -24,13 +24,13 @@ use crate::routes::event_view::{event_view, group_view, membership_response};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/groups", get(list))
-        .route("/groups/{group}", get(show).delete(remove))
-        .route("/groups/{group}/join", post(join))
-        .route("/groups/{group}/heartbeat", post(heartbeat))
-        .route("/groups/{group}/leave", post(leave))
-        .route("/groups/{group}/commit", post(commit))
-        .route("/groups/{group}/events", get(events))
+        .route("/api/v1/groups", get(list))
+        .route("/api/v1/groups/{group}", get(show).delete(remove))
+        .route("/api/v1/groups/{group}/join", post(join))
+        .route("/api/v1/groups/{group}/heartbeat", post(heartbeat))
+        .route("/api/v1/groups/{group}/leave", post(leave))
+        .route("/api/v1/groups/{group}/commit", post(commit))
+        .route("/api/v1/groups/{group}/events", get(events))
 }
 
 /// Joins the group (creating it with these settings on first use); the answer says what the member owns.

@@ -29,18 +29,18 @@ use crate::routes::job_view::{job_spec, job_view, parse_state};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/queues/{queue}/jobs", post(enqueue))
-        .route("/queues/{queue}/fetch", post(fetch_from_queue))
-        .route("/fetch", post(fetch))
-        .route("/jobs", get(list))
-        .route("/jobs/complete", post(complete_batch))
-        .route("/jobs/fail", post(fail_batch))
-        .route("/jobs/{id}", get(show).delete(cancel))
-        .route("/jobs/{id}/heartbeat", post(heartbeat))
-        .route("/jobs/{id}/complete", post(complete))
-        .route("/jobs/{id}/fail", post(fail))
-        .route("/jobs/{id}/retry", post(retry))
-        .route("/jobs/{id}/result", get(result))
+        .route("/api/v1/queues/{queue}/jobs", post(enqueue))
+        .route("/api/v1/queues/{queue}/fetch", post(fetch_from_queue))
+        .route("/api/v1/fetch", post(fetch))
+        .route("/api/v1/jobs", get(list))
+        .route("/api/v1/jobs/complete", post(complete_batch))
+        .route("/api/v1/jobs/fail", post(fail_batch))
+        .route("/api/v1/jobs/{id}", get(show).delete(cancel))
+        .route("/api/v1/jobs/{id}/heartbeat", post(heartbeat))
+        .route("/api/v1/jobs/{id}/complete", post(complete))
+        .route("/api/v1/jobs/{id}/fail", post(fail))
+        .route("/api/v1/jobs/{id}/retry", post(retry))
+        .route("/api/v1/jobs/{id}/result", get(result))
 }
 
 fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {

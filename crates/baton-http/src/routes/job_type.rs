@@ -13,7 +13,9 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/job-types", get(list)).route("/job-types/{name}", get(show).put(save).delete(remove))
+    Router::new()
+        .route("/api/v1/job-types", get(list))
+        .route("/api/v1/job-types/{name}", get(show).put(save).delete(remove))
 }
 
 /// The wire form of a registered job type; the server's executor pool reads the registry in this form too.

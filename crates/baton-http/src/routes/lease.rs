@@ -21,10 +21,10 @@ use crate::extract::{ApiJson, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/leases", post(grant))
-        .route("/leases/keepalive", get(keepalive_stream))
-        .route("/leases/{id}", get(show).delete(revoke))
-        .route("/leases/{id}/keepalive", post(keepalive))
+        .route("/api/v1/leases", post(grant))
+        .route("/api/v1/leases/keepalive", get(keepalive_stream))
+        .route("/api/v1/leases/{id}", get(show).delete(revoke))
+        .route("/api/v1/leases/{id}/keepalive", post(keepalive))
 }
 
 fn response(namespace: &Namespace, lease: Lease) -> LeaseResponse {

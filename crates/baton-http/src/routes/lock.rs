@@ -24,11 +24,11 @@ use crate::extract::{ApiJson, ApiQuery, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/locks", post(acquire).get(list).delete(release_without_key))
-        .route("/locks/{key}", axum::routing::delete(release))
-        .route("/locks/{key}/renew", post(renew))
-        .route("/locks/{key}/extend", put(renew))
-        .route("/locks/{key}/status", get(status))
+        .route("/api/v1/locks", post(acquire).get(list).delete(release_without_key))
+        .route("/api/v1/locks/{key}", axum::routing::delete(release))
+        .route("/api/v1/locks/{key}/renew", post(renew))
+        .route("/api/v1/locks/{key}/extend", put(renew))
+        .route("/api/v1/locks/{key}/status", get(status))
 }
 
 pub(crate) fn grant(namespace: &Namespace, holder: Holder) -> LockGrant {

@@ -13,7 +13,10 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/queues", get(list)).route("/queues/{queue}", put(update)).route("/stats", get(stats))
+    Router::new()
+        .route("/api/v1/queues", get(list))
+        .route("/api/v1/queues/{queue}", put(update))
+        .route("/api/v1/stats", get(stats))
 }
 
 fn rate_limit_body(settings: &QueueSettings) -> Option<RateLimitBody> {

@@ -24,10 +24,10 @@ use crate::extract::{ApiJson, ApiQuery, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/sagas", post(start).get(list))
-        .route("/sagas/{id}", get(show))
-        .route("/sagas/{id}/status", get(status))
-        .route("/sagas/{id}/cancel", post(cancel))
+        .route("/api/v1/sagas", post(start).get(list))
+        .route("/api/v1/sagas/{id}", get(show))
+        .route("/api/v1/sagas/{id}/status", get(status))
+        .route("/api/v1/sagas/{id}/cancel", post(cancel))
 }
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";

@@ -18,11 +18,11 @@ use crate::routes::job_view::{job_spec, job_view};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/schedules", post(save).get(list))
-        .route("/schedules/{name}", get(show).delete(remove))
-        .route("/schedules/{name}/pause", post(pause))
-        .route("/schedules/{name}/resume", post(resume))
-        .route("/schedules/{name}/trigger", post(trigger))
+        .route("/api/v1/schedules", post(save).get(list))
+        .route("/api/v1/schedules/{name}", get(show).delete(remove))
+        .route("/api/v1/schedules/{name}/pause", post(pause))
+        .route("/api/v1/schedules/{name}/resume", post(resume))
+        .route("/api/v1/schedules/{name}/trigger", post(trigger))
 }
 
 fn schedule_view(schedule: Schedule) -> ScheduleView {

@@ -16,9 +16,9 @@ use crate::routes::event_view::stream_info;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/streams", get(list))
-        .route("/streams/{stream}", get(show).delete(remove))
-        .route("/streams/{stream}/metadata", put(set_settings))
+        .route("/api/v1/streams", get(list))
+        .route("/api/v1/streams/{stream}", get(show).delete(remove))
+        .route("/api/v1/streams/{stream}/metadata", put(set_settings))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -30,8 +30,8 @@ use crate::routes::event_view::event_view;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/events/{stream}/subscribe", get(subscribe_sse))
-        .route("/events/{stream}/ws", get(subscribe_ws))
+        .route("/api/v1/events/{stream}/subscribe", get(subscribe_sse))
+        .route("/api/v1/events/{stream}/ws", get(subscribe_ws))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -24,13 +24,13 @@ use crate::routes::workflow_view::{invalid, start_params, workflow_view};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/workflows", post(start).get(list))
-        .route("/workflows/{id}", get(show))
-        .route("/workflows/{id}/cancel", post(cancel))
-        .route("/workflows/{id}/resume", post(resume))
-        .route("/workflows/{id}/fork", post(fork))
-        .route("/workflows/{id}/messages", post(send))
-        .route("/workflows/{id}/events/{key}", get(event))
+        .route("/api/v1/workflows", post(start).get(list))
+        .route("/api/v1/workflows/{id}", get(show))
+        .route("/api/v1/workflows/{id}/cancel", post(cancel))
+        .route("/api/v1/workflows/{id}/resume", post(resume))
+        .route("/api/v1/workflows/{id}/fork", post(fork))
+        .route("/api/v1/workflows/{id}/messages", post(send))
+        .route("/api/v1/workflows/{id}/events/{key}", get(event))
         .merge(workflow_step::routes())
 }
 

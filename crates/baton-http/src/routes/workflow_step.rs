@@ -19,8 +19,8 @@ use crate::routes::workflow_view::{invalid, start_params, step_view};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/workflows/{id}/steps/{index}", put(record))
-        .route("/workflows/{id}/steps/{index}/recv", post(recv))
+        .route("/api/v1/workflows/{id}/steps/{index}", put(record))
+        .route("/api/v1/workflows/{id}/steps/{index}/recv", post(recv))
 }
 
 fn effect(namespace: &Namespace, parent_id: &str, body: StepEffectBody) -> Result<StepEffect, ApiError> {

@@ -379,11 +379,18 @@ async fn system_endpoints_answer() {
     let ready: Value = get("/ready").await.unwrap().json().await.unwrap();
     assert_eq!(ready, json!({"status": "ready", "backend": "sqlite"}));
     server.client().acquire_lock(request("k", "a")).await.unwrap();
+    let brewed = http.request(reqwest::Method::from_bytes(b"BREW").unwrap(), format!("{}/api/v1/locks", server.url));
+    assert_eq!(brewed.send().await.unwrap().status(), 405);
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     assert!(
         metrics.contains(r#"baton_http_requests_total{method="POST",route="/api/v1/locks",status="201"}"#),
         "{metrics}"
     );
+    assert!(
+        metrics.contains(r#"baton_http_requests_total{method="OTHER",route="/api/v1/locks",status="405"}"#),
+        "a method outside the standard ones is labelled OTHER: {metrics}"
+    );
+    assert!(!metrics.contains("BREW"), "a client cannot add label values");
     assert!(metrics.contains("baton_http_request_duration_seconds_bucket"), "latency histograms");
     let openapi: Value = get("/api/v1/openapi.json").await.unwrap().json().await.unwrap();
     assert!(openapi["paths"]["/api/v1/locks"]["post"].is_object());
