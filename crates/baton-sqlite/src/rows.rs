@@ -9,7 +9,7 @@ use baton_core::job::job_type::JobType;
 use baton_core::job::schedule::Schedule;
 use baton_core::job::stored;
 use baton_core::job::{Job, QueueSettings};
-use baton_core::lock::engine::KeySnapshot;
+use baton_core::lock::engine::{KeySnapshot, Waiter};
 use baton_core::lock::{FencingToken, Holder, LeaseId, LockId};
 use baton_core::namespace::Namespace;
 use baton_core::stored::StoredRow;
@@ -41,30 +41,47 @@ pub(crate) fn permits(value: i64) -> Result<u32, StoreError> {
 }
 
 pub(crate) fn holder(row: &Row<'_>) -> Result<Holder, StoreError> {
-    let get_i64 = |name: &str| row.get::<_, i64>(name).map_err(store_error);
+    holder_of(&Stored::new(row))
+}
+
+fn holder_of(row: &Stored<'_, '_>) -> Result<Holder, StoreError> {
     Ok(Holder {
-        lock_id: lock_id(&row.get::<_, String>("lock_id").map_err(store_error)?)?,
-        key: row.get("key").map_err(store_error)?,
-        owner: row.get("owner").map_err(store_error)?,
-        fencing_token: FencingToken(get_i64("fencing_token")?),
-        permits: permits(get_i64("permits")?)?,
-        ttl_ms: get_i64("ttl_ms")?,
-        acquired_at: Timestamp(get_i64("acquired_at")?),
-        expires_at: Timestamp(get_i64("expires_at")?),
-        lease_id: lease_id(row.get("lease_id").map_err(store_error)?)?,
-        metadata: metadata(row.get("metadata").map_err(store_error)?)?,
+        lock_id: lock_id(&row.get::<String>("lock_id")?)?,
+        key: row.get("key")?,
+        owner: row.get("owner")?,
+        fencing_token: FencingToken(row.get("fencing_token")?),
+        permits: permits(row.get("permits")?)?,
+        ttl_ms: row.get("ttl_ms")?,
+        acquired_at: Timestamp(row.get("acquired_at")?),
+        expires_at: Timestamp(row.get("expires_at")?),
+        lease_id: lease_id(row.get("lease_id")?)?,
+        metadata: metadata(row.get("metadata")?)?,
+    })
+}
+
+pub(crate) fn waiter(namespace: &Namespace, key: &str, row: &Row<'_>) -> Result<Waiter, StoreError> {
+    let row = Stored::new(row);
+    Ok(Waiter {
+        namespace: namespace.clone(),
+        key: key.to_owned(),
+        lock_id: lock_id(&row.get::<String>("waiter_id")?)?,
+        owner: row.get("owner")?,
+        ttl_ms: row.get("ttl_ms")?,
+        permits: permits(row.get("permits")?)?,
+        lease_id: lease_id(row.get("lease_id")?)?,
+        metadata: metadata(row.get("metadata")?)?,
+        deadline: Timestamp(row.get("deadline")?),
     })
 }
 
 /// Folds [`KeySnapshot`] rows: waiter counts on every row, holder columns NULL when the key has none.
 pub(crate) fn fold_key_snapshot(snapshot: &mut KeySnapshot, row: &Row<'_>) -> Result<(), StoreError> {
-    let count = |name: &str| -> Result<u64, StoreError> {
-        Ok(u64::try_from(row.get::<_, i64>(name).map_err(store_error)?).unwrap_or(0))
-    };
+    let row = Stored::new(row);
+    let count = |name: &str| -> Result<u64, StoreError> { Ok(u64::try_from(row.get::<i64>(name)?).unwrap_or(0)) };
     snapshot.live_waiters = count("live_waiters")?;
     snapshot.lapsed_waiters = count("lapsed_waiters")?;
-    if row.get::<_, Option<String>>("lock_id").map_err(store_error)?.is_some() {
-        snapshot.holders.push(holder(row)?);
+    if row.get::<Option<String>>("lock_id")?.is_some() {
+        snapshot.holders.push(holder_of(&row)?);
     }
     Ok(())
 }

@@ -111,20 +111,7 @@ impl LockTx for SqliteTx<'_> {
         self.query_optional(
             include_str!("../queries/lock/oldest_waiter.sql"),
             params![namespace.as_str(), key, self.now.as_millis()],
-            |row| {
-                let get = |name: &str| row.get::<_, i64>(name).map_err(store_error);
-                Ok(Waiter {
-                    namespace: namespace.clone(),
-                    key: key.to_owned(),
-                    lock_id: rows::lock_id(&row.get::<_, String>("waiter_id").map_err(store_error)?)?,
-                    owner: row.get("owner").map_err(store_error)?,
-                    ttl_ms: get("ttl_ms")?,
-                    permits: rows::permits(get("permits")?)?,
-                    lease_id: rows::lease_id(row.get("lease_id").map_err(store_error)?)?,
-                    metadata: rows::metadata(row.get("metadata").map_err(store_error)?)?,
-                    deadline: Timestamp(get("deadline")?),
-                })
-            },
+            |row| rows::waiter(namespace, key, row),
         )
     }
 
