@@ -19,7 +19,35 @@ pub(crate) fn migrator() -> Migrator {
         migration(8, "cache", include_str!("../migrations/0008_cache.sql")),
         migration(9, "sagas", include_str!("../migrations/0009_sagas.sql")),
         migration(10, "workflows", include_str!("../migrations/0010_workflows.sql")),
+        migration(11, "workflow_indexes", include_str!("../migrations/0011_workflow_indexes.sql")),
+        migration(12, "locks_without_rowid", include_str!("../migrations/0012_locks_without_rowid.sql")),
     ])
 }
 
 use sqlx::SqlSafeStr as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_names(dir: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("a migrations folder")
+            .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Migration 11 was once left out of this list, so PostgreSQL never had the workflow indexes.
+    #[test]
+    fn every_migration_file_is_registered_and_the_versions_match_sqlites() {
+        let registered: Vec<String> = migrator()
+            .iter()
+            .map(|migration| format!("{:04}_{}.sql", migration.version, migration.description))
+            .collect();
+        let ours = file_names(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"));
+        assert_eq!(registered, ours);
+        assert_eq!(ours, file_names(concat!(env!("CARGO_MANIFEST_DIR"), "/../baton-sqlite/migrations")));
+    }
+}

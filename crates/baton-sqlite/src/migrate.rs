@@ -16,11 +16,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "sagas", include_str!("../migrations/0009_sagas.sql")),
     (10, "workflows", include_str!("../migrations/0010_workflows.sql")),
     (11, "workflow_indexes", include_str!("../migrations/0011_workflow_indexes.sql")),
+    (12, "locks_without_rowid", include_str!("../migrations/0012_locks_without_rowid.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), String> {
+    run_these(conn, MIGRATIONS)
+}
+
+fn run_these(conn: &mut Connection, migrations: &[(i64, &str, &str)]) -> Result<(), String> {
     conn.execute_batch(include_str!("../queries/schema/create_migrations_table.sql")).map_err(|e| e.to_string())?;
-    for &(version, name, sql) in MIGRATIONS {
+    for &(version, name, sql) in migrations {
         let checksum = checksum(sql);
         let applied: Option<String> = conn
             .query_row(include_str!("../queries/schema/applied_migration.sql"), [version], |row| row.get(0))
@@ -46,4 +51,56 @@ fn checksum(sql: &str) -> String {
         .bytes()
         .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3));
     format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_names(dir: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("the migrations folder")
+            .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn every_migration_file_is_registered_under_its_version_and_name() {
+        let registered: Vec<String> =
+            MIGRATIONS.iter().map(|(version, name, _)| format!("{version:04}_{name}.sql")).collect();
+        assert_eq!(registered, file_names(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")));
+    }
+
+    /// Migration 12 rebuilds `locks` and `baton_counters`: a database made before it keeps its locks, and its
+    /// fencing tokens go on rising from where they were.
+    #[test]
+    fn an_upgrade_to_locks_without_rowid_keeps_locks_and_counters() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let mut conn = Connection::open(dir.path().join("upgrade.db")).expect("open");
+        run_these(&mut conn, &MIGRATIONS[..11]).expect("migrations 1 to 11");
+        conn.execute_batch(
+            "UPDATE baton_counters SET value = 41 WHERE name = 'fencing_token';
+             INSERT INTO locks (namespace, key, lock_id, owner, fencing_token, permits, ttl_ms, acquired_at,
+                                expires_at, lease_id, metadata)
+             VALUES ('default', 'k', 'l-1', 'o', 41, 1, 5000, 1000, 6000, NULL, '{\"a\":1}');",
+        )
+        .expect("a lock and its token");
+        run(&mut conn).expect("migration 12");
+        let lock: (String, i64, Option<String>) = conn
+            .query_row("SELECT owner, fencing_token, metadata FROM locks WHERE key = 'k'", [], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .expect("the lock is still there");
+        assert_eq!(lock, ("o".to_owned(), 41, Some(r#"{"a":1}"#.to_owned())));
+        let next: i64 = conn
+            .query_row(include_str!("../queries/lock/next_fencing_token.sql"), [], |row| row.get(0))
+            .expect("the next token");
+        assert_eq!(next, 42);
+        for table in ["locks", "baton_counters"] {
+            let sql = format!("SELECT rowid FROM {table}");
+            assert!(conn.prepare(&sql).is_err(), "{table} has no rowid any more");
+        }
+    }
 }
