@@ -1,0 +1,2 @@
+-- Opens the savepoint of one operation in a batch.
+SAVEPOINT operation
