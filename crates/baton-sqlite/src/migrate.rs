@@ -94,8 +94,9 @@ mod tests {
             })
             .expect("the lock is still there");
         assert_eq!(lock, ("o".to_owned(), 41, Some(r#"{"a":1}"#.to_owned())));
+        conn.execute(include_str!("../queries/lock/bump_counter.sql"), ["fencing_token"]).expect("the next token");
         let next: i64 = conn
-            .query_row(include_str!("../queries/lock/next_fencing_token.sql"), [], |row| row.get(0))
+            .query_row(include_str!("../queries/lock/counter.sql"), ["fencing_token"], |row| row.get(0))
             .expect("the next token");
         assert_eq!(next, 42);
         for table in ["locks", "baton_counters"] {

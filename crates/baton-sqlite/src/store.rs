@@ -235,7 +235,9 @@ impl LeaseStore for SqliteStore {
         let namespace = namespace.clone();
         self.writer
             .write_single_relaxed(move |tx| {
-                live_lease(tx, include_str!("../queries/lease/keepalive.sql"), &namespace, lease_id).map(Applied::quiet)
+                let params = params![namespace.as_str(), lease_id.to_string(), tx.now.as_millis()];
+                tx.execute(include_str!("../queries/lease/keepalive.sql"), params)?;
+                live_lease(tx, include_str!("../queries/lease/get.sql"), &namespace, lease_id).map(Applied::quiet)
             })
             .await
     }

@@ -67,8 +67,13 @@ impl<'c> SqliteTx<'c> {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
-    fn next_counter(&self, sql: &str) -> Result<i64, StoreError> {
-        self.conn.prepare_cached(sql).and_then(|mut s| s.query_row([], |row| row.get(0))).map_err(store_error)
+    /// Advances a counter of `baton_counters` and reads its new value.
+    fn next_counter(&self, name: &str) -> Result<i64, StoreError> {
+        self.execute(include_str!("../queries/lock/bump_counter.sql"), [name])?;
+        self.conn
+            .prepare_cached(include_str!("../queries/lock/counter.sql"))
+            .and_then(|mut statement| statement.query_row([name], |row| row.get(0)))
+            .map_err(store_error)
     }
 }
 
@@ -95,6 +100,7 @@ impl LockTx for SqliteTx<'_> {
             params![namespace.as_str(), key, self.now.as_millis()],
             |row| rows::fold_key_snapshot(&mut snapshot, row),
         )?;
+        snapshot.holders.sort_by_key(|holder| holder.fencing_token);
         Ok(snapshot)
     }
 
@@ -116,7 +122,7 @@ impl LockTx for SqliteTx<'_> {
     }
 
     async fn insert_waiter(&mut self, waiter: &Waiter) -> Result<(), StoreError> {
-        let seq = self.next_counter(include_str!("../queries/lock/next_waiter_seq.sql"))?;
+        let seq = self.next_counter("waiter_seq")?;
         self.execute(
             include_str!("../queries/lock/insert_waiter.sql"),
             params![
@@ -145,7 +151,7 @@ impl LockTx for SqliteTx<'_> {
     }
 
     async fn insert_holder(&mut self, holder: &NewHolder<'_>) -> Result<FencingToken, StoreError> {
-        let token = self.next_counter(include_str!("../queries/lock/next_fencing_token.sql"))?;
+        let token = self.next_counter("fencing_token")?;
         self.execute(
             include_str!("../queries/lock/insert_holder.sql"),
             params![

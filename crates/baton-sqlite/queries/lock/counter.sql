@@ -1,0 +1,2 @@
+-- The counter ?1's value.
+SELECT value FROM baton_counters WHERE name = ?1

@@ -1,1 +1,0 @@
-UPDATE baton_counters SET value = value + 1 WHERE name = 'fencing_token' RETURNING value
