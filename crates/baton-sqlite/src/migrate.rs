@@ -80,16 +80,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temp dir");
         let mut conn = Connection::open(dir.path().join("upgrade.db")).expect("open");
         run_these(&mut conn, &MIGRATIONS[..11]).expect("migrations 1 to 11");
-        conn.execute_batch(
-            "UPDATE baton_counters SET value = 41 WHERE name = 'fencing_token';
-             INSERT INTO locks (namespace, key, lock_id, owner, fencing_token, permits, ttl_ms, acquired_at,
-                                expires_at, lease_id, metadata)
-             VALUES ('default', 'k', 'l-1', 'o', 41, 1, 5000, 1000, 6000, NULL, '{\"a\":1}');",
-        )
-        .expect("a lock and its token");
+        conn.execute_batch(include_str!("../queries/testing/seed_lock_before_0012.sql")).expect("a lock and its token");
         run(&mut conn).expect("migration 12");
         let lock: (String, i64, Option<String>) = conn
-            .query_row("SELECT owner, fencing_token, metadata FROM locks WHERE key = 'k'", [], |row| {
+            .query_row(include_str!("../queries/testing/seeded_lock.sql"), [], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })
             .expect("the lock is still there");
@@ -99,9 +93,11 @@ mod tests {
             .query_row(include_str!("../queries/lock/counter.sql"), ["fencing_token"], |row| row.get(0))
             .expect("the next token");
         assert_eq!(next, 42);
-        for table in ["locks", "baton_counters"] {
-            let sql = format!("SELECT rowid FROM {table}");
-            assert!(conn.prepare(&sql).is_err(), "{table} has no rowid any more");
+        for (table, rowid) in [
+            ("locks", include_str!("../queries/testing/locks_rowid.sql")),
+            ("baton_counters", include_str!("../queries/testing/counters_rowid.sql")),
+        ] {
+            assert!(conn.prepare(rowid).is_err(), "{table} has no rowid any more");
         }
     }
 }
