@@ -12,7 +12,7 @@ use crate::claim::model::{
 };
 use crate::clock::Timestamp;
 use crate::error::{Error, StoreError};
-use crate::lock::engine::{self as lock_engine, LockTx};
+use crate::lock::engine::{self as lock_engine, LockTx, SettledKey};
 use crate::lock::{AcquireOutcome, AcquireParams, Holder, LockId, ReleaseParams};
 use crate::namespace::Namespace;
 use crate::store::Applied;
@@ -139,7 +139,7 @@ async fn release_held<T: ClaimTx>(
     tx: &mut T,
     params: &FinishClaimParams,
     key: String,
-    settled: (Vec<Holder>, u64),
+    settled: SettledKey,
 ) -> Result<Applied<()>, Error> {
     let release = ReleaseParams {
         namespace: params.namespace.clone(),
@@ -163,7 +163,7 @@ pub async fn done<T: ClaimTx>(tx: &mut T, params: &FinishClaimParams) -> Result<
     }
     // One read of the key serves the check and the release.
     let settled = lock_engine::settled_snapshot(tx, &params.namespace, &key).await?;
-    let mut claim = held_by(params, &settled.0)?;
+    let mut claim = held_by(params, &settled.holders)?;
     claim.metadata = merge_metadata(claim.metadata.take(), params.metadata.clone());
     claim.done_at = Some(tx.now().await?);
     claim.expires_at = None;
@@ -178,7 +178,7 @@ pub async fn discard<T: ClaimTx>(tx: &mut T, params: &FinishClaimParams) -> Resu
     let key = claim_key(&params.resource);
     tx.lock_key(&params.namespace, &key).await?;
     let settled = lock_engine::settled_snapshot(tx, &params.namespace, &key).await?;
-    let claim = held_by(params, &settled.0)?;
+    let claim = held_by(params, &settled.holders)?;
     let released = release_held(tx, params, key, settled).await?;
     Ok(Applied::with(claim, released.changes))
 }

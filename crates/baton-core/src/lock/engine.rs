@@ -143,7 +143,7 @@ pub async fn acquire<T: LockTx>(tx: &mut T, params: &AcquireParams) -> Result<Ap
         ),
         None => None,
     };
-    let (mut holders, mut waiting) = settled_snapshot(tx, namespace, key).await?;
+    let SettledKey { mut holders, mut waiting } = settled_snapshot(tx, namespace, key).await?;
     if let Some(current) = holders.first()
         && current.permits != params.permits
     {
@@ -158,7 +158,7 @@ pub async fn acquire<T: LockTx>(tx: &mut T, params: &AcquireParams) -> Result<Ap
     let capacity = holders.first().map_or(params.permits, |h| h.permits);
     if waiting > 0 && (holders.len() as u64) < u64::from(capacity) {
         woken = grant_waiters(tx, namespace, key, &holders).await?;
-        (holders, waiting) = settled_snapshot(tx, namespace, key).await?;
+        SettledKey { holders, waiting } = settled_snapshot(tx, namespace, key).await?;
     }
     let now = tx.now().await?;
 
@@ -219,7 +219,7 @@ pub async fn release<T: LockTx>(tx: &mut T, params: &ReleaseParams) -> Result<Ap
 pub async fn release_from<T: LockTx>(
     tx: &mut T,
     params: &ReleaseParams,
-    (mut holders, waiting): (Vec<Holder>, u64),
+    SettledKey { mut holders, waiting }: SettledKey,
 ) -> Result<Applied<()>, Error> {
     let (namespace, key) = (&params.namespace, params.key.as_str());
     let position = holders
@@ -334,25 +334,29 @@ pub async fn expire_due<T: ExpiryTx>(tx: &mut T, max_keys: u32) -> Result<Applie
 
 /// Purges what lapsed on a locked key and hands the freed permits to its waiters.
 async fn settle_key<T: LockTx>(tx: &mut T, namespace: &Namespace, key: &str) -> Result<Vec<Holder>, Error> {
-    let (holders, waiting) = settled_snapshot(tx, namespace, key).await?;
+    let SettledKey { holders, waiting } = settled_snapshot(tx, namespace, key).await?;
     if waiting == 0 {
         return Ok(Vec::new());
     }
     grant_waiters(tx, namespace, key, &holders).await
 }
 
-/// Reads a locked key and purges what lapsed on it; returns its live holders and live waiter count.
-pub async fn settled_snapshot<T: LockTx>(
-    tx: &mut T,
-    namespace: &Namespace,
-    key: &str,
-) -> Result<(Vec<Holder>, u64), Error> {
+/// A locked key once what lapsed on it is purged.
+pub struct SettledKey {
+    /// Its live holders, in fencing-token order.
+    pub holders: Vec<Holder>,
+    /// How many live waiters it has.
+    pub waiting: u64,
+}
+
+/// Reads a locked key and purges what lapsed on it.
+pub async fn settled_snapshot<T: LockTx>(tx: &mut T, namespace: &Namespace, key: &str) -> Result<SettledKey, Error> {
     let snapshot = tx.key_snapshot(namespace, key).await?;
     let now = tx.now().await?;
     if snapshot.has_lapsed(now) {
         tx.purge_expired(namespace, key).await?;
     }
-    Ok((snapshot.live_holders(now), snapshot.live_waiters))
+    Ok(SettledKey { holders: snapshot.live_holders(now), waiting: snapshot.live_waiters })
 }
 
 /// Grants free permits to the oldest live waiters, FIFO, and returns the new holders. The key must be locked.
