@@ -65,6 +65,8 @@ pub async fn a_claim_is_held_then_done_for_good(h: &Harness) {
     assert_eq!(done.metadata, Some(json!({"file": "a.csv", "rows": 10})), "done metadata merged in");
     // Done is idempotent for its own claim, and final for everyone.
     assert_eq!(h.store.finish_claim(finish(&claim, None)).await.unwrap().done_at, done.done_at);
+    let stranger = FinishClaimParams { owner: "w2".into(), ..finish(&claim, None) };
+    assert!(matches!(h.store.finish_claim(stranger).await, Err(Error::ClaimDone { .. })));
     h.advance(60 * SECOND);
     assert!(matches!(h.store.claim(claim_params("a.csv", "w2")).await, Err(Error::ClaimDone { .. })));
     assert!(matches!(h.store.claim_status(&ns(), "a.csv").await.unwrap(), ClaimStatus::Done(_)));

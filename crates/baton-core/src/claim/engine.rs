@@ -155,15 +155,21 @@ async fn release_held<T: ClaimTx>(
 pub async fn done<T: ClaimTx>(tx: &mut T, params: &FinishClaimParams) -> Result<Applied<Claim>, Error> {
     let key = claim_key(&params.resource);
     tx.lock_key(&params.namespace, &key).await?;
-    if let Some(done) = tx.done_claims(&params.namespace, &[params.resource.as_str()]).await?.pop() {
-        if done.claim_id == params.claim_id && done.owner == params.owner {
-            return Ok(Applied::quiet(done));
-        }
-        return Err(done_error(done));
-    }
-    // One read of the key serves the check and the release.
+    // One read of the key serves the check and the release. A held resource is never done (marking done
+    // releases it), so the done record is read only when the claim is not held: for a repeated done.
     let settled = lock_engine::settled_snapshot(tx, &params.namespace, &key).await?;
-    let mut claim = held_by(params, &settled.holders)?;
+    let mut claim = match held_by(params, &settled.holders) {
+        Ok(claim) => claim,
+        Err(not_held) => {
+            return match tx.done_claims(&params.namespace, &[params.resource.as_str()]).await?.pop() {
+                Some(done) if done.claim_id == params.claim_id && done.owner == params.owner => {
+                    Ok(Applied::quiet(done))
+                }
+                Some(done) => Err(done_error(done)),
+                None => Err(not_held),
+            };
+        }
+    };
     claim.metadata = merge_metadata(claim.metadata.take(), params.metadata.clone());
     claim.done_at = Some(tx.now().await?);
     claim.expires_at = None;
