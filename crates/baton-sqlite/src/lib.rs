@@ -6,7 +6,6 @@
 //! in the writer's own thread, with no hop to a worker thread per statement, which is what bounded
 //! throughput. It deliberately holds no lock rules: those are in `baton_core::lock::engine`.
 
-mod checkpointer;
 mod claim_store;
 mod discovery_store;
 mod event_store;

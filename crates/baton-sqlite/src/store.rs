@@ -22,7 +22,6 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, Row, params};
 use tokio::sync::broadcast;
 
-use crate::checkpointer::{self, Checkpointer};
 use crate::readers::Readers;
 use crate::rows::{self, store_error};
 use crate::tx::SqliteTx;
@@ -60,8 +59,6 @@ pub struct SqliteStore {
     changes: broadcast::Sender<Change>,
     /// Held for the store's lifetime: the OS releases the data dir's lock when the process ends.
     _data_dir_lock: Arc<File>,
-    /// Runs while the store is open.
-    _checkpointer: Arc<Checkpointer>,
 }
 
 impl SqliteStore {
@@ -83,7 +80,6 @@ impl SqliteStore {
             readers: Readers::new(&path, clock),
             changes,
             _data_dir_lock: Arc::new(data_dir_lock),
-            _checkpointer: Arc::new(Checkpointer::start(&path)?),
         })
     }
 
@@ -105,8 +101,6 @@ fn open_writer(
     conn.pragma_update(None, "journal_mode", "WAL").map_err(store_error)?;
     // Durable commits are synced by the writer (crate::wal), so that a batch that needs no sync skips it.
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(store_error)?;
-    // The checkpointer thread copies the WAL back; the writer's commits do it only if that thread falls behind.
-    conn.pragma_update(None, "wal_autocheckpoint", checkpointer::WRITER_CHECKPOINT_PAGES).map_err(store_error)?;
     // Every statement Baton runs fits, so hot statements are never prepared twice.
     conn.set_prepared_statement_cache_capacity(256);
     crate::migrate::run(&mut conn).map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
