@@ -417,18 +417,15 @@ fn commit_batch(
 
 /// Runs one job in a savepoint of the batch's transaction, rolled back to if the job failed. The savepoint
 /// statements are prepared once: rusqlite's `Savepoint` parses its SQL on every use, two parses per operation.
-fn run_in_savepoint(transaction: &Connection, now: Timestamp, job: Job) -> rusqlite::Result<JobOutcome> {
-    run_cached(transaction, include_str!("../queries/writer/savepoint.sql"))?;
-    let outcome = (job.run)(&mut SqliteTx::new(transaction, now));
+fn run_in_savepoint(transaction: &Connection, now: Timestamp, job: Job) -> Result<JobOutcome, StoreError> {
+    let mut tx = SqliteTx::new(transaction, now);
+    tx.execute(include_str!("../queries/writer/savepoint.sql"), [])?;
+    let outcome = (job.run)(&mut tx);
     if !outcome.succeeded {
-        run_cached(transaction, include_str!("../queries/writer/rollback_to_savepoint.sql"))?;
+        tx.execute(include_str!("../queries/writer/rollback_to_savepoint.sql"), [])?;
     }
-    run_cached(transaction, include_str!("../queries/writer/release_savepoint.sql"))?;
+    tx.execute(include_str!("../queries/writer/release_savepoint.sql"), [])?;
     Ok(outcome)
-}
-
-fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 #[cfg(test)]
