@@ -211,6 +211,54 @@ pub async fn expiry_pass_hands_a_lapsed_lock_to_the_next_waiter(h: &Harness) {
     assert_eq!(owner_of(state(h, "k", b).await), "b");
 }
 
+/// Holders that lapsed on keys nobody waits for go together, up to a pass's share, before the keys that need
+/// settling one by one; a key freed that way still never hands out a smaller fencing token.
+pub async fn an_expiry_pass_purges_lapsed_holders_nobody_waits_for_together(h: &Harness) {
+    let mut lapsed = Vec::new();
+    for key in ["p", "q", "r", "w"] {
+        lapsed.push(granted(h, AcquireParams { ttl_ms: 1_000, ..params(key, "gone") }).await);
+    }
+    let next = queued(h, waiting("w", "next", 60_000)).await;
+    let live = granted(h, AcquireParams { ttl_ms: 60_000, ..params("live", "stays") }).await;
+    h.advance(2 * SECOND);
+
+    let report = h.store.expire_due(2).await.unwrap();
+    // Two of p, q and r together; the third over the share is settled with w, whose waiter is handed the lock.
+    assert_eq!((report.holders_purged, report.keys_processed, report.waiters_granted), (2, 2, 1));
+    assert_eq!(owner_of(state(h, "w", next).await), "next");
+    let report = h.store.expire_due(2).await.unwrap();
+    assert_eq!((report.holders_purged, report.keys_processed), (0, 0), "nothing lapsed is left");
+
+    assert_eq!(h.store.status(&ns(), "live").await.unwrap().holders, vec![live], "a live holder stays");
+    let again = granted(h, params("p", "new")).await;
+    assert!(again.fencing_token > lapsed.iter().map(|holder| holder.fencing_token).max().unwrap());
+}
+
+/// A pass settles at most its share of the keys that are due, the longest lapsed first whatever their names, so
+/// that a backlog drains in lapse order and no key waits behind later ones.
+pub async fn an_expiry_pass_settles_the_longest_lapsed_keys_first(h: &Harness) {
+    // Named against their lapse order: "d" lapses first, "a" last.
+    let mut waiters = Vec::new();
+    for (key, ttl_ms) in [("a", 4_000), ("b", 3_000), ("c", 2_000), ("d", 1_000)] {
+        granted(h, AcquireParams { ttl_ms, ..params(key, "first") }).await;
+        waiters.push((key, queued(h, waiting(key, "next", 60_000)).await));
+    }
+    h.advance(5 * SECOND);
+    let mut settled_by_pass = Vec::new();
+    for _ in 0..3 {
+        let report = h.store.expire_due(2).await.unwrap();
+        assert_eq!(report.keys_processed, report.waiters_granted, "every settled key had a waiter");
+        let mut granted_keys = Vec::new();
+        for (key, waiter) in &waiters {
+            if matches!(state(h, key, *waiter).await, WaiterState::Granted(_)) {
+                granted_keys.push(*key);
+            }
+        }
+        settled_by_pass.push(granted_keys);
+    }
+    assert_eq!(settled_by_pass, [vec!["c", "d"], vec!["a", "b", "c", "d"], vec!["a", "b", "c", "d"]]);
+}
+
 pub async fn lease_bound_locks_live_and_die_with_their_lease(h: &Harness) {
     let lease_id = LeaseId::new();
     let lease = h.store.grant_lease(&ns(), lease_id, 10_000).await.unwrap();

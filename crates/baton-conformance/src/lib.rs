@@ -30,6 +30,8 @@ macro_rules! conformance_suite {
             a_waiter_whose_deadline_passes_is_gone,
             cancel_wait_returns_a_grant_that_came_meanwhile,
             expiry_pass_hands_a_lapsed_lock_to_the_next_waiter,
+            an_expiry_pass_settles_the_longest_lapsed_keys_first,
+            an_expiry_pass_purges_lapsed_holders_nobody_waits_for_together,
             lease_bound_locks_live_and_die_with_their_lease,
             revoking_a_lease_releases_its_locks_and_wakes_waiters,
             unknown_and_lapsed_leases_are_refused,

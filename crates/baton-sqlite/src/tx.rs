@@ -222,6 +222,13 @@ impl LockTx for SqliteTx<'_> {
 }
 
 impl ExpiryTx for SqliteTx<'_> {
+    async fn purge_lapsed_unwaited(&mut self, limit: u32) -> Result<usize, StoreError> {
+        self.execute(
+            include_str!("../queries/lock/purge_lapsed_unwaited.sql"),
+            params![self.now.as_millis(), i64::from(limit)],
+        )
+    }
+
     async fn due_keys(&mut self, limit: u32) -> Result<Vec<(Namespace, String)>, StoreError> {
         self.query_all(
             include_str!("../queries/lock/due_keys.sql"),

@@ -116,6 +116,9 @@ impl KeySnapshot {
 /// The statements expiry and lease revocation need on top of [`LockTx`].
 #[allow(async_fn_in_trait)]
 pub trait ExpiryTx: LockTx {
+    /// Deletes up to `limit` holders that lapsed on their own TTL on keys without waiters, the longest lapsed
+    /// first, each under its key's lock; says how many. Such a holder owes no one a grant.
+    async fn purge_lapsed_unwaited(&mut self, limit: u32) -> Result<usize, StoreError>;
     /// Keys with a lapsed holder or waiter, in `(namespace, key)` order so concurrent passes never deadlock.
     async fn due_keys(&mut self, limit: u32) -> Result<Vec<(Namespace, String)>, StoreError>;
     /// Keys with holders bound to the lease, sorted.
@@ -317,8 +320,11 @@ pub async fn revoke_lease<T: ExpiryTx>(
     Ok(Applied::granting((), woken))
 }
 
-/// One expiry pass: settles up to `max_keys` keys with something lapsed, then drops lapsed leases.
+/// One expiry pass: purges up to `max_keys` lapsed holders that nobody waits behind, settles up to `max_keys`
+/// keys with something else lapsed, then drops lapsed leases. The purge takes one statement for all of them (three
+/// on PostgreSQL), where settling them key by key took three each.
 pub async fn expire_due<T: ExpiryTx>(tx: &mut T, max_keys: u32) -> Result<Applied<crate::lock::ExpiryReport>, Error> {
+    let holders_purged = tx.purge_lapsed_unwaited(max_keys).await?;
     let keys = tx.due_keys(max_keys).await?;
     let mut woken = Vec::new();
     for (namespace, key) in &keys {
@@ -328,7 +334,12 @@ pub async fn expire_due<T: ExpiryTx>(tx: &mut T, max_keys: u32) -> Result<Applie
     tx.delete_expired_leases().await?;
     let now = tx.now().await?;
     let next_due_in_ms = tx.next_due().await?.map(|due| (due.as_millis() - now.as_millis()).max(0));
-    let report = crate::lock::ExpiryReport { keys_processed: keys.len(), waiters_granted: woken.len(), next_due_in_ms };
+    let report = crate::lock::ExpiryReport {
+        holders_purged,
+        keys_processed: keys.len(),
+        waiters_granted: woken.len(),
+        next_due_in_ms,
+    };
     Ok(Applied::granting(report, woken))
 }
 

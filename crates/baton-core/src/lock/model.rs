@@ -167,6 +167,9 @@ pub struct ListLocksParams {
 /// What one expiry pass did, and when the next one is due.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ExpiryReport {
+    /// Holders that lapsed on keys nobody waited for, removed together.
+    pub holders_purged: usize,
+    /// Keys settled one by one: those with waiters, and those whose holder's lease lapsed.
     pub keys_processed: usize,
     pub waiters_granted: usize,
     /// Milliseconds until the next holder, lease or waiter deadline lapses, by the store's clock.

@@ -81,7 +81,9 @@ impl ExpiryReaper {
             // This pass reads every deadline stored so far, so it answers whatever was asked before it began.
             alarm.asked().take();
             let pause = match self.store.expire_due(self.options.keys_per_pass).await {
-                Ok(report) if report.keys_processed as u32 >= self.options.keys_per_pass => Duration::ZERO,
+                Ok(report) if report.keys_processed.max(report.holders_purged) as u32 >= self.options.keys_per_pass => {
+                    Duration::ZERO
+                }
                 Ok(report) => report
                     .next_due_in_ms
                     .map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
