@@ -417,6 +417,14 @@ mod tests {
                 "{name} must read lapsed holders through locks_expires_at, up to its limit:\n{plan}"
             );
         }
+        let next_due = format!("EXPLAIN {}", include_str!("../queries/lock/next_due.sql"));
+        let plan: Vec<String> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(next_due)).fetch_all(plans.conn()).await.unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            crate::plan_check::scans_of(&plan, "locks").iter().all(|line| line.contains("using locks_expires_at")),
+            "the next lapse must come from locks_expires_at, not a walk of every lock:\n{plan}"
+        );
         plans.drop_schema().await;
     }
 }
