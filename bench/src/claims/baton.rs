@@ -4,6 +4,9 @@
 //! never meet the next. A claim must answer 201 and a done 200; anything else (a 409 `CLAIM_HELD` or
 //! `CLAIM_DONE` would mean two workers met on one item) ends the measurement. The claim answer is parsed for
 //! its `claim_id`, which the done needs; the done answer is only read.
+//!
+//! After the window, a `claim` worker discards the claims it still holds, as an etcd worker revokes its lease:
+//! left to lapse, they would be removed 30 s later, inside another measurement's window.
 
 use anyhow::{Context, Result, bail};
 use hyper::body::Bytes;
@@ -28,6 +31,7 @@ pub async fn connect(spec: &ClaimsSpec, url: &str, clients: usize, http: HttpKin
             claim_body: Bytes::from(serde_json::to_vec(&json!({"owner": owner, "ttl_seconds": CLAIM_TTL_SECS}))?),
             owner,
             idx,
+            held: Vec::new(),
         });
     }
     Ok(workers)
@@ -50,6 +54,21 @@ pub struct BatonClaimer {
     claim_body: Bytes,
     owner: String,
     idx: usize,
+    /// The `claim` scenario's claims, as (item path, claim id), to discard after the window.
+    held: Vec<(String, String)>,
+}
+
+impl BatonClaimer {
+    /// Ends the claim on `path` (`done` or `discard`), which must answer 200.
+    async fn finish(&mut self, path: &str, action: &str, claim_id: &str) -> Result<()> {
+        let url = format!("{path}/{action}");
+        let body = Bytes::from(serde_json::to_vec(&json!({"claim_id": claim_id, "owner": self.owner}))?);
+        let (status, answer) = self.http.request(Method::POST, &url, Some(body)).await?;
+        if status != StatusCode::OK {
+            bail!(describe_failure(&format!("POST {url}"), "claims", status, &answer));
+        }
+        Ok(())
+    }
 }
 
 impl Worker for BatonClaimer {
@@ -59,16 +78,18 @@ impl Worker for BatonClaimer {
         if status != StatusCode::CREATED {
             bail!(describe_failure(&format!("POST {path}"), "claims", status, &answer));
         }
-        if self.scenario == ClaimScenario::Claim {
-            return Ok(());
-        }
         let claim: ClaimAnswer = serde_json::from_slice(&answer)
             .with_context(|| format!("unexpected answer to POST {path}: {}", String::from_utf8_lossy(&answer)))?;
-        let done = format!("{path}/done");
-        let body = Bytes::from(serde_json::to_vec(&json!({"claim_id": claim.claim_id, "owner": self.owner}))?);
-        let (status, answer) = self.http.request(Method::POST, &done, Some(body)).await?;
-        if status != StatusCode::OK {
-            bail!(describe_failure(&format!("POST {done}"), "claims", status, &answer));
+        if self.scenario == ClaimScenario::Claim {
+            self.held.push((path, claim.claim_id));
+            return Ok(());
+        }
+        self.finish(&path, "done", &claim.claim_id).await
+    }
+
+    async fn close(mut self) -> Result<()> {
+        for (path, claim_id) in std::mem::take(&mut self.held) {
+            self.finish(&path, "discard", &claim_id).await?;
         }
         Ok(())
     }

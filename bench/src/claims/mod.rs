@@ -6,7 +6,9 @@
 //! - `claim-done`: marks it done right away (it is then never claimed again). One operation = the claim plus
 //!   the done, as the lock benchmark counts an acquire plus a release; latency = the pair's round trip. This
 //!   is the figure the target is judged on, and it keeps the live keyspace from growing.
-//! - `claim`: the claim alone; the claims stay held until their TTL ([`CLAIM_TTL_SECS`]) ends them.
+//! - `claim`: the claim alone; the claims stay held through the window. After it, each worker ends its own
+//!   outside the clock (etcd: revokes its lease; Baton: discards each claim), so that none lapses inside a later
+//!   measurement's window.
 //!
 //! How each target claims (`baton.rs`, `etcd.rs`):
 //!
