@@ -39,7 +39,8 @@ impl GenericPlans {
         self.conn.execute(include_str!("../queries/testing/force_generic_plan.sql")).await.unwrap();
         let types = if types.is_empty() { String::new() } else { format!("({types})") };
         self.conn.execute(AssertSqlSafe(format!("PREPARE {name} {types} AS {sql}"))).await.unwrap();
-        let plan: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN EXECUTE {name}({args})")))
+        let args = if args.is_empty() { String::new() } else { format!("({args})") };
+        let plan: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN EXECUTE {name}{args}")))
             .fetch_all(&mut *self.conn)
             .await
             .unwrap();

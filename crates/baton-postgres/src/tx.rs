@@ -295,6 +295,9 @@ impl ExpiryTx for PgTx<'_> {
             .filter(|(key_lock, _, _)| locked.contains(key_lock))
             .map(|(_, namespace, key)| (namespace.to_string(), key))
             .unzip();
+        if keys.is_empty() {
+            return Ok(0);
+        }
         let purged = query(include_str!("../queries/lock/purge_lapsed_unwaited.sql"))
             .bind(now)
             .bind(namespaces)
@@ -417,12 +420,10 @@ mod tests {
                 "{name} must read lapsed holders through locks_expires_at, up to its limit:\n{plan}"
             );
         }
-        let next_due = format!("EXPLAIN {}", include_str!("../queries/lock/next_due.sql"));
-        let plan: Vec<String> =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(next_due)).fetch_all(plans.conn()).await.unwrap();
-        let plan = plan.join("\n");
+        let plan = plans.explain("next_due", "", include_str!("../queries/lock/next_due.sql"), "").await;
+        let scans = crate::plan_check::scans_of(&plan, "locks");
         assert!(
-            crate::plan_check::scans_of(&plan, "locks").iter().all(|line| line.contains("using locks_expires_at")),
+            !scans.is_empty() && scans.iter().all(|line| line.contains("using locks_expires_at")),
             "the next lapse must come from locks_expires_at, not a walk of every lock:\n{plan}"
         );
         plans.drop_schema().await;
