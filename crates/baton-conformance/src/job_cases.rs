@@ -234,6 +234,34 @@ pub async fn a_timeout_fails_the_running_attempt(h: &Harness) {
     assert!(job.errors[0].error.contains("timed out"), "{:?}", job.errors);
 }
 
+/// Each pass reads lapsed leases and timeouts through their own indexes: a job lapsed both ways is ended once, a
+/// pass takes no more than its limit, and the next lapse is whichever of the two comes first.
+pub async fn the_job_reaper_ends_each_lapse_once_and_knows_the_next_one(h: &Harness) {
+    let timing_out = enqueue_one(h, NewJob { timeout_ms: Some(5_000), ..job("q") }).await;
+    let lapsing_twice = enqueue_one(h, NewJob { timeout_ms: Some(8_000), ..job("q") }).await;
+    let lapsing = enqueue_one(h, job("q")).await;
+    for lease_ms in [60_000, 8_000, 10_000] {
+        let fetched = h.store.fetch(FetchParams { lease_ms, ..fetch_params("q", 1) }).await.unwrap().jobs;
+        assert_eq!(fetched.len(), 1);
+    }
+    let idle = h.store.expire_job_leases(100).await.unwrap();
+    assert_eq!((idle.jobs_expired, idle.next_due_in_ms), (0, Some(5_000)), "the first timeout is the next lapse");
+
+    h.advance(5 * SECOND);
+    let timed_out = h.store.expire_job_leases(100).await.unwrap();
+    assert_eq!((timed_out.jobs_expired, timed_out.next_due_in_ms), (1, Some(3_000)), "then the 8 s lease");
+    assert!(get(h, timing_out.job_id).await.errors[0].error.contains("timed out"));
+
+    h.advance(5 * SECOND);
+    assert_eq!(h.store.expire_job_leases(1).await.unwrap().jobs_expired, 1, "a pass takes no more than its limit");
+    let rest = h.store.expire_job_leases(100).await.unwrap();
+    assert_eq!((rest.jobs_expired, rest.next_due_in_ms), (1, None), "the job lapsed both ways was ended once");
+    for job_id in [lapsing_twice.job_id, lapsing.job_id] {
+        let job = get(h, job_id).await;
+        assert_eq!((job.state, job.errors.len()), (JobState::Retryable, 1), "{job:?}");
+    }
+}
+
 fn unique(key: &str, on_conflict: OnConflict) -> NewJob {
     let states = vec![JobState::Scheduled, JobState::Available, JobState::Running, JobState::Retryable];
     NewJob { unique: Some(Uniqueness { key: key.into(), for_ms: None, states, on_conflict }), ..job("q") }

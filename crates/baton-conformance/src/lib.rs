@@ -49,6 +49,7 @@ macro_rules! conformance_suite {
             a_lapsed_lease_returns_the_job_and_refuses_the_late_ack,
             heartbeats_extend_the_lease_and_record_progress,
             a_timeout_fails_the_running_attempt,
+            the_job_reaper_ends_each_lapse_once_and_knows_the_next_one,
             unique_keys_answer_with_the_existing_job,
             cancel_stops_waiting_jobs_and_flags_running_ones,
             paused_queues_and_global_concurrency_limit_fetches,

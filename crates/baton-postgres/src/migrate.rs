@@ -21,6 +21,7 @@ pub(crate) fn migrator() -> Migrator {
         migration(10, "workflows", include_str!("../migrations/0010_workflows.sql")),
         migration(11, "workflow_indexes", include_str!("../migrations/0011_workflow_indexes.sql")),
         migration(12, "locks_without_rowid", include_str!("../migrations/0012_locks_without_rowid.sql")),
+        migration(13, "running_job_deadlines", include_str!("../migrations/0013_running_job_deadlines.sql")),
     ])
 }
 

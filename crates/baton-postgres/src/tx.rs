@@ -428,4 +428,49 @@ mod tests {
         );
         plans.drop_schema().await;
     }
+
+    /// The job reaper, the discovery sweep and the group reaper reach what lapsed through their indexes, even on a
+    /// generic plan made while the tables were empty: with one condition over an OR, a pass read every running
+    /// job (twice), every instance or every member. Lapsed jobs are then locked one by one, by ctid.
+    #[tokio::test]
+    async fn other_reaper_passes_reach_what_lapsed_through_their_indexes() {
+        let Some(mut plans) = crate::plan_check::GenericPlans::new("reaper_plans").await else { return };
+        let statements: [(&str, &str, &str, &[&str]); 4] = [
+            (
+                "lapsed_running",
+                include_str!("../queries/job/lapsed_running.sql"),
+                "jobs",
+                &["using jobs_running ", "using jobs_running_deadline ", "Tid Scan on jobs "],
+            ),
+            (
+                "next_lapse",
+                include_str!("../queries/job/next_lapse.sql"),
+                "jobs",
+                &["using jobs_running ", "using jobs_running_deadline "],
+            ),
+            (
+                "services_to_sweep",
+                include_str!("../queries/discovery/services_to_sweep.sql"),
+                "service_instances",
+                &["using service_instances_expiry ", "using service_instances_critical "],
+            ),
+            (
+                "with_lapsed_members",
+                include_str!("../queries/group/with_lapsed_members.sql"),
+                "event_group_members",
+                &["using event_group_members_expires_at "],
+            ),
+        ];
+        for (name, sql, table, expected) in statements {
+            let (types, args) = if sql.contains("$1") { ("BIGINT, BIGINT", "1000, 500") } else { ("", "") };
+            let plan = plans.explain(name, types, sql, args).await;
+            let scans = crate::plan_check::scans_of(&plan, table);
+            let missing: Vec<&&str> = expected.iter().filter(|needle| !plan.contains(**needle)).collect();
+            assert!(
+                missing.is_empty() && !scans.is_empty() && scans.iter().all(|line| !line.contains("Seq Scan")),
+                "{name} must reach what lapsed through its indexes; missing {missing:?}:\n{plan}"
+            );
+        }
+        plans.drop_schema().await;
+    }
 }

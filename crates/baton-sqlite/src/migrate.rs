@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "workflows", include_str!("../migrations/0010_workflows.sql")),
     (11, "workflow_indexes", include_str!("../migrations/0011_workflow_indexes.sql")),
     (12, "locks_without_rowid", include_str!("../migrations/0012_locks_without_rowid.sql")),
+    (13, "running_job_deadlines", include_str!("../migrations/0013_running_job_deadlines.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), String> {

@@ -1,3 +1,8 @@
--- The earliest lease expiry or timeout among running jobs.
-SELECT min(LEAST(lease_expires_at, COALESCE(attempted_at + timeout_ms, lease_expires_at))) FROM jobs
-WHERE state = 'running'
+-- The earliest lease expiry or timeout among running jobs: the first entry of each index (LEAST skips a NULL).
+SELECT LEAST(
+    (SELECT lease_expires_at FROM jobs
+     WHERE state = 'running' AND lease_expires_at IS NOT NULL
+     ORDER BY lease_expires_at LIMIT 1),
+    (SELECT attempted_at + timeout_ms FROM jobs
+     WHERE state = 'running' AND timeout_ms IS NOT NULL AND attempted_at IS NOT NULL
+     ORDER BY attempted_at + timeout_ms LIMIT 1))

@@ -1,0 +1,4 @@
+-- Running jobs by the moment their timeout ends, so the reaper finds timed-out attempts, and the next one due,
+-- without reading every running job: with 20,000 running jobs, each of its passes (one a second at least) held
+-- the writer for about 16 ms.
+CREATE INDEX jobs_running_deadline ON jobs (attempted_at + timeout_ms) WHERE state = 'running' AND timeout_ms IS NOT NULL;
