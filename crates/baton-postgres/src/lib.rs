@@ -10,6 +10,7 @@ mod appends;
 mod cache_store;
 mod claim_store;
 mod conns;
+mod crash_marker;
 mod discovery_store;
 mod event_store;
 mod event_tx;

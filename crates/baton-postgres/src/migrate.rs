@@ -22,6 +22,7 @@ pub(crate) fn migrator() -> Migrator {
         migration(11, "workflow_indexes", include_str!("../migrations/0011_workflow_indexes.sql")),
         migration(12, "locks_without_rowid", include_str!("../migrations/0012_locks_without_rowid.sql")),
         migration(13, "running_job_deadlines", include_str!("../migrations/0013_running_job_deadlines.sql")),
+        migration(14, "crash_marker", include_str!("../migrations/0014_crash_marker.sql")),
     ])
 }
 

@@ -66,6 +66,8 @@ impl PgStore {
             // A ping before every checkout would add a round trip to every operation; a broken connection
             // fails its statement instead, and sqlx discards it.
             .test_before_acquire(false)
+            // Before a connection serves anything, it settles a crash the server may have had meanwhile.
+            .after_connect(|conn, _| Box::pin(crate::crash_marker::settle(conn)))
             .connect_with(connect)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
@@ -73,6 +75,10 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
+        // The connections opened before the migrations could not look at the marker.
+        let mut conn = pool.acquire().await.map_err(store_error)?;
+        crate::crash_marker::settle(&mut conn).await.map_err(store_error)?;
+        drop(conn);
         let (changes, _) = broadcast::channel(1024);
         let (listening, listening_now) = tokio::sync::oneshot::channel();
         tokio::spawn(listener::run(pool.clone(), changes.clone(), listening));

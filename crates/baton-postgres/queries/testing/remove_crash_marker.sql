@@ -1,0 +1,2 @@
+-- What a crash does to the unlogged marker table.
+TRUNCATE baton_crash_marker
