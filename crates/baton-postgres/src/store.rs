@@ -75,7 +75,7 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
-        // The connections opened before the migrations could not look at the marker.
+        // On a new database the first connection came before the marker table: settle now that it exists.
         let mut conn = pool.acquire().await.map_err(store_error)?;
         crate::crash_marker::settle(&mut conn).await.map_err(store_error)?;
         drop(conn);
