@@ -289,6 +289,36 @@ pub async fn lease_bound_locks_live_and_die_with_their_lease(h: &Harness) {
     assert!(matches!(h.store.get_lease(&ns(), lease_id).await, Err(Error::LeaseNotFound { .. })));
 }
 
+/// Keepalives a second apart, as a busy client sends them: an embedded server answers all but the first from
+/// memory and writes their expiries later. Every read shows the newest expiry, and the writer never judges an
+/// older one.
+pub async fn a_lease_kept_alive_again_and_again_keeps_its_locks_and_shows_its_newest_expiry(h: &Harness) {
+    let lease_id = LeaseId::new();
+    h.store.grant_lease(&ns(), lease_id, 10_000).await.unwrap();
+    granted(h, AcquireParams { lease_id: Some(lease_id), ..params("x", "a") }).await;
+    let mut newest = None;
+    for _ in 0..5 {
+        h.advance(SECOND);
+        let kept = h.store.keepalive_lease(&ns(), lease_id).await.unwrap();
+        assert_eq!(kept.expires_at, h.clock_now().plus(10 * SECOND));
+        newest = Some(kept.expires_at);
+    }
+    let newest = newest.expect("kept alive");
+    assert_eq!(h.store.get_lease(&ns(), lease_id).await.unwrap().expires_at, newest);
+    let status = h.store.status(&ns(), "x").await.unwrap();
+    assert_eq!(status.holders.iter().map(|holder| holder.expires_at).collect::<Vec<_>>(), [newest]);
+    let listed = h.store.list(ListLocksParams { namespace: ns(), limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(listed.items.iter().map(|holder| holder.expires_at).collect::<Vec<_>>(), [newest]);
+
+    // Past every expiry but the newest one: an expiry pass frees nothing, and the lock is still held.
+    h.advance(9 * SECOND);
+    h.store.expire_due(100).await.unwrap();
+    assert_eq!(held_by(h, params("x", "b")).await, vec!["a"], "the newest keepalive kept the lock");
+    h.store.revoke_lease(&ns(), lease_id).await.unwrap();
+    assert!(matches!(h.store.keepalive_lease(&ns(), lease_id).await, Err(Error::LeaseNotFound { .. })));
+    assert_eq!(granted(h, params("x", "b")).await.owner, "b", "the revoke freed the lock");
+}
+
 pub async fn revoking_a_lease_releases_its_locks_and_wakes_waiters(h: &Harness) {
     let lease_id = LeaseId::new();
     h.store.grant_lease(&ns(), lease_id, 60_000).await.unwrap();

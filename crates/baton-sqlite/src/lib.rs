@@ -13,6 +13,7 @@ mod event_tx;
 mod job_store;
 mod job_tx;
 mod job_type_store;
+mod live_leases;
 mod migrate;
 mod readers;
 mod rows;

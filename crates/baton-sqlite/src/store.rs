@@ -22,6 +22,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, Row, params};
 use tokio::sync::broadcast;
 
+use crate::live_leases::{self, LiveLeases};
 use crate::readers::Readers;
 use crate::rows::{self, store_error};
 use crate::tx::SqliteTx;
@@ -56,6 +57,9 @@ impl SqliteOptions {
 pub struct SqliteStore {
     pub(crate) writer: Writer,
     pub(crate) readers: Readers,
+    /// Lease expiries kept alive in memory ahead of the tables.
+    live_leases: Arc<LiveLeases>,
+    clock: Arc<dyn Clock>,
     changes: broadcast::Sender<Change>,
     /// Held for the store's lifetime: the OS releases the data dir's lock when the process ends.
     _data_dir_lock: Arc<File>,
@@ -75,9 +79,12 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Internal(e.to_string()))??
         };
         let (changes, _) = broadcast::channel(1024);
+        let live_leases = Arc::new(LiveLeases::default());
         Ok(Self {
-            writer: Writer::start(writer_conn, wal, clock.clone(), changes.clone())?,
-            readers: Readers::new(&path, clock),
+            writer: Writer::start(writer_conn, wal, clock.clone(), changes.clone(), live_leases.clone())?,
+            readers: Readers::new(&path, clock.clone()),
+            live_leases,
+            clock,
             changes,
             _data_dir_lock: Arc::new(data_dir_lock),
         })
@@ -181,12 +188,16 @@ impl LockStore for SqliteStore {
     }
 
     async fn status(&self, namespace: &Namespace, key: &str) -> Result<LockStatus, Error> {
-        let (namespace, key) = (namespace.clone(), key.to_owned());
-        self.readers.read(move |tx| block_on(engine::status(tx, &namespace, &key))).await
+        let (namespace_owned, key) = (namespace.clone(), key.to_owned());
+        let mut status = self.readers.read(move |tx| block_on(engine::status(tx, &namespace_owned, &key))).await?;
+        self.live_leases.refresh_holders(namespace, &mut status.holders);
+        Ok(status)
     }
 
     async fn list(&self, params: ListLocksParams) -> Result<Page<Holder>, Error> {
-        self.readers
+        let namespace = params.namespace.clone();
+        let mut page = self
+            .readers
             .read(move |tx| {
                 let (after_key, after_id) = params.after.clone().unzip();
                 let items = tx.query_all(
@@ -204,7 +215,9 @@ impl LockStore for SqliteStore {
                 )?;
                 Ok(Page::from_overfetch(items, params.limit, Holder::list_sort_key))
             })
-            .await
+            .await?;
+        self.live_leases.refresh_holders(&namespace, &mut page.items);
+        Ok(page)
     }
 
     async fn expire_due(&self, max_keys: u32) -> Result<ExpiryReport, Error> {
@@ -229,29 +242,63 @@ impl LeaseStore for SqliteStore {
             .await
     }
 
-    /// Committed without waiting for the disk, as etcd keeps keepalives in its leader's memory: a power cut
-    /// may take the last ones back, and the next start gives every lease its full TTL again (`open_writer`).
+    /// Answered from memory while it can be (`live_leases`), as etcd's leader answers keepalives; otherwise
+    /// run by the writer, committed without waiting for the disk, and taken over by memory. A power cut or a
+    /// crash may take the last keepalives back, and the next start gives every lease its full TTL again
+    /// (`open_writer`).
     async fn keepalive_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
-        let namespace = namespace.clone();
+        if let Some(kept) = self.live_leases.keep_alive(namespace, lease_id, self.clock.as_ref()) {
+            if kept.ask_flush {
+                self.flush_live_leases_soon();
+            }
+            return Ok(kept.lease);
+        }
+        let (namespace, live_leases) = (namespace.clone(), self.live_leases.clone());
         self.writer
             .write_single_relaxed(move |tx| {
                 let params = params![namespace.as_str(), lease_id.to_string(), tx.now.as_millis()];
                 tx.execute(include_str!("../queries/lease/keepalive.sql"), params)?;
-                live_lease(tx, include_str!("../queries/lease/get.sql"), &namespace, lease_id).map(Applied::quiet)
+                let lease = live_lease(tx, include_str!("../queries/lease/get.sql"), &namespace, lease_id)?;
+                live_leases.admit(&namespace, &lease);
+                Ok(Applied::quiet(lease))
             })
             .await
     }
 
     async fn revoke_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<(), Error> {
-        let namespace = namespace.clone();
-        self.writer.write(move |tx| block_on(engine::revoke_lease(tx, &namespace, lease_id))).await
+        let (namespace, live_leases) = (namespace.clone(), self.live_leases.clone());
+        self.writer
+            .write(move |tx| {
+                let revoked = block_on(engine::revoke_lease(tx, &namespace, lease_id))?;
+                live_leases.forget(lease_id);
+                Ok(revoked)
+            })
+            .await
     }
 
     async fn get_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
-        let namespace = namespace.clone();
-        self.readers
-            .read(move |tx| live_lease(tx, include_str!("../queries/lease/get.sql"), &namespace, lease_id))
-            .await
+        let namespace_owned = namespace.clone();
+        let mut lease = self
+            .readers
+            .read(move |tx| live_lease(tx, include_str!("../queries/lease/get.sql"), &namespace_owned, lease_id))
+            .await?;
+        if let Some(expires_at) = self.live_leases.expiry(namespace, lease_id) {
+            lease.expires_at = lease.expires_at.max(expires_at);
+        }
+        Ok(lease)
+    }
+}
+
+impl SqliteStore {
+    /// Has the writer write the expiries of keepalives answered from memory within `FLUSH_DELAY`, with an empty
+    /// write if no other comes first: every transaction starts by writing them.
+    fn flush_live_leases_soon(&self) {
+        let writer = self.writer.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(live_leases::FLUSH_DELAY).await;
+            // A stopped writer has nothing left to flush into.
+            let _ = writer.write_single_relaxed(|_| Ok(Applied::quiet(()))).await;
+        });
     }
 }
 

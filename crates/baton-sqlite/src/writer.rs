@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, DropBehavior, TransactionBehavior};
 use tokio::sync::{broadcast, oneshot};
 
+use crate::live_leases::LiveLeases;
 use crate::tx::SqliteTx;
 use crate::wal::WalFile;
 
@@ -71,12 +72,14 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the writer thread on `conn`, which commits at `synchronous=NORMAL`. With `wal`, the writer syncs it
     /// before answering a durable write; without, nothing waits for the disk (Baton's `sqlite_synchronous =
-    /// "normal"`). It stops when every `Writer` handle is dropped.
+    /// "normal"`). Every transaction first writes the expiries `live_leases` holds for it. It stops when every
+    /// `Writer` handle is dropped.
     pub(crate) fn start(
         conn: Connection,
         wal: Option<WalFile>,
         clock: Arc<dyn Clock>,
         changes: broadcast::Sender<Change>,
+        live_leases: Arc<LiveLeases>,
     ) -> Result<Self, StoreError> {
         // Unbounded, so async callers never block; the queue is bounded by the requests in flight.
         let (jobs, queue) = mpsc::channel();
@@ -92,7 +95,7 @@ impl Writer {
             .name("baton-sqlite-writer".into())
             .spawn({
                 let load = load.clone();
-                move || run(conn, disk, queue, clock, changes, &load)
+                move || run(conn, disk, queue, clock, changes, &load, &live_leases)
             })
             .map_err(|e| StoreError::Internal(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Self {
@@ -294,6 +297,7 @@ fn run(
     clock: Arc<dyn Clock>,
     feed: broadcast::Sender<Change>,
     load: &Load,
+    live_leases: &LiveLeases,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut previous_batch = 1;
@@ -307,7 +311,7 @@ fn run(
         load.crowded.store(crowded, Ordering::Relaxed);
         metrics::histogram!("baton_sqlite_batch_operations").record(batch.len() as f64);
         let started = Instant::now();
-        let (outcomes, committed) = commit_batch(&mut conn, clock.now(), batch.drain(..));
+        let (outcomes, committed) = commit_batch(&mut conn, clock.now(), live_leases, batch.drain(..));
         let committed = committed.and_then(|()| disk.sync_for(&outcomes));
         metrics::histogram!("baton_sqlite_batch_seconds").record(started.elapsed().as_secs_f64());
         let mut woken = Vec::new();
@@ -374,45 +378,73 @@ fn gather(queue: &mpsc::Receiver<Job>, batch: &mut Vec<Job>, previous_batch: usi
     }
 }
 
-/// Runs a batch in one transaction, each job in its own savepoint unless it opted out. On a failed commit every
-/// job is answered with the failure; jobs that never ran are dropped, which answers their callers with
-/// `Unavailable`. The transaction, dropped on an early return, rolls back with any savepoint open in it.
+/// Runs a batch in one transaction, after the pending lease expiries, each job in its own savepoint unless it
+/// opted out. On a failed commit every job is answered with the failure; jobs that never ran are dropped, which
+/// answers their callers with `Unavailable`.
 fn commit_batch(
     conn: &mut Connection,
     now: Timestamp,
-    mut jobs: impl ExactSizeIterator<Item = Job>,
+    live_leases: &LiveLeases,
+    jobs: impl ExactSizeIterator<Item = Job>,
 ) -> (Vec<JobOutcome>, Result<(), String>) {
-    let mut outcomes = Vec::new();
-    let mut transaction = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+    let transaction = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(transaction) => transaction,
-        Err(error) => return (outcomes, Err(error.to_string())),
+        Err(error) => return (Vec::new(), Err(error.to_string())),
     };
-    if jobs.len() == 1 {
-        // A job alone needs no savepoint (two statements fewer per commit): if it fails, the whole transaction
-        // is rolled back, which undoes exactly what its savepoint would have.
-        let job = jobs.next().expect("one job");
-        let outcome = (job.run)(&mut SqliteTx::new(&transaction, now));
-        if !outcome.succeeded && job.savepoint {
+    let expiries = match live_leases.write_pending(&SqliteTx::new(&transaction, now)) {
+        Ok(expiries) => expiries,
+        Err(error) => return (Vec::new(), Err(error.to_string())),
+    };
+    let (outcomes, ending) = run_jobs(&transaction, now, expiries.is_empty(), jobs);
+    let ended = match ending {
+        Ending::Commit => transaction.commit().map(|()| true).map_err(|error| error.to_string()),
+        Ending::RollBack => {
+            let mut transaction = transaction;
             transaction.set_drop_behavior(DropBehavior::Rollback);
-            let rolled_back = transaction.finish().map_err(|error| error.to_string());
-            return (vec![outcome], rolled_back);
+            transaction.finish().map(|()| false).map_err(|error| error.to_string())
         }
-        outcomes.push(outcome);
+        // Dropping the transaction rolls it back, with any savepoint open in it.
+        Ending::Failed(error) => Err(error),
+    };
+    live_leases.settle(expiries, ended == Ok(true));
+    (outcomes, ended.map(drop))
+}
+
+/// How a batch's transaction ends once its jobs have run.
+enum Ending {
+    Commit,
+    /// A job alone failed: undoing the transaction undoes exactly what its savepoint would have.
+    RollBack,
+    Failed(String),
+}
+
+/// Runs the batch's jobs in `transaction`; `nothing_before` when the transaction has written nothing yet.
+fn run_jobs(
+    transaction: &Connection,
+    now: Timestamp,
+    nothing_before: bool,
+    mut jobs: impl ExactSizeIterator<Item = Job>,
+) -> (Vec<JobOutcome>, Ending) {
+    let mut outcomes = Vec::new();
+    if jobs.len() == 1 && nothing_before {
+        // A job alone needs no savepoint (two statements fewer per commit): if it fails, the whole transaction
+        // is rolled back.
+        let job = jobs.next().expect("one job");
+        let outcome = (job.run)(&mut SqliteTx::new(transaction, now));
+        let ending = if !outcome.succeeded && job.savepoint { Ending::RollBack } else { Ending::Commit };
+        return (vec![outcome], ending);
     }
     for job in jobs {
         if !job.savepoint {
-            outcomes.push((job.run)(&mut SqliteTx::new(&transaction, now)));
+            outcomes.push((job.run)(&mut SqliteTx::new(transaction, now)));
             continue;
         }
-        match run_in_savepoint(&transaction, now, job) {
+        match run_in_savepoint(transaction, now, job) {
             Ok(outcome) => outcomes.push(outcome),
-            Err(error) => return (outcomes, Err(error.to_string())),
+            Err(error) => return (outcomes, Ending::Failed(error.to_string())),
         }
     }
-    match transaction.commit() {
-        Ok(()) => (outcomes, Ok(())),
-        Err(error) => (outcomes, Err(error.to_string())),
-    }
+    (outcomes, Ending::Commit)
 }
 
 /// Runs one job in a savepoint of the batch's transaction, rolled back to if the job failed. The savepoint
@@ -432,7 +464,10 @@ fn run_in_savepoint(transaction: &Connection, now: Timestamp, job: Job) -> Resul
 mod tests {
     use std::sync::Arc;
 
-    use baton_core::clock::SystemClock;
+    use baton_core::clock::{ManualClock, SystemClock, Timestamp};
+    use baton_core::lease::Lease;
+    use baton_core::lock::LeaseId;
+    use baton_core::namespace::Namespace;
     use baton_core::store::Applied;
     use rusqlite::Connection;
     use tokio::sync::broadcast;
@@ -440,6 +475,7 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::{BatchSizes, Load, WaitingCaller, Writer};
+    use crate::live_leases::LiveLeases;
     use crate::tx::SqliteTx;
     use crate::wal::WalFile;
 
@@ -470,8 +506,12 @@ mod tests {
         // Twice, so the second batch runs on the savepoint statements the first one prepared.
         for batch in 1..=2_i64 {
             let jobs = vec![probe_job(false), probe_job(true), probe_job(false), probe_job(true)];
-            let (outcomes, committed) =
-                super::commit_batch(&mut conn, baton_core::clock::Timestamp(0), jobs.into_iter());
+            let (outcomes, committed) = super::commit_batch(
+                &mut conn,
+                baton_core::clock::Timestamp(0),
+                &LiveLeases::default(),
+                jobs.into_iter(),
+            );
             assert_eq!(committed, Ok(()));
             let succeeded: Vec<bool> = outcomes.iter().map(|outcome| outcome.succeeded).collect();
             assert_eq!(succeeded, [true, false, true, false]);
@@ -483,11 +523,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_write_failing_alone_keeps_the_lease_expiries_its_transaction_wrote_first() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let mut conn = Connection::open(dir.path().join("writer.db")).expect("open");
+        crate::migrate::run(&mut conn).expect("the schema");
+        conn.execute(include_str!("../queries/testing/create_probe.sql"), []).expect("table");
+        let (namespace, lease_id) = (Namespace::default(), LeaseId::new());
+        let granted = conn
+            .query_row(
+                include_str!("../queries/lease/grant.sql"),
+                rusqlite::params![namespace.as_str(), lease_id.to_string(), 10_000, 0],
+                |row| row.get::<_, i64>("expires_at"),
+            )
+            .expect("grant");
+        let live_leases = Arc::new(LiveLeases::default());
+        let kept = Lease { lease_id, ttl_ms: 10_000, granted_at: Timestamp(0), expires_at: Timestamp(granted + 5_000) };
+        live_leases.admit(&namespace, &kept);
+        // At the grant's time: on the system clock the lease would have lapsed long ago.
+        let clock = Arc::new(ManualClock::new(Timestamp(0)));
+        let writer = Writer::start(conn, None, clock, broadcast::channel(1).0, live_leases.clone()).unwrap();
+
+        let failed = writer
+            .write(|tx: &mut SqliteTx<'_>| -> Result<Applied<()>, baton_core::Error> {
+                insert_probe(tx)?;
+                Err(baton_core::Error::Invalid { code: baton_core::ErrorCode::InvalidArgument, message: "no".into() })
+            })
+            .await;
+        assert!(failed.is_err());
+        // Read beside the writer: its next transaction would write a rolled-back expiry again.
+        let reader = Connection::open(dir.path().join("writer.db")).expect("open");
+        let read =
+            |sql: &str, params: &[&dyn rusqlite::ToSql]| reader.query_row(sql, params, |row| row.get::<_, i64>(0));
+        let stored = read(include_str!("../queries/testing/lease_expiry.sql"), &[&lease_id.to_string()]).unwrap();
+        let probes = read(include_str!("../queries/testing/count_probe.sql"), &[]).unwrap();
+        assert_eq!(stored, kept.expires_at.0, "the expiry written before the failing write was committed");
+        assert_eq!(probes, 0, "the failing write itself was undone");
+    }
+
+    #[tokio::test]
     async fn a_failing_write_alone_in_its_batch_leaves_nothing_behind() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let conn = Connection::open(dir.path().join("writer.db")).expect("open");
         conn.execute(include_str!("../queries/testing/create_probe.sql"), []).expect("table");
-        let writer = Writer::start(conn, None, Arc::new(SystemClock), broadcast::channel(1).0).unwrap();
+        let writer = Writer::start(conn, None, Arc::new(SystemClock), broadcast::channel(1).0, Arc::default()).unwrap();
         let failed = writer
             .write(|tx: &mut SqliteTx<'_>| -> Result<Applied<()>, baton_core::Error> {
                 tx.conn
@@ -522,7 +600,8 @@ mod tests {
         conn.pragma_update(None, "synchronous", "NORMAL").expect("NORMAL");
         conn.execute(include_str!("../queries/testing/create_probe.sql"), []).expect("table");
         let wal = WalFile::open(&path).expect("the WAL exists");
-        let writer = Writer::start(conn, Some(wal), Arc::new(SystemClock), broadcast::channel(1).0).unwrap();
+        let writer =
+            Writer::start(conn, Some(wal), Arc::new(SystemClock), broadcast::channel(1).0, Arc::default()).unwrap();
 
         writer.write(insert_probe).await.unwrap();
         assert_eq!(writer.syncs(), 1, "a durable write is synced");

@@ -1,0 +1,1 @@
+SELECT expires_at FROM leases WHERE lease_id = ?1
