@@ -319,6 +319,41 @@ pub async fn a_lease_kept_alive_again_and_again_keeps_its_locks_and_shows_its_ne
     assert_eq!(granted(h, params("x", "b")).await.owner, "b", "the revoke freed the lock");
 }
 
+/// Keepalives sent together (a backend may run them in one statement) each get their own lease's answer: the
+/// same lease twice, leases of two namespaces, an unknown lease and a lapsed one.
+pub async fn keepalives_sent_together_each_get_their_own_answer(h: &Harness) {
+    let other = Namespace::parse("other").unwrap();
+    let mut live = Vec::new();
+    for (namespace, ttl_ms) in [(ns(), 10_000), (ns(), 20_000), (other.clone(), 30_000)] {
+        let lease_id = LeaseId::new();
+        h.store.grant_lease(&namespace, lease_id, ttl_ms).await.unwrap();
+        live.push((namespace, lease_id, ttl_ms));
+    }
+    let lapsing = LeaseId::new();
+    h.store.grant_lease(&ns(), lapsing, 1_000).await.unwrap();
+    h.advance(2 * SECOND);
+
+    let mut sent = Vec::new();
+    for (namespace, lease_id, _) in live.iter().chain(&live) {
+        sent.push((namespace.clone(), *lease_id));
+    }
+    sent.extend([(ns(), LeaseId::new()), (ns(), lapsing), (ns(), live[2].1)]);
+    let answers = futures::future::join_all(
+        sent.iter().map(|(namespace, lease_id)| h.store.keepalive_lease(namespace, *lease_id)),
+    )
+    .await;
+    for (answer, (namespace, lease_id)) in answers.iter().zip(&sent) {
+        match live.iter().find(|(live_namespace, live_id, _)| live_namespace == namespace && live_id == lease_id) {
+            Some((_, _, ttl_ms)) => {
+                let lease = answer.as_ref().expect("a live lease is kept alive");
+                assert_eq!((lease.lease_id, lease.ttl_ms), (*lease_id, *ttl_ms));
+                assert_eq!(lease.expires_at, h.clock_now().plus(Duration::from_millis(*ttl_ms as u64)));
+            }
+            None => assert!(matches!(answer, Err(Error::LeaseNotFound { .. })), "{namespace:?} {lease_id}: {answer:?}"),
+        }
+    }
+}
+
 pub async fn revoking_a_lease_releases_its_locks_and_wakes_waiters(h: &Harness) {
     let lease_id = LeaseId::new();
     h.store.grant_lease(&ns(), lease_id, 60_000).await.unwrap();

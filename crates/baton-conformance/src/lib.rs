@@ -34,6 +34,7 @@ macro_rules! conformance_suite {
             an_expiry_pass_purges_lapsed_holders_nobody_waits_for_together,
             lease_bound_locks_live_and_die_with_their_lease,
             a_lease_kept_alive_again_and_again_keeps_its_locks_and_shows_its_newest_expiry,
+            keepalives_sent_together_each_get_their_own_answer,
             revoking_a_lease_releases_its_locks_and_wakes_waiters,
             unknown_and_lapsed_leases_are_refused,
             list_filters_by_owner_and_prefix_and_pages,

@@ -1,5 +1,5 @@
-//! Lease keepalives commit without waiting for PostgreSQL's WAL flush (`queries/lease/keepalive.sql`), so a
-//! crash of the server may take back keepalives that were answered. A lease must not then lapse earlier than its
+//! Lease keepalives commit without waiting for PostgreSQL's WAL flush (`queries/lease/keepalive_many.sql`), so
+//! a crash of the server may take back keepalives that were answered. A lease must not then lapse earlier than its
 //! holder was told, or a lock bound to it could be granted to another while its holder still acts.
 //!
 //! The crash marker is a row in an unlogged table, which PostgreSQL empties when it recovers from a crash (and
@@ -69,9 +69,9 @@ mod tests {
         // The keepalive statement turns synchronous commit off for its own transaction only.
         let mut in_transaction = admin.begin().await.unwrap();
         in_transaction.execute(AssertSqlSafe(format!("SET LOCAL search_path TO {schema}"))).await.unwrap();
-        query(include_str!("../queries/lease/keepalive.sql"))
-            .bind(namespace.as_str())
-            .bind(lease.lease_id.to_string())
+        query(include_str!("../queries/lease/keepalive_many.sql"))
+            .bind([namespace.as_str()])
+            .bind([lease.lease_id.to_string()])
             .bind(None::<i64>)
             .execute(&mut *in_transaction)
             .await

@@ -17,6 +17,7 @@ mod event_tx;
 mod job_store;
 mod job_tx;
 mod job_type_store;
+mod keepalives;
 mod listener;
 mod migrate;
 mod notifier;

@@ -22,6 +22,7 @@ use tokio::sync::broadcast;
 
 use crate::appends::AppendQueue;
 use crate::conns::Connections;
+use crate::keepalives::KeepaliveQueue;
 use crate::listener;
 use crate::notifier::Notifier;
 use crate::rows::{self, store_error};
@@ -49,6 +50,7 @@ pub struct PgStore {
     clock: Option<Arc<dyn Clock>>,
     changes: broadcast::Sender<Change>,
     pub(crate) appends: Arc<AppendQueue>,
+    keepalives: KeepaliveQueue,
     notifier: Notifier,
     /// Cache entries this node evicted for the size bounds.
     pub(crate) cache_evictions: Arc<std::sync::atomic::AtomicU64>,
@@ -88,11 +90,13 @@ impl PgStore {
             .map_err(|_| StoreError::Internal("the LISTEN task ended".into()))?;
         let conns = Arc::new(Connections::new(pool));
         let notifier = Notifier::start(conns.clone());
+        let keepalives = KeepaliveQueue::start(conns.clone(), options.clock.clone());
         Ok(Self {
             conns,
             clock: options.clock,
             changes,
             appends: Arc::default(),
+            keepalives,
             notifier,
             cache_evictions: Arc::default(),
         })
@@ -272,7 +276,7 @@ impl LeaseStore for PgStore {
     }
 
     async fn keepalive_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<Lease, Error> {
-        self.live_lease(include_str!("../queries/lease/keepalive.sql"), namespace, lease_id).await
+        self.keepalives.keep_alive(namespace, lease_id).await
     }
 
     async fn revoke_lease(&self, namespace: &Namespace, lease_id: LeaseId) -> Result<(), Error> {
