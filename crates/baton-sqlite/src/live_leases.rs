@@ -65,6 +65,7 @@ struct Entry {
     expires_at: Timestamp,
     /// An expiry the tables are known to hold at least; `None` until one of ours committed.
     stored_at_least: Option<Timestamp>,
+    /// Whether it is listed in [`State::pending`].
     pending: bool,
 }
 
@@ -251,9 +252,13 @@ mod tests {
         .expect("grant");
         let live = LiveLeases::default();
         live.admit(&namespace(), &lease(lease_id, now));
-        let written = live.write_pending(&SqliteTx::new(&conn, now)).expect("flush");
+        let written = write_pending(&live, &conn, now);
         live.settle(written, true);
         (conn, live, lease_id)
+    }
+
+    fn write_pending(live: &LiveLeases, conn: &Connection, now: Timestamp) -> super::Written {
+        live.write_pending(&SqliteTx::new(conn, now)).expect("the pending expiries written")
     }
 
     fn stored_expiry(conn: &Connection, lease_id: LeaseId) -> i64 {
@@ -272,7 +277,7 @@ mod tests {
         assert!(!live.keep_alive(&namespace(), lease_id, &clock).expect("again").ask_flush, "one flush at a time");
         assert_eq!(stored_expiry(&conn, lease_id), 1_000_000 + TTL_MS, "not written yet");
 
-        let written = live.write_pending(&SqliteTx::new(&conn, clock.now())).expect("flush");
+        let written = write_pending(&live, &conn, clock.now());
         live.settle(written, true);
         assert_eq!(stored_expiry(&conn, lease_id), kept.lease.expires_at.0);
         assert!(live.keep_alive(&namespace(), lease_id, &clock).expect("again").ask_flush, "flushed: ask anew");
@@ -302,7 +307,7 @@ mod tests {
         live.keep_alive(&namespace(), lease_id, &clock).expect("answered from memory");
         live.forget(lease_id);
         assert!(live.keep_alive(&namespace(), lease_id, &clock).is_none());
-        let written = live.write_pending(&SqliteTx::new(&conn, clock.now())).expect("flush");
+        let written = write_pending(&live, &conn, clock.now());
         assert!(written.0.is_empty());
         assert_eq!(stored_expiry(&conn, lease_id), 1_000_000 + TTL_MS);
     }
@@ -313,11 +318,11 @@ mod tests {
         let (conn, live, lease_id) = admitted(&clock);
         clock.advance(Duration::from_secs(3));
         live.keep_alive(&namespace(), lease_id, &clock).expect("answered from memory");
-        let written = live.write_pending(&SqliteTx::new(&conn, clock.now())).expect("flush");
+        let written = write_pending(&live, &conn, clock.now());
         live.settle(written, false);
         // Still answered from memory: the stored expiry (the first commit's) is far enough ahead.
         live.keep_alive(&namespace(), lease_id, &clock).expect("answered from memory");
-        let again = live.write_pending(&SqliteTx::new(&conn, clock.now())).expect("flush");
+        let again = write_pending(&live, &conn, clock.now());
         assert_eq!(again.0, vec![(lease_id, Timestamp(clock.now().0 + TTL_MS))], "pending again");
     }
 }

@@ -484,6 +484,14 @@ mod tests {
         Ok(Applied::quiet(()))
     }
 
+    fn insert_probe_then_fail(tx: &mut SqliteTx<'_>) -> Result<Applied<()>, baton_core::Error> {
+        insert_probe(tx)?;
+        Err(baton_core::Error::Invalid {
+            code: baton_core::ErrorCode::InvalidArgument,
+            message: "fails after its write".into(),
+        })
+    }
+
     /// A job that writes, then fails or succeeds, in a savepoint of its own.
     fn probe_job(fails: bool) -> super::Job {
         let run = Box::new(move |tx: &mut SqliteTx<'_>| {
@@ -543,12 +551,7 @@ mod tests {
         let clock = Arc::new(ManualClock::new(Timestamp(0)));
         let writer = Writer::start(conn, None, clock, broadcast::channel(1).0, live_leases.clone()).unwrap();
 
-        let failed = writer
-            .write(|tx: &mut SqliteTx<'_>| -> Result<Applied<()>, baton_core::Error> {
-                insert_probe(tx)?;
-                Err(baton_core::Error::Invalid { code: baton_core::ErrorCode::InvalidArgument, message: "no".into() })
-            })
-            .await;
+        let failed = writer.write(insert_probe_then_fail).await;
         assert!(failed.is_err());
         // Read beside the writer: its next transaction would write a rolled-back expiry again.
         let reader = Connection::open(dir.path().join("writer.db")).expect("open");
@@ -566,17 +569,7 @@ mod tests {
         let conn = Connection::open(dir.path().join("writer.db")).expect("open");
         conn.execute(include_str!("../queries/testing/create_probe.sql"), []).expect("table");
         let writer = Writer::start(conn, None, Arc::new(SystemClock), broadcast::channel(1).0, Arc::default()).unwrap();
-        let failed = writer
-            .write(|tx: &mut SqliteTx<'_>| -> Result<Applied<()>, baton_core::Error> {
-                tx.conn
-                    .execute(include_str!("../queries/testing/insert_probe.sql"), [])
-                    .map_err(crate::rows::store_error)?;
-                Err(baton_core::Error::Invalid {
-                    code: baton_core::ErrorCode::InvalidArgument,
-                    message: "fails after its write".into(),
-                })
-            })
-            .await;
+        let failed = writer.write(insert_probe_then_fail).await;
         assert!(failed.is_err());
         let count = writer
             .write(|tx: &mut SqliteTx<'_>| {
@@ -610,12 +603,7 @@ mod tests {
         assert_eq!(writer.syncs(), 1, "neither a relaxed write nor one whose value needs no disk is synced");
         writer.write_durable_if(|_| true, insert_probe).await.unwrap();
         assert_eq!(writer.syncs(), 2, "a write whose value needs the disk is synced");
-        let failed = writer
-            .write(|tx: &mut SqliteTx<'_>| -> Result<Applied<()>, baton_core::Error> {
-                insert_probe(tx)?;
-                Err(baton_core::Error::Invalid { code: baton_core::ErrorCode::InvalidArgument, message: "no".into() })
-            })
-            .await;
+        let failed = writer.write(insert_probe_then_fail).await;
         assert!(failed.is_err());
         assert_eq!(writer.syncs(), 2, "a failed write has nothing to sync");
     }
