@@ -79,9 +79,8 @@ async fn run_all(
                 }
             }
             Err(error) => {
-                let message = error.to_string();
                 for keepalive in batch {
-                    let _ = keepalive.reply.send(Err(Error::Store(StoreError::Unavailable(message.clone()))));
+                    let _ = keepalive.reply.send(Err(Error::Store(same_error(&error))));
                 }
             }
         }
@@ -109,6 +108,14 @@ async fn keep_alive_all(
         kept.insert((namespace, lease.lease_id), lease);
     }
     Ok(kept)
+}
+
+/// The statement's failure, for each keepalive it carried.
+fn same_error(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Unavailable(message) => StoreError::Unavailable(message.clone()),
+        StoreError::Internal(message) => StoreError::Internal(message.clone()),
+    }
 }
 
 fn kept_lease(row: &PgRow) -> Result<(Namespace, Lease), StoreError> {

@@ -13,7 +13,8 @@
 //!   already hold an expiry more than [`MARGIN`] away; pending expiries are written within [`FLUSH_DELAY`],
 //!   which is far less. Other keepalives take the writer's path, which writes the row in the same transaction.
 //! - *A revoked lease is never kept alive from memory.* Only the writer thread adds an entry (after a keepalive
-//!   it ran) or removes one (in the revoke), so no entry outlives its row.
+//!   it ran) or removes a live one (in the revoke), so no entry outlives its row. Entries of lapsed leases are
+//!   dropped wherever they are met: a lapsed lease is never alive again.
 //!
 //! A crash loses the expiries not yet written; the next start gives every lease its full TTL again
 //! (`refresh_all.sql`), the rule that already covers keepalives lost to a power cut.
