@@ -234,7 +234,7 @@ impl ErrorCode {
 }
 
 /// A failure inside a backend. Its text is for logs only: transports never show it to clients.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store unavailable: {0}")]
     Unavailable(String),

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::conns::Connections;
 use crate::rows::store_error;
+use crate::store::lease_from_row;
 
 /// The most keepalives one statement carries; more go in the next.
 const MAX_KEEPALIVES_PER_STATEMENT: usize = 256;
@@ -70,29 +71,31 @@ async fn run_all(
         match keep_alive_all(&conns, &batch, now).await {
             Ok(kept) => {
                 for keepalive in batch {
-                    let lease = kept
-                        .get(&(keepalive.namespace, keepalive.lease_id))
-                        .cloned()
-                        .ok_or_else(|| Error::LeaseNotFound { lease_id: keepalive.lease_id.to_string() });
+                    let key = (keepalive.namespace.as_str().to_owned(), keepalive.lease_id.to_string());
+                    let lease = match kept.get(&key) {
+                        Some(row) => lease_from_row(keepalive.lease_id, row),
+                        None => Err(Error::LeaseNotFound { lease_id: key.1 }),
+                    };
                     // A caller that went away needs no answer.
                     let _ = keepalive.reply.send(lease);
                 }
             }
             Err(error) => {
                 for keepalive in batch {
-                    let _ = keepalive.reply.send(Err(Error::Store(same_error(&error))));
+                    let _ = keepalive.reply.send(Err(Error::Store(error.clone())));
                 }
             }
         }
     }
 }
 
-/// Runs one statement for `batch`; answers with the leases it extended, by namespace and id.
+/// Runs one statement for `batch`; answers with the rows of the leases it extended, by namespace and lease id
+/// as bound.
 async fn keep_alive_all(
     conns: &Connections,
     batch: &[Keepalive],
     now: Option<Timestamp>,
-) -> Result<HashMap<(Namespace, LeaseId), Lease>, StoreError> {
+) -> Result<HashMap<(String, String), PgRow>, StoreError> {
     // Sorted and distinct: statements lock their leases in one order, and a lease named twice is updated once.
     let named: BTreeSet<(&str, String)> =
         batch.iter().map(|keepalive| (keepalive.namespace.as_str(), keepalive.lease_id.to_string())).collect();
@@ -101,37 +104,12 @@ async fn keep_alive_all(
         .bind(&namespaces)
         .bind(&lease_ids)
         .bind(now.map(Timestamp::as_millis));
-    let rows = conns.fetch_all(statement).await?;
-    let mut kept = HashMap::with_capacity(rows.len());
-    for row in rows {
-        let (namespace, lease) = kept_lease(&row)?;
-        kept.insert((namespace, lease.lease_id), lease);
+    let mut kept = HashMap::new();
+    for row in conns.fetch_all(statement).await? {
+        let key = (row.try_get("namespace").map_err(store_error)?, row.try_get("lease_id").map_err(store_error)?);
+        kept.insert(key, row);
     }
     Ok(kept)
-}
-
-/// The statement's failure, for each keepalive it carried.
-fn same_error(error: &StoreError) -> StoreError {
-    match error {
-        StoreError::Unavailable(message) => StoreError::Unavailable(message.clone()),
-        StoreError::Internal(message) => StoreError::Internal(message.clone()),
-    }
-}
-
-fn kept_lease(row: &PgRow) -> Result<(Namespace, Lease), StoreError> {
-    let text = |name: &str| row.try_get::<String, _>(name).map_err(store_error);
-    let number = |name: &str| row.try_get::<i64, _>(name).map_err(store_error);
-    let namespace = Namespace::parse(&text("namespace")?)
-        .map_err(|error| StoreError::Internal(format!("a stored namespace is invalid: {error}")))?;
-    let lease_id = LeaseId::parse(&text("lease_id")?)
-        .ok_or_else(|| StoreError::Internal("a stored lease id is not a UUID".into()))?;
-    let lease = Lease {
-        lease_id,
-        ttl_ms: number("ttl_ms")?,
-        granted_at: Timestamp(number("granted_at")?),
-        expires_at: Timestamp(number("expires_at")?),
-    };
-    Ok((namespace, lease))
 }
 
 #[cfg(test)]

@@ -204,7 +204,7 @@ impl PgStore {
     }
 }
 
-fn lease_from_row(lease_id: LeaseId, row: &PgRow) -> Result<Lease, Error> {
+pub(crate) fn lease_from_row(lease_id: LeaseId, row: &PgRow) -> Result<Lease, Error> {
     let get = |name: &str| row.try_get::<i64, _>(name).map_err(store_error);
     Ok(Lease {
         lease_id,

@@ -184,17 +184,16 @@ impl LiveLeases {
                 })
                 .collect::<Vec<_>>()
         };
-        let mut written = Vec::with_capacity(pending.len());
-        for (lease_id, namespace, expires_at) in pending {
+        let written = Written(pending.iter().map(|(lease_id, _, expires_at)| (*lease_id, *expires_at)).collect());
+        for (lease_id, namespace, expires_at) in &pending {
             let params = params![namespace.as_str(), lease_id.to_string(), expires_at.as_millis()];
             if let Err(error) = tx.execute(include_str!("../queries/lease/write_expiry.sql"), params) {
-                written.push((lease_id, expires_at));
-                self.settle(Written(written), false);
+                // Every expiry taken is pending again, the ones not reached yet too.
+                self.settle(written, false);
                 return Err(error);
             }
-            written.push((lease_id, expires_at));
         }
-        Ok(Written(written))
+        Ok(written)
     }
 
     /// Records what a transaction kept: its expiries are now in the tables, or, rolled back, pending again.
@@ -311,6 +310,24 @@ mod tests {
         let written = write_pending(&live, &conn, clock.now());
         assert!(written.0.is_empty());
         assert_eq!(stored_expiry(&conn, lease_id), 1_000_000 + TTL_MS);
+    }
+
+    #[test]
+    fn a_flush_whose_statement_fails_leaves_every_expiry_it_took_pending() {
+        let clock = ManualClock::new(Timestamp(1_000_000));
+        let (conn, live, lease_id) = admitted(&clock);
+        let other = lease(LeaseId::new(), clock.now());
+        live.admit(&namespace(), &other);
+        clock.advance(Duration::from_secs(2));
+        live.keep_alive(&namespace(), lease_id, &clock).expect("answered from memory");
+        conn.execute(include_str!("../queries/testing/drop_leases.sql"), []).expect("drop");
+        assert!(live.write_pending(&SqliteTx::new(&conn, clock.now())).is_err());
+        let state = live.state.lock().unwrap();
+        let mut pending = state.pending.clone();
+        pending.sort_by_key(|lease_id| lease_id.0);
+        let mut expected = vec![lease_id, other.lease_id];
+        expected.sort_by_key(|lease_id| lease_id.0);
+        assert_eq!(pending, expected, "both are written by the next transaction");
     }
 
     #[test]
