@@ -127,6 +127,12 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// Runs `sql` in the database, behind the back of the servers that use it.
+    pub async fn execute(&self, sql: &str) {
+        let mut conn = PgConnection::connect(&self.url).await.expect("connect to the test database");
+        conn.execute(AssertSqlSafe(sql.to_owned())).await.expect("run the statement");
+    }
+
     /// Drops the database, closing the connections of servers that may still hold it.
     pub async fn remove(self) {
         if let Some(mut admin) = admin_connection().await {

@@ -44,8 +44,10 @@ pub(crate) fn apply(router: Router) -> Router {
 
 fn request_span(request: &Request) -> tracing::Span {
     let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-    // Displayed rather than recorded as a `str`, which text logs would escape character by character.
-    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
+    // At ERROR, so that it is on at any level a log line can be: with `RUST_LOG=warn` an INFO span was off, and the
+    // lines it should have wrapped had no request id. Displayed rather than recorded as a `str`, which text logs
+    // would escape character by character.
+    tracing::error_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
 }
 
 async fn record_metrics(State(metrics): State<Arc<RouteMetrics>>, request: Request, next: Next) -> Response {

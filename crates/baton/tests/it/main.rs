@@ -15,6 +15,7 @@ mod http_events;
 mod http_jobs;
 mod http_locks;
 mod lifecycle;
+mod logging;
 mod rest_worker;
 mod saga_crash;
 mod saga_policies;

@@ -77,6 +77,16 @@ impl Server {
         self.child.wait().expect("wait for baton")
     }
 
+    /// SIGTERM, then everything the server wrote to stderr (its log, at `RUST_LOG=warn`).
+    pub fn stop_and_read_log(mut self) -> String {
+        self.terminate();
+        let mut log = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut stderr, &mut log).expect("read the server's stderr");
+        }
+        log
+    }
+
     /// Starts a new process with the same arguments (a different port).
     pub fn restart(&mut self) {
         self.kill_hard();
