@@ -90,6 +90,21 @@ pub async fn bulk_reads_answer_in_order_and_usage_counts_live_entries(h: &Harnes
     assert_eq!(usage.bytes, expected_bytes);
 }
 
+pub async fn a_key_named_twice_in_one_call_is_written_last_wins_and_found_twice(h: &Harness) {
+    let cache = h.cache(ROOMY);
+    let mut second = entry(h, "twice", &["later"], None);
+    second.value = RawValue::from_string("2".into()).unwrap();
+    cache.put_entries(vec![entry(h, "twice", &["earlier"], None), entry(h, "once", &[], None), second]).await.unwrap();
+    assert_eq!(get(cache.as_ref(), "twice").await.as_deref(), Some("2"));
+    let keys: Vec<String> = ["twice", "once", "twice"].iter().map(|k| (*k).to_owned()).collect();
+    let found = cache.get_entries(&ns(), &keys).await.unwrap();
+    let found: Vec<Option<String>> =
+        found.into_iter().map(|entry| entry.map(|entry| entry.value.get().to_owned())).collect();
+    assert_eq!(found, vec![Some("2".into()), Some(r#"{"key": "once"}"#.into()), Some("2".into())]);
+    cache.invalidate_tags(&ns(), &["earlier".to_owned()]).await.unwrap();
+    assert_eq!(get(cache.as_ref(), "twice").await.as_deref(), Some("2"), "the last write's tags, not the first's");
+}
+
 pub async fn the_cache_stays_within_its_bounds(h: &Harness) {
     let bounds = CacheBounds { max_entries: 10, max_bytes: 64 * 1024 * 1024 };
     let cache = h.cache(bounds);

@@ -97,6 +97,7 @@ macro_rules! conformance_suite {
             cache_entries_are_read_replaced_deleted_and_expire,
             an_invalidated_tag_is_never_read_again,
             bulk_reads_answer_in_order_and_usage_counts_live_entries,
+            a_key_named_twice_in_one_call_is_written_last_wins_and_found_twice,
             the_cache_stays_within_its_bounds,
             instances_register_update_and_deregister_moving_the_index,
             a_lapsed_ttl_is_critical_at_once_and_announced_by_the_sweep,

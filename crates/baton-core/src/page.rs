@@ -42,9 +42,16 @@ pub fn decode_cursor(cursor: &str, expected_parts: usize) -> Result<Vec<String>,
     if !cursor.len().is_multiple_of(2) || cursor.len() > 4096 {
         return Err(bad());
     }
-    let bytes = (0..cursor.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&cursor[i..i + 2], 16).map_err(|_| bad()))
+    // Pairs of bytes, not of characters: a client's cursor may hold any UTF-8, and slicing the string at an odd
+    // byte could split a character (a panic).
+    let hex_byte = |pair: &[u8]| {
+        let digits = std::str::from_utf8(pair).ok().filter(|digits| digits.bytes().all(|b| b.is_ascii_hexdigit()))?;
+        u8::from_str_radix(digits, 16).ok()
+    };
+    let bytes = cursor
+        .as_bytes()
+        .chunks_exact(2)
+        .map(|pair| hex_byte(pair).ok_or_else(bad))
         .collect::<Result<Vec<u8>, Error>>()?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let parts: Vec<String> = text.split('\u{0}').map(str::to_owned).collect();
@@ -75,6 +82,10 @@ mod tests {
         let cursor = encode_cursor(&["orders/1", "0190"]);
         assert_eq!(decode_cursor(&cursor, 2).unwrap(), vec!["orders/1", "0190"]);
         assert!(decode_cursor("zz", 2).is_err());
+        assert!(decode_cursor("+f", 1).is_err(), "two hex digits a byte, no sign");
+        // An even number of bytes whose pairs split a character: refused, not a panic.
+        assert!(decode_cursor("a\u{20ac}", 1).is_err());
+        assert!(decode_cursor("\u{20ac}\u{20ac}", 1).is_err());
         assert!(decode_cursor(&encode_cursor(&["one"]), 2).is_err());
     }
 

@@ -1,6 +1,7 @@
 //! The cluster's tag cache on PostgreSQL: one shared (unlogged) table, read through on every lookup, so an
 //! invalidation that committed on one node is what every node's next read sees.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
@@ -49,6 +50,13 @@ impl PgStore {
     }
 }
 
+fn last_entry_per_key(entries: Vec<CacheEntry>) -> Vec<CacheEntry> {
+    let mut seen = HashSet::new();
+    let mut kept: Vec<CacheEntry> = entries.into_iter().rev().filter(|entry| seen.insert(entry.key.clone())).collect();
+    kept.reverse();
+    kept
+}
+
 #[async_trait]
 impl CacheStore for PgStore {
     async fn get_entries(&self, namespace: &Namespace, keys: &[String]) -> Result<Vec<Option<CacheEntry>>, Error> {
@@ -57,14 +65,16 @@ impl CacheStore for PgStore {
             .bind(keys)
             .bind(self.test_now().map(Timestamp::as_millis));
         let found = self.conns.fetch_all(statement).await?;
-        let mut entries = found.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
-        Ok(keys
-            .iter()
-            .map(|key| entries.iter().position(|entry| &entry.key == key).map(|at| entries.swap_remove(at)))
-            .collect())
+        let entries = found.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
+        // A key asked for twice is found twice.
+        let by_key: HashMap<&str, &CacheEntry> = entries.iter().map(|entry| (entry.key.as_str(), entry)).collect();
+        Ok(keys.iter().map(|key| by_key.get(key.as_str()).map(|&entry| entry.clone())).collect())
     }
 
     async fn put_entries(&self, entries: Vec<CacheEntry>) -> Result<(), Error> {
+        // A key given twice keeps its last entry, as one write after another would leave it: one upsert
+        // statement cannot change a row twice.
+        let entries = last_entry_per_key(entries);
         // Entries of one call share a namespace (one request's); cut by size for the send buffer.
         let Some(first) = entries.first() else { return Ok(()) };
         let namespace = first.namespace.clone();

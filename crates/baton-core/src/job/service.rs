@@ -215,9 +215,7 @@ impl JobService {
         for queue in &request.queues {
             check_name("queue", queue)?;
         }
-        if request.worker_id.is_empty() || request.worker_id.len() > self.limits.max_owner_bytes {
-            return Err(invalid(format!("worker_id must be 1 to {} bytes", self.limits.max_owner_bytes)));
-        }
+        self.limits.check_owner("worker_id", &request.worker_id)?;
         let max_jobs = request.max_jobs.unwrap_or(1);
         if max_jobs == 0 || max_jobs > self.limits.max_fetch {
             return Err(Error::invalid(
@@ -359,6 +357,11 @@ impl JobService {
         self.limits.check_batch(items.len())?;
         for item in &mut items {
             truncate_utf8(&mut item.error, MAX_ERROR_BYTES);
+            // Kept, not refused (a worker's failure report must not be lost), but without NUL, which PostgreSQL
+            // cannot store in text.
+            if item.error.contains('\0') {
+                item.error = item.error.replace('\0', "\u{fffd}");
+            }
             if let Some(retry_in) = item.retry_in_ms
                 && !(0..=duration_ms(MAX_DELAY)).contains(&retry_in)
             {

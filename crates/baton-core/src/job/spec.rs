@@ -50,7 +50,7 @@ impl JobService {
         self.check_json_size("payload", Some(&spec.payload))?;
         self.check_json_size("metadata", spec.metadata.as_ref())?;
         let priority = spec.priority.unwrap_or(0);
-        if priority.abs() > MAX_PRIORITY {
+        if !(-MAX_PRIORITY..=MAX_PRIORITY).contains(&priority) {
             return Err(invalid(format!("priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}")));
         }
         let run_at = match (spec.run_at, spec.delay_ms) {
@@ -100,8 +100,8 @@ impl JobService {
         for tag in &spec.tags {
             check_name("tag", tag)?;
         }
-        if spec.trace_context.as_ref().is_some_and(|trace| trace.len() > 512) {
-            return Err(invalid("trace_context must be at most 512 bytes"));
+        if spec.trace_context.as_ref().is_some_and(|trace| trace.len() > 512 || trace.chars().any(char::is_control)) {
+            return Err(invalid("trace_context must be at most 512 bytes without control characters"));
         }
         Ok(NewJob {
             job_id: JobId::new(),

@@ -71,7 +71,7 @@ impl WorkflowService {
         self.limits.check_key("workflow_id", &params.workflow_id)?;
         check_name("workflow name", &params.name)?;
         check_name("queue", &params.options.queue)?;
-        if params.options.priority.abs() > MAX_PRIORITY {
+        if !(-MAX_PRIORITY..=MAX_PRIORITY).contains(&params.options.priority) {
             return Err(invalid(format!("priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}")));
         }
         if let Some(timeout) = params.options.timeout_ms
@@ -169,19 +169,23 @@ impl WorkflowService {
     }
 
     pub async fn event(&self, namespace: &Namespace, workflow_id: &str, key: &str) -> Result<Option<Value>, Error> {
+        self.limits.check_key("workflow_id", workflow_id)?;
         self.limits.check_key("event key", key)?;
         self.store.workflow_event(namespace, workflow_id, key).await
     }
 
     pub async fn cancel(&self, namespace: &Namespace, workflow_id: &str) -> Result<WorkflowRecord, Error> {
+        self.limits.check_key("workflow_id", workflow_id)?;
         self.store.cancel_workflow(namespace, workflow_id).await
     }
 
     pub async fn resume(&self, namespace: &Namespace, workflow_id: &str) -> Result<WorkflowRecord, Error> {
+        self.limits.check_key("workflow_id", workflow_id)?;
         self.store.resume_workflow(namespace, workflow_id).await
     }
 
     pub async fn fork(&self, params: ForkParams) -> Result<WorkflowRecord, Error> {
+        self.limits.check_key("workflow_id", &params.workflow_id)?;
         self.limits.check_key("workflow_id", &params.new_id)?;
         if params.new_id == params.workflow_id {
             return Err(invalid("a fork needs a new workflow_id"));

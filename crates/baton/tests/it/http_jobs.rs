@@ -139,9 +139,13 @@ async fn failures_retry_then_go_dead_and_redrive_and_cancel_reaches_the_worker()
     let one_try = EnqueueJob { max_attempts: Some(1), ..job("t", json!(null)) };
     let queued = client.enqueue("q", &one_try).await.unwrap();
     let running = client.fetch_jobs(&["q"], fetch(1, 0)).await.unwrap().remove(0);
-    let fail = FailRequest { lease_token: running.lease_token.unwrap(), error: "no".into(), ..FailRequest::default() };
+    // A NUL in the error is kept as U+FFFD rather than refused (the report must not be lost): PostgreSQL cannot
+    // store NUL in text.
+    let error = "no\u{0}".to_owned();
+    let fail = FailRequest { lease_token: running.lease_token.unwrap(), error, ..FailRequest::default() };
     let dead = client.fail_job(&running.job_id, fail).await.unwrap();
     assert_eq!((dead.state.as_str(), dead.errors.len()), ("discarded", 1));
+    assert_eq!(dead.errors[0].error, "no\u{fffd}");
     let dead_list = client.list_jobs(&ListJobs { state: Some("discarded".into()), ..ListJobs::default() }).await;
     assert_eq!(dead_list.unwrap().jobs.len(), 1);
     assert_eq!(client.retry_job(&queued.job_id).await.unwrap().state, "available");
@@ -191,6 +195,7 @@ async fn bad_job_input_gets_a_clear_error() {
         ("/api/v1/queues/q/jobs", r#"{"type": "t", "colour": "red"}"#, 422, "INVALID_BODY"),
         ("/api/v1/queues/bad queue/jobs", r#"{"type": "t"}"#, 422, "INVALID_ARGUMENT"),
         ("/api/v1/queues/q/jobs", r#"{"type": "t", "priority": 5000}"#, 422, "INVALID_ARGUMENT"),
+        ("/api/v1/queues/q/jobs", r#"{"type": "t", "priority": -2147483648}"#, 422, "INVALID_ARGUMENT"),
         ("/api/v1/queues/q/jobs", r#"{"type": "t", "backoff": {"strategy": "random"}}"#, 422, "INVALID_ARGUMENT"),
         ("/api/v1/queues/q/jobs", r#"{"jobs": []}"#, 422, "INVALID_ARGUMENT"),
         ("/api/v1/queues/q/jobs", r#"{"type": "t", "wait_ms": 600000}"#, 422, "INVALID_ARGUMENT"),
@@ -198,6 +203,8 @@ async fn bad_job_input_gets_a_clear_error() {
         ("/api/v1/queues/q/fetch", r#"{"worker_id": "w", "max_jobs": 5000}"#, 422, "BATCH_TOO_LARGE"),
         ("/api/v1/queues/q/fetch", r#"{"worker_id": "w", "wait_ms": 600000}"#, 422, "INVALID_ARGUMENT"),
         ("/api/v1/queues/q/fetch", r#"{"worker_id": ""}"#, 422, "INVALID_ARGUMENT"),
+        ("/api/v1/queues/q/fetch", r#"{"worker_id": "w\u0000"}"#, 422, "INVALID_ARGUMENT"),
+        ("/api/v1/queues/q/jobs", r#"{"type": "t", "trace_context": "t\u0000"}"#, 422, "INVALID_ARGUMENT"),
         ("/api/v1/jobs/0190a1b2-0000-7000-8000-000000000000/complete", r#"{"lease_token": 1}"#, 404, "JOB_NOT_FOUND"),
     ];
     for (path, body, status, expected) in cases {
