@@ -124,3 +124,11 @@ impl Limits {
         Ok(())
     }
 }
+
+/// Replaces each NUL in a worker's free text (an error report) with U+FFFD. PostgreSQL cannot store NUL in text,
+/// and such a report is kept rather than refused: refused, the failure it reports would be lost.
+pub(crate) fn replace_nul(text: &mut String) {
+    if text.contains('\0') {
+        *text = text.replace('\0', "\u{fffd}");
+    }
+}

@@ -2,7 +2,7 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
-use baton_core::Namespace;
+use baton_core::{ErrorCode, Namespace};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -47,7 +47,14 @@ impl<S: Send + Sync> FromRequestParts<S> for NamespaceSelector {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let ApiQuery(query) = ApiQuery::<NamespaceQuery>::from_request_parts(parts, state).await?;
-        let header = parts.headers.get(NAMESPACE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        // A header that is not visible ASCII is refused, never skipped: skipped, the request would run in
+        // `default`, outside the namespace its client named.
+        let header = match parts.headers.get(NAMESPACE_HEADER) {
+            Some(value) => Some(value.to_str().map(str::to_owned).map_err(|_| {
+                ApiError::new(ErrorCode::InvalidArgument, format!("the {NAMESPACE_HEADER} header must be plain ASCII"))
+            })?),
+            None => None,
+        };
         Ok(Self(query.namespace.or(header)))
     }
 }

@@ -17,7 +17,7 @@ use crate::job::model::{
     QueueSettingsUpdate, RateLimit, RunAt,
 };
 use crate::job::spec::{JobSpec, MAX_DELAY, check_name, check_seconds, duration_ms, invalid};
-use crate::limits::Limits;
+use crate::limits::{Limits, replace_nul};
 use crate::namespace::Namespace;
 use crate::page::{Page, decode_cursor, page_size};
 use crate::store::{Change, Followed, Store, follow_changes};
@@ -357,11 +357,7 @@ impl JobService {
         self.limits.check_batch(items.len())?;
         for item in &mut items {
             truncate_utf8(&mut item.error, MAX_ERROR_BYTES);
-            // Kept, not refused (a worker's failure report must not be lost), but without NUL, which PostgreSQL
-            // cannot store in text.
-            if item.error.contains('\0') {
-                item.error = item.error.replace('\0', "\u{fffd}");
-            }
+            replace_nul(&mut item.error);
             if let Some(retry_in) = item.retry_in_ms
                 && !(0..=duration_ms(MAX_DELAY)).contains(&retry_in)
             {

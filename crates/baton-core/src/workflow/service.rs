@@ -9,7 +9,7 @@ use crate::clock::Timestamp;
 use crate::error::{Error, ErrorCode};
 use crate::job::spec::check_name;
 use crate::job::{CompleteParams, PollClaim};
-use crate::limits::Limits;
+use crate::limits::{Limits, replace_nul};
 use crate::namespace::Namespace;
 use crate::page::{Page, decode_cursor, page_size};
 use crate::store::Store;
@@ -118,20 +118,16 @@ impl WorkflowService {
         self.store.list_workflows(params).await
     }
 
-    pub async fn record_step(&self, params: RecordStepParams) -> Result<WorkflowStep, Error> {
+    pub async fn record_step(&self, mut params: RecordStepParams) -> Result<WorkflowStep, Error> {
         self.limits.check_key("step name", &params.name)?;
-        if params.index >= MAX_STEPS {
-            return Err(Error::invalid(
-                ErrorCode::BatchTooLarge,
-                format!("a workflow records at most {MAX_STEPS} steps"),
-            ));
-        }
+        check_step_index(params.index)?;
         if params.output.is_some() && params.error.is_some() {
             return Err(invalid("a step ends with an output or an error, not both"));
         }
         self.limits.check_payload("step output", params.output.as_ref())?;
-        if let Some(error) = &params.error {
+        if let Some(error) = &mut params.error {
             self.limits.check_metadata("step error", Some(&Value::String(error.clone())))?;
+            replace_nul(error);
         }
         match &params.effect {
             None => {}
@@ -151,6 +147,7 @@ impl WorkflowService {
 
     pub async fn recv(&self, params: RecvParams) -> Result<Option<WorkflowStep>, Error> {
         self.limits.check_key("step name", &params.name)?;
+        check_step_index(params.index)?;
         self.limits.check_key("topic", &params.topic)?;
         self.store.recv_message(params).await
     }
@@ -192,6 +189,13 @@ impl WorkflowService {
         }
         self.store.fork_workflow(params).await
     }
+}
+
+fn check_step_index(index: usize) -> Result<(), Error> {
+    if index >= MAX_STEPS {
+        return Err(Error::invalid(ErrorCode::BatchTooLarge, format!("a workflow records at most {MAX_STEPS} steps")));
+    }
+    Ok(())
 }
 
 fn invalid(message: impl Into<String>) -> Error {

@@ -189,6 +189,14 @@ async fn bad_group_input_gets_a_clear_error() {
         ),
         ("GET", "/api/v1/groups/g/events".into(), String::new(), 422, "INVALID_ARGUMENT"),
         ("GET", "/api/v1/groups/g/events?member_id=m&wait_ms=999999".into(), String::new(), 422, "INVALID_ARGUMENT"),
+        (
+            "GET",
+            "/api/v1/groups/g/events?member_id=m&generation=1&after_position=9223372036854775807".into(),
+            String::new(),
+            422,
+            "INVALID_ARGUMENT",
+        ),
+        ("GET", "/api/v1/groups/g/events?member_id=m&after_position=-1".into(), String::new(), 422, "INVALID_ARGUMENT"),
         ("GET", "/api/v1/groups/none".into(), String::new(), 404, "GROUP_NOT_FOUND"),
         ("DELETE", "/api/v1/groups/none".into(), String::new(), 404, "GROUP_NOT_FOUND"),
     ];

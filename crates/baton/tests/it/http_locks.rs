@@ -255,6 +255,17 @@ async fn namespaces_keep_the_same_key_apart() {
     let other = billing.acquire_lock(request("k", "b")).await.unwrap();
     assert_eq!(other.namespace, "billing");
     assert_eq!(code(server.client().with_namespace("bad namespace!").lock_status("k").await), "INVALID_ARGUMENT");
+    // A header that is not ASCII is refused, not skipped (skipped, the request ran in `default`).
+    let not_ascii = reqwest::header::HeaderValue::from_bytes("tenänt".as_bytes()).unwrap();
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/v1/locks/k/status", server.url))
+        .header("x-baton-namespace", not_ascii)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let envelope: Value = response.json().await.unwrap();
+    assert_eq!(envelope["error"]["code"], "INVALID_ARGUMENT");
 }
 
 /// Every malformed request gets a 4xx with a stable code, and the lock it names is left as it was.

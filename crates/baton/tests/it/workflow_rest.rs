@@ -142,5 +142,9 @@ async fn bad_workflow_requests_get_clear_errors_and_change_nothing() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // A wait at a step index past the most a workflow records is refused, as a step there is.
+    let recv = json!({"job_id": job_id, "lease_token": 99, "name": "r", "topic": "t"});
+    let (status, body) = worker.post("/api/v1/workflows/only/steps/18446744073709551615/recv", &recv).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("BATCH_TOO_LARGE")));
     assert!(state_of(&worker, "only").await["steps"].as_array().unwrap().is_empty(), "nothing was recorded");
 }

@@ -157,6 +157,10 @@ impl GroupService {
     pub async fn read(&self, request: GroupReadRequest) -> Result<GroupBatch, Error> {
         check_member(&request.member)?;
         let limit = page_size(request.limit)?;
+        // Below i64::MAX: the read starts one past it.
+        if request.after_position.is_some_and(|after| !(0..i64::MAX).contains(&after)) {
+            return Err(invalid("after_position must be 0 or more, and a position the log can reach"));
+        }
         let wait = self.events.limits().max_poll.min(request.wait.unwrap_or_default());
         if request.wait.is_some_and(|asked| asked > self.events.limits().max_poll) {
             return Err(invalid(format!("wait_ms must be at most {}", self.events.limits().max_poll.as_millis())));
