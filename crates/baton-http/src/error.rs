@@ -1,7 +1,7 @@
 //! The one mapping from domain errors (and request rejections) to HTTP answers with the error envelope.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use baton_api::error::{ErrorBody, ErrorDetail};
@@ -40,6 +40,14 @@ impl From<JsonRejection> for ApiError {
             _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::BodyTooLarge,
             _ => ErrorCode::InvalidBody,
         };
+        Self::new(code, rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        // A route whose path parameters do not fit its handler is our bug, not the client's.
+        let code = if rejection.status().is_server_error() { ErrorCode::Internal } else { ErrorCode::InvalidArgument };
         Self::new(code, rejection.body_text())
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use baton_api::cache::{
     BulkGetRequest, BulkGetResponse, BulkSetRequest, BulkSetResponse, CacheEntryView, CacheSetRequest,
@@ -21,7 +21,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -71,7 +71,7 @@ pub(crate) struct ReadQuery {
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn read(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     selector: NamespaceSelector,
     ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<axum::Json<CacheEntryView>, ApiError> {
@@ -98,7 +98,7 @@ pub(crate) async fn read(
     responses((status = 200, body = CacheSetResponse), (status = 422, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub(crate) async fn write(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<CacheSetRequest>,
 ) -> Result<axum::Json<CacheSetResponse>, ApiError> {
@@ -123,7 +123,7 @@ pub(crate) async fn write(
     responses((status = 200, description = "Deleted, or there was nothing to delete"), (status = 422, body = ErrorBody)))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<axum::Json<Value>, ApiError> {
     let namespace = selector.resolve(None)?;

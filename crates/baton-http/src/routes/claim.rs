@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use baton_api::claim::{
@@ -21,7 +21,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -63,7 +63,7 @@ fn ttl(seconds: i64) -> Result<Duration, ApiError> {
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn claim(
     State(state): State<AppState>,
-    Path((namespace, resource)): Path<(String, String)>,
+    ApiPath((namespace, resource)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<ClaimRequest>,
 ) -> Result<(StatusCode, axum::Json<ClaimView>), ApiError> {
     let request = ClaimCommand {
@@ -84,7 +84,7 @@ pub(crate) async fn claim(
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn next(
     State(state): State<AppState>,
-    Path(namespace): Path<String>,
+    ApiPath(namespace): ApiPath<String>,
     ApiJson(body): ApiJson<NextClaimRequest>,
 ) -> Result<(StatusCode, axum::Json<ClaimView>), ApiError> {
     let request = NextCommand {
@@ -102,7 +102,7 @@ pub(crate) async fn next(
     responses((status = 200, body = ClaimView), (status = 409, body = ErrorBody, description = "CLAIM_NOT_HELD")))]
 pub(crate) async fn renew(
     State(state): State<AppState>,
-    Path((namespace, resource)): Path<(String, String)>,
+    ApiPath((namespace, resource)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<RenewClaimRequest>,
 ) -> Result<axum::Json<ClaimView>, ApiError> {
     let ttl = body.ttl_seconds.map(ttl).transpose()?;
@@ -116,7 +116,7 @@ pub(crate) async fn renew(
     responses((status = 200, body = ClaimView), (status = 409, body = ErrorBody, description = "CLAIM_NOT_HELD or CLAIM_DONE")))]
 pub(crate) async fn done(
     State(state): State<AppState>,
-    Path((namespace, resource)): Path<(String, String)>,
+    ApiPath((namespace, resource)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<DoneClaimRequest>,
 ) -> Result<axum::Json<ClaimView>, ApiError> {
     let claim =
@@ -130,7 +130,7 @@ pub(crate) async fn done(
     responses((status = 200, body = ClaimView), (status = 409, body = ErrorBody, description = "CLAIM_NOT_HELD")))]
 pub(crate) async fn discard(
     State(state): State<AppState>,
-    Path((namespace, resource)): Path<(String, String)>,
+    ApiPath((namespace, resource)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<DiscardClaimRequest>,
 ) -> Result<axum::Json<ClaimView>, ApiError> {
     let claim = state.claims.discard(Namespace::parse(&namespace)?, &resource, &body.claim_id, body.owner).await?;
@@ -143,7 +143,7 @@ pub(crate) async fn discard(
     responses((status = 200, body = ClaimStatusView), (status = 422, body = ErrorBody)))]
 pub(crate) async fn status(
     State(state): State<AppState>,
-    Path((namespace, resource)): Path<(String, String)>,
+    ApiPath((namespace, resource)): ApiPath<(String, String)>,
 ) -> Result<axum::Json<ClaimStatusView>, ApiError> {
     let status = state.claims.status(&Namespace::parse(&namespace)?, &resource).await?;
     let (state, claim) = match status {
@@ -171,7 +171,7 @@ pub(crate) struct ListQuery {
     responses((status = 200, body = ClaimList), (status = 422, body = ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
-    Path(namespace): Path<String>,
+    ApiPath(namespace): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<axum::Json<ClaimList>, ApiError> {
     let claim_state = query

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post, put};
@@ -22,7 +22,7 @@ use futures::{Stream, StreamExt as _};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, NamespaceSelector};
 
 /// The header that carries a service's modify index, for the next blocking query.
 pub const INDEX_HEADER: &str = "x-baton-index";
@@ -104,7 +104,7 @@ fn index_header(index: i64) -> [(HeaderName, HeaderValue); 1] {
         (status = 422, body = ErrorBody, description = "INVALID_CHECK, TTL_OUT_OF_RANGE, INVALID_ARGUMENT, KEY_TOO_LONG or PAYLOAD_TOO_LARGE")))]
 pub(crate) async fn register(
     State(state): State<AppState>,
-    Path((service, instance_id)): Path<(String, String)>,
+    ApiPath((service, instance_id)): ApiPath<(String, String)>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<RegisterInstanceRequest>,
 ) -> Result<(StatusCode, [(HeaderName, HeaderValue); 1], axum::Json<InstanceView>), ApiError> {
@@ -139,7 +139,7 @@ pub(crate) async fn register(
         (status = 409, body = ErrorBody, description = "NOT_TTL_INSTANCE")))]
 pub(crate) async fn heartbeat(
     State(state): State<AppState>,
-    Path((service, instance_id)): Path<(String, String)>,
+    ApiPath((service, instance_id)): ApiPath<(String, String)>,
     selector: NamespaceSelector,
 ) -> Result<axum::Json<InstanceView>, ApiError> {
     let instance = state.discovery.heartbeat(selector.resolve(None)?, &service, &instance_id).await?;
@@ -152,7 +152,7 @@ pub(crate) async fn heartbeat(
     responses((status = 200, body = InstanceView), (status = 404, body = ErrorBody, description = "INSTANCE_NOT_FOUND")))]
 pub(crate) async fn deregister(
     State(state): State<AppState>,
-    Path((service, instance_id)): Path<(String, String)>,
+    ApiPath((service, instance_id)): ApiPath<(String, String)>,
     selector: NamespaceSelector,
 ) -> Result<axum::Json<InstanceView>, ApiError> {
     let instance = state.discovery.deregister(selector.resolve(None)?, &service, &instance_id).await?;
@@ -164,7 +164,7 @@ pub(crate) async fn deregister(
     responses((status = 200, body = InstanceView), (status = 404, body = ErrorBody, description = "INSTANCE_NOT_FOUND")))]
 pub(crate) async fn show(
     State(state): State<AppState>,
-    Path((service, instance_id)): Path<(String, String)>,
+    ApiPath((service, instance_id)): ApiPath<(String, String)>,
     selector: NamespaceSelector,
 ) -> Result<axum::Json<InstanceView>, ApiError> {
     let instance = state.discovery.instance(selector.resolve(None)?, &service, &instance_id).await?;
@@ -275,7 +275,7 @@ fn parse_wait(raw: &str) -> Result<Duration, ApiError> {
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn instances(
     State(state): State<AppState>,
-    Path(service): Path<String>,
+    ApiPath(service): ApiPath<String>,
     selector: NamespaceSelector,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<([(HeaderName, HeaderValue); 1], axum::Json<ServiceInstancesView>), ApiError> {
@@ -312,7 +312,7 @@ pub(crate) async fn instances(
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "TOO_MANY_SUBSCRIPTIONS")))]
 pub(crate) async fn watch(
     State(state): State<AppState>,
-    Path(service): Path<String>,
+    ApiPath(service): ApiPath<String>,
     selector: NamespaceSelector,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -67,7 +67,7 @@ fn seconds(value: i64, field: &str) -> Result<Duration, ApiError> {
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn campaign(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<CampaignRequest>,
 ) -> Result<(StatusCode, axum::Json<LeadershipView>), ApiError> {
@@ -98,7 +98,7 @@ pub(crate) async fn campaign(
     responses((status = 200, body = LeadershipView), (status = 409, body = ErrorBody, description = "NOT_LEADER")))]
 pub(crate) async fn proclaim(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<ProclaimRequest>,
 ) -> Result<axum::Json<LeadershipView>, ApiError> {
@@ -114,7 +114,7 @@ pub(crate) async fn proclaim(
     responses((status = 200, body = LeadershipView), (status = 409, body = ErrorBody, description = "NOT_LEADER")))]
 pub(crate) async fn renew(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<LeaderRequest>,
 ) -> Result<axum::Json<LeadershipView>, ApiError> {
@@ -130,7 +130,7 @@ pub(crate) async fn renew(
     responses((status = 200, description = "Resigned"), (status = 409, body = ErrorBody, description = "NOT_LEADER")))]
 pub(crate) async fn resign(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<LeaderRequest>,
 ) -> Result<axum::Json<Value>, ApiError> {
@@ -144,7 +144,7 @@ pub(crate) async fn resign(
     responses((status = 200, body = ElectionView), (status = 422, body = ErrorBody)))]
 pub(crate) async fn show(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<axum::Json<ElectionView>, ApiError> {
     let namespace = selector.resolve(None)?;
@@ -157,7 +157,7 @@ pub(crate) async fn show(
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn observe(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let namespace = selector.resolve(None)?;

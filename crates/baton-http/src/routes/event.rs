@@ -1,7 +1,7 @@
 //! `/api/v1/events`: append to a stream, read a stream, and read the namespace's whole log (`$all`).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use baton_api::error::ErrorBody;
@@ -15,7 +15,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, NamespaceSelector};
 use crate::routes::event_view::{append_response, event_view};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -30,7 +30,7 @@ pub(crate) fn routes() -> Router<AppState> {
         (status = 422, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub(crate) async fn append(
     State(state): State<AppState>,
-    Path(stream): Path<String>,
+    ApiPath(stream): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<AppendRequest>,
 ) -> Result<(StatusCode, axum::Json<AppendResponse>), ApiError> {
@@ -107,7 +107,7 @@ fn next(last: Option<i64>, full: bool, direction: Direction, first: i64) -> Opti
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn read_stream(
     State(state): State<AppState>,
-    Path(stream): Path<String>,
+    ApiPath(stream): ApiPath<String>,
     selector: NamespaceSelector,
     ApiQuery(query): ApiQuery<ReadStreamQuery>,
 ) -> Result<axum::response::Response, ApiError> {

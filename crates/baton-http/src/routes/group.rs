@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use baton_api::error::ErrorBody;
@@ -19,7 +19,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, NamespaceSelector};
 use crate::routes::event_view::{event_view, group_view, membership_response};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -40,7 +40,7 @@ pub(crate) fn routes() -> Router<AppState> {
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn join(
     State(state): State<AppState>,
-    Path(group): Path<String>,
+    ApiPath(group): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<JoinGroupRequest>,
 ) -> Result<(StatusCode, axum::Json<MembershipResponse>), ApiError> {
@@ -82,7 +82,7 @@ fn member_ref(
     responses((status = 200, body = MembershipResponse), (status = 404, body = ErrorBody, description = "MEMBER_NOT_FOUND: join again")))]
 pub(crate) async fn heartbeat(
     State(state): State<AppState>,
-    Path(group): Path<String>,
+    ApiPath(group): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<MemberRequest>,
 ) -> Result<axum::Json<MembershipResponse>, ApiError> {
@@ -96,7 +96,7 @@ pub(crate) async fn heartbeat(
     responses((status = 200, description = "Left"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn leave(
     State(state): State<AppState>,
-    Path(group): Path<String>,
+    ApiPath(group): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<MemberRequest>,
 ) -> Result<axum::Json<Value>, ApiError> {
@@ -114,7 +114,7 @@ pub(crate) async fn leave(
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody, description = "POSITION_OUT_OF_RANGE")))]
 pub(crate) async fn commit(
     State(state): State<AppState>,
-    Path(group): Path<String>,
+    ApiPath(group): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<CommitRequest>,
 ) -> Result<axum::Json<MembershipResponse>, ApiError> {
@@ -144,7 +144,7 @@ pub(crate) struct GroupReadQuery {
     responses((status = 200, body = GroupEvents), (status = 404, body = ErrorBody, description = "GROUP_NOT_FOUND or MEMBER_NOT_FOUND")))]
 pub(crate) async fn events(
     State(state): State<AppState>,
-    Path(group): Path<String>,
+    ApiPath(group): ApiPath<String>,
     selector: NamespaceSelector,
     ApiQuery(query): ApiQuery<GroupReadQuery>,
 ) -> Result<axum::Json<GroupEvents>, ApiError> {
@@ -173,7 +173,7 @@ pub(crate) async fn events(
     responses((status = 200, body = GroupView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn show(
     State(state): State<AppState>,
-    Path(group): Path<String>,
+    ApiPath(group): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<axum::Json<GroupView>, ApiError> {
     let namespace = selector.resolve(None)?;
@@ -201,7 +201,7 @@ pub(crate) async fn list(
     responses((status = 200, description = "Deleted"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
-    Path(group): Path<String>,
+    ApiPath(group): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<axum::Json<Value>, ApiError> {
     let namespace = selector.resolve(None)?;

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,7 +24,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, NamespaceSelector};
 use crate::routes::job_view::{job_spec, job_view, parse_state};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -63,7 +63,7 @@ fn millis(ms: Option<u64>) -> Option<Duration> {
     ))]
 pub(crate) async fn enqueue(
     State(state): State<AppState>,
-    Path(queue): Path<String>,
+    ApiPath(queue): ApiPath<String>,
     selector: NamespaceSelector,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
@@ -111,7 +111,7 @@ fn outcome_view(outcome: EnqueueOutcome) -> JobView {
     responses((status = 200, body = FetchResponse), (status = 422, body = ErrorBody)))]
 pub(crate) async fn fetch_from_queue(
     State(state): State<AppState>,
-    Path(queue): Path<String>,
+    ApiPath(queue): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<FetchRequest>,
 ) -> Result<Json<FetchResponse>, ApiError> {
@@ -169,7 +169,7 @@ async fn run_fetch(
     responses((status = 200, body = HeartbeatResponse), (status = 409, body = ErrorBody, description = "STALE_TOKEN")))]
 pub(crate) async fn heartbeat(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<HeartbeatRequest>,
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
@@ -194,7 +194,7 @@ fn single(mut results: Vec<Result<Job, Error>>) -> Result<Json<JobView>, ApiErro
     responses((status = 200, body = JobView), (status = 409, body = ErrorBody, description = "STALE_TOKEN")))]
 pub(crate) async fn complete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<CompleteRequest>,
 ) -> Result<Json<JobView>, ApiError> {
@@ -209,7 +209,7 @@ pub(crate) async fn complete(
     responses((status = 200, body = JobView), (status = 409, body = ErrorBody, description = "STALE_TOKEN")))]
 pub(crate) async fn fail(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<FailRequest>,
 ) -> Result<Json<JobView>, ApiError> {
@@ -289,7 +289,7 @@ pub(crate) async fn fail_batch(
         (status = 409, body = ErrorBody, description = "INVALID_STATE: already finished")))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<Json<JobView>, ApiError> {
     let namespace = selector.resolve(None)?;
@@ -302,7 +302,7 @@ pub(crate) async fn cancel(
     responses((status = 200, body = JobView), (status = 409, body = ErrorBody, description = "INVALID_STATE")))]
 pub(crate) async fn retry(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<Json<JobView>, ApiError> {
     let namespace = selector.resolve(None)?;
@@ -314,7 +314,7 @@ pub(crate) async fn retry(
     responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn show(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<Json<JobView>, ApiError> {
     let namespace = selector.resolve(None)?;
@@ -333,7 +333,7 @@ pub(crate) struct ResultQuery {
     responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn result(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
     ApiQuery(query): ApiQuery<ResultQuery>,
 ) -> Result<Json<JobView>, ApiError> {

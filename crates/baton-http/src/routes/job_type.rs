@@ -1,6 +1,6 @@
 //! `/api/v1/job-types`: job types run by a built-in executor (a shell command or an HTTP call).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -10,7 +10,7 @@ use baton_core::job::job_type::{JobType, JobTypeRequest as CoreRequest};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -41,7 +41,7 @@ pub fn job_type_view(job_type: JobType) -> JobTypeView {
     ))]
 pub(crate) async fn save(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<JobTypeRequest>,
 ) -> Result<(StatusCode, Json<JobTypeView>), ApiError> {
@@ -73,7 +73,7 @@ pub(crate) async fn list(
     responses((status = 200, body = JobTypeView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn show(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<Json<JobTypeView>, ApiError> {
     let namespace = selector.resolve(None)?;
@@ -85,7 +85,7 @@ pub(crate) async fn show(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<StatusCode, ApiError> {
     let namespace = selector.resolve(None)?;

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -58,7 +58,7 @@ pub(crate) async fn grant(
     responses((status = 200, body = LeaseResponse), (status = 404, body = ErrorBody, description = "LEASE_NOT_FOUND")))]
 pub(crate) async fn keepalive(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<axum::Json<LeaseResponse>, ApiError> {
     let namespace = selector.resolve(None)?;
@@ -139,7 +139,7 @@ fn refused(lease_id: String, error: ApiError) -> KeepaliveStreamAnswer {
     responses((status = 200, body = LeaseResponse), (status = 404, body = ErrorBody)))]
 pub(crate) async fn show(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<axum::Json<LeaseResponse>, ApiError> {
     let namespace = selector.resolve(None)?;
@@ -152,7 +152,7 @@ pub(crate) async fn show(
     responses((status = 200, description = "Revoked"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<axum::Json<Value>, ApiError> {
     let namespace = selector.resolve(None)?;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use baton_api::error::ErrorBody;
@@ -20,7 +20,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -100,7 +100,7 @@ pub(crate) async fn acquire(
     ))]
 pub(crate) async fn release(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<ReleaseLockRequest>,
 ) -> Result<axum::Json<ReleaseLockResponse>, ApiError> {
@@ -123,7 +123,7 @@ async fn release_without_key() -> ApiError {
     ))]
 pub(crate) async fn renew(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<RenewLockRequest>,
 ) -> Result<axum::Json<LockGrant>, ApiError> {
@@ -139,7 +139,7 @@ pub(crate) async fn renew(
     responses((status = 200, body = LockStatusResponse)))]
 pub(crate) async fn status(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<axum::Json<LockStatusResponse>, ApiError> {
     let namespace = selector.resolve(None)?;

@@ -1,7 +1,7 @@
 //! `/api/v1/queues` and `/api/v1/stats`: per-queue counts and settings (pause, concurrency, rate limits).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, put};
 use baton_api::error::ErrorBody;
 use baton_api::job::{JobStats, QueueList, QueueSettingsRequest, QueueView, RateLimitBody};
@@ -10,7 +10,7 @@ use baton_core::job::{QueueInfo, QueueSettings};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -53,7 +53,7 @@ pub(crate) async fn list(
     responses((status = 200, body = QueueView), (status = 422, body = ErrorBody)))]
 pub(crate) async fn update(
     State(state): State<AppState>,
-    Path(queue): Path<String>,
+    ApiPath(queue): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<QueueSettingsRequest>,
 ) -> Result<axum::Json<QueueView>, ApiError> {

@@ -1,7 +1,7 @@
 //! `/api/v1/sagas`: start a declarative saga (the Syros shape), follow it, list and cancel it. Its steps are
 //! jobs, so workers take them from `/api/v1/queues/{service}/fetch` like any other job.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,7 +20,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, NamespaceSelector};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -151,7 +151,7 @@ pub(crate) async fn start(
     responses((status = 200, body = SagaView), (status = 404, body = ErrorBody, description = "SAGA_NOT_FOUND")))]
 pub(crate) async fn show(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<Json<SagaView>, ApiError> {
     let (saga, steps) = state.sagas.get(&selector.resolve(None)?, &id).await?;
@@ -164,7 +164,7 @@ pub(crate) async fn show(
     responses((status = 200, body = SagaStatusView), (status = 404, body = ErrorBody, description = "SAGA_NOT_FOUND")))]
 pub(crate) async fn status(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<Json<SagaStatusView>, ApiError> {
     let (saga, steps) = state.sagas.get(&selector.resolve(None)?, &id).await?;
@@ -179,7 +179,7 @@ pub(crate) async fn status(
         (status = 409, body = ErrorBody, description = "SAGA_FINISHED")))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<Json<SagaView>, ApiError> {
     let namespace = selector.resolve(None)?;

@@ -1,6 +1,6 @@
 //! `/api/v1/schedules`: cron schedules that enqueue a job at every tick, once per tick across the cluster.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,7 +13,7 @@ use baton_core::job::schedule_service::ScheduleRequest as CoreRequest;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, NamespaceSelector};
 use crate::routes::job_view::{job_spec, job_view};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -97,7 +97,7 @@ pub(crate) async fn list(
     responses((status = 200, body = ScheduleView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn show(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<Json<ScheduleView>, ApiError> {
     let namespace = selector.resolve(None)?;
@@ -109,7 +109,7 @@ pub(crate) async fn show(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<StatusCode, ApiError> {
     let namespace = selector.resolve(None)?;
@@ -123,7 +123,7 @@ pub(crate) async fn remove(
     responses((status = 200, body = ScheduleView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn pause(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<Json<ScheduleView>, ApiError> {
     let namespace = selector.resolve(None)?;
@@ -136,7 +136,7 @@ pub(crate) async fn pause(
     responses((status = 200, body = ScheduleView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn resume(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<Json<ScheduleView>, ApiError> {
     let namespace = selector.resolve(None)?;
@@ -149,7 +149,7 @@ pub(crate) async fn resume(
     responses((status = 201, body = JobView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn trigger(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
     let namespace = selector.resolve(None)?;

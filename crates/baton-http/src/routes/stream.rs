@@ -1,7 +1,7 @@
 //! `/api/v1/streams`: list streams, inspect one, set its truncation rules and metadata, and delete it.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, put};
 use baton_api::error::ErrorBody;
 use baton_api::event::{StreamInfo, StreamList, StreamSettingsRequest};
@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, NamespaceSelector};
 use crate::routes::event_view::stream_info;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -52,7 +52,7 @@ pub(crate) async fn list(
     responses((status = 200, body = StreamInfo), (status = 404, body = ErrorBody, description = "STREAM_NOT_FOUND")))]
 pub(crate) async fn show(
     State(state): State<AppState>,
-    Path(stream): Path<String>,
+    ApiPath(stream): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<axum::Json<StreamInfo>, ApiError> {
     let namespace = selector.resolve(None)?;
@@ -67,7 +67,7 @@ pub(crate) async fn show(
     responses((status = 200, body = StreamInfo), (status = 422, body = ErrorBody)))]
 pub(crate) async fn set_settings(
     State(state): State<AppState>,
-    Path(stream): Path<String>,
+    ApiPath(stream): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<StreamSettingsRequest>,
 ) -> Result<axum::Json<StreamInfo>, ApiError> {
@@ -87,7 +87,7 @@ pub(crate) async fn set_settings(
     responses((status = 200, body = StreamInfo), (status = 404, body = ErrorBody, description = "STREAM_NOT_FOUND")))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
-    Path(stream): Path<String>,
+    ApiPath(stream): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<axum::Json<StreamInfo>, ApiError> {
     let namespace = selector.resolve(None)?;

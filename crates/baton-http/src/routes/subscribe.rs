@@ -8,8 +8,8 @@
 use std::convert::Infallible;
 
 use axum::Router;
+use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -25,7 +25,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiQuery, NamespaceSelector};
+use crate::extract::{ApiPath, ApiQuery, NamespaceSelector};
 use crate::routes::event_view::event_view;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -117,7 +117,7 @@ fn message(item: Result<SubscriptionItem, Error>) -> SubscriptionMessage {
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "TOO_MANY_SUBSCRIPTIONS")))]
 pub(crate) async fn subscribe_sse(
     State(state): State<AppState>,
-    Path(stream): Path<String>,
+    ApiPath(stream): ApiPath<String>,
     selector: NamespaceSelector,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<SubscribeQuery>,
@@ -153,7 +153,7 @@ pub(crate) async fn subscribe_sse(
         (status = 429, body = ErrorBody, description = "TOO_MANY_SUBSCRIPTIONS")))]
 pub(crate) async fn subscribe_ws(
     State(state): State<AppState>,
-    Path(stream): Path<String>,
+    ApiPath(stream): ApiPath<String>,
     selector: NamespaceSelector,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<SubscribeQuery>,

@@ -2,7 +2,7 @@
 //! them messages and read their events. The code of a workflow runs in an executor (the Rust SDK's), which
 //! takes runs from the workflow's queue like any job and checkpoints through `workflow_step`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, NamespaceSelector};
 use crate::routes::workflow_step;
 use crate::routes::workflow_view::{invalid, start_params, workflow_view};
 
@@ -57,7 +57,7 @@ pub(crate) async fn start(
     responses((status = 200, body = WorkflowView), (status = 404, body = ErrorBody, description = "WORKFLOW_NOT_FOUND")))]
 pub(crate) async fn show(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<Json<WorkflowView>, ApiError> {
     let (workflow, steps) = state.workflows.get(&selector.resolve(None)?, &id).await?;
@@ -107,7 +107,7 @@ pub(crate) async fn list(
         (status = 409, body = ErrorBody, description = "WORKFLOW_FINISHED")))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<Json<WorkflowView>, ApiError> {
     let workflow = state.workflows.cancel(&selector.resolve(None)?, &id).await?;
@@ -122,7 +122,7 @@ pub(crate) async fn cancel(
         (status = 409, body = ErrorBody, description = "WORKFLOW_FINISHED: it completed")))]
 pub(crate) async fn resume(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
 ) -> Result<Json<WorkflowView>, ApiError> {
     let workflow = state.workflows.resume(&selector.resolve(None)?, &id).await?;
@@ -136,7 +136,7 @@ pub(crate) async fn resume(
         (status = 409, body = ErrorBody, description = "WORKFLOW_EXISTS: the new id is taken")))]
 pub(crate) async fn fork(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<ForkRequest>,
 ) -> Result<(StatusCode, Json<WorkflowView>), ApiError> {
@@ -156,7 +156,7 @@ pub(crate) async fn fork(
     responses((status = 202, description = "Stored for the workflow"), (status = 404, body = ErrorBody, description = "WORKFLOW_NOT_FOUND")))]
 pub(crate) async fn send(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<StatusCode, ApiError> {
@@ -170,7 +170,7 @@ pub(crate) async fn send(
     responses((status = 200, body = WorkflowEventView), (status = 404, body = ErrorBody, description = "WORKFLOW_NOT_FOUND")))]
 pub(crate) async fn event(
     State(state): State<AppState>,
-    Path((id, key)): Path<(String, String)>,
+    ApiPath((id, key)): ApiPath<(String, String)>,
     selector: NamespaceSelector,
 ) -> Result<Json<WorkflowEventView>, ApiError> {
     let value = state.workflows.event(&selector.resolve(None)?, &id, &key).await?;

@@ -2,7 +2,7 @@
 //! is written once per index (a repeat answers the first) and a replay that names another step there is
 //! refused with `NON_DETERMINISTIC`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{post, put};
 use axum::{Json, Router};
 use baton_api::error::ErrorBody;
@@ -14,7 +14,7 @@ use baton_core::workflow::{RecordStepParams, RecvParams, StepEffect, StepKind};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, NamespaceSelector};
+use crate::extract::{ApiJson, ApiPath, NamespaceSelector};
 use crate::routes::workflow_view::{invalid, start_params, step_view};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -44,7 +44,7 @@ fn effect(namespace: &Namespace, parent_id: &str, body: StepEffectBody) -> Resul
         (status = 409, body = ErrorBody, description = "STALE_TOKEN, NON_DETERMINISTIC, WORKFLOW_CANCELLED or WORKFLOW_FINISHED")))]
 pub(crate) async fn record(
     State(state): State<AppState>,
-    Path((id, index)): Path<(String, usize)>,
+    ApiPath((id, index)): ApiPath<(String, usize)>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<RecordStepRequest>,
 ) -> Result<Json<WorkflowStepView>, ApiError> {
@@ -79,7 +79,7 @@ pub(crate) async fn record(
         (status = 409, body = ErrorBody, description = "STALE_TOKEN, NON_DETERMINISTIC, WORKFLOW_CANCELLED or WORKFLOW_FINISHED")))]
 pub(crate) async fn recv(
     State(state): State<AppState>,
-    Path((id, index)): Path<(String, usize)>,
+    ApiPath((id, index)): ApiPath<(String, usize)>,
     selector: NamespaceSelector,
     ApiJson(body): ApiJson<RecvRequest>,
 ) -> Result<Json<RecvResponse>, ApiError> {

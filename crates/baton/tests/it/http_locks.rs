@@ -360,6 +360,8 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         // PostgreSQL cannot store NUL in text: refused before it reaches a store, in a query and in a path.
         ("GET", "/api/v1/locks?owner=a%00b", String::new(), 422, "INVALID_ARGUMENT"),
         ("GET", "/api/v1/locks/a%00b/status", String::new(), 422, "INVALID_ARGUMENT"),
+        // A path segment that is not UTF-8 once decoded: the envelope, not axum's plain text.
+        ("GET", "/api/v1/locks/%FF/status", String::new(), 422, "INVALID_ARGUMENT"),
         ("GET", "/api/v1/nothing-here", String::new(), 404, "NOT_FOUND"),
         ("PATCH", "/api/v1/locks", String::new(), 405, "METHOD_NOT_ALLOWED"),
     ];

@@ -135,6 +135,9 @@ async fn bad_workflow_requests_get_clear_errors_and_change_nothing() {
     let mut bad_kind = step.clone();
     bad_kind["kind"] = json!("teleport");
     assert_eq!(put(bad_kind).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let not_an_index = http.put(format!("{}/api/v1/workflows/only/steps/abc", server.url)).json(&step).send();
+    let answer: Value = not_an_index.await.unwrap().json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "INVALID_ARGUMENT", "a step index that is not a number: {answer}");
     let (status, _) = worker
         .post(
             "/api/v1/workflows/only/steps/0/recv",
