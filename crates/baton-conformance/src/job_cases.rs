@@ -603,6 +603,8 @@ fn schedule(name: &str, cron: &str, overlap: Overlap) -> Schedule {
         timeout_ms: None,
         tags: vec!["cron".into()],
         metadata: None,
+        concurrency_key: None,
+        trace_context: None,
     };
     Schedule {
         namespace: Namespace::default(),

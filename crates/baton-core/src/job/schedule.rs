@@ -30,6 +30,11 @@ pub struct JobTemplate {
     pub timeout_ms: Option<i64>,
     pub tags: Vec<String>,
     pub metadata: Option<Value>,
+    // Defaults: templates saved before these fields existed have neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_context: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,10 +140,10 @@ impl Schedule {
                 states: JobState::ALL.to_vec(),
                 on_conflict: OnConflict::Existing,
             }),
-            concurrency_key: None,
+            concurrency_key: template.concurrency_key.clone(),
             tags: template.tags.clone(),
             metadata: template.metadata.clone(),
-            trace_context: None,
+            trace_context: template.trace_context.clone(),
         }
     }
 }

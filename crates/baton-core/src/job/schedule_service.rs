@@ -48,6 +48,8 @@ impl JobService {
             timeout_ms: job.timeout_ms,
             tags: job.tags,
             metadata: job.metadata,
+            concurrency_key: job.concurrency_key,
+            trace_context: job.trace_context,
         };
         let schedule = Schedule {
             namespace,

@@ -237,7 +237,11 @@ async fn schedules_are_managed_over_http_and_fire_with_seconds() {
         name: "every-second".into(),
         cron: "* * * * * *".into(),
         queue: "cron".into(),
-        job: job("tick", json!({"from": "cron"})),
+        job: EnqueueJob {
+            concurrency_key: Some("tenant-1".into()),
+            trace_context: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+            ..job("tick", json!({"from": "cron"}))
+        },
         overlap: Some("allow".into()),
         ..ScheduleRequest::default()
     };
@@ -250,6 +254,9 @@ async fn schedules_are_managed_over_http_and_fire_with_seconds() {
     assert!(paused.paused && paused.next_fire_at.is_none());
     let triggered = client.trigger_schedule("every-second").await.unwrap();
     assert_eq!(triggered.queue, "cron");
+    // Every field of the template reaches the jobs it enqueues (these two were once dropped).
+    assert_eq!(triggered.concurrency_key, request.job.concurrency_key);
+    assert_eq!(triggered.trace_context, request.job.trace_context);
     client.delete_schedule("every-second").await.unwrap();
     assert_eq!(code(client.schedule("every-second").await), "NOT_FOUND");
 
