@@ -16,7 +16,7 @@ use baton_api::job::{
 };
 use baton_core::job::service::{FetchRequest as CoreFetch, ListJobsRequest, lease_ref};
 use baton_core::job::{CompleteParams, EnqueueOutcome, FailParams, Job};
-use baton_core::{Error, ErrorCode, Namespace};
+use baton_core::{Error, ErrorCode, Namespace, StoreError};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -141,9 +141,8 @@ async fn run_fetch(
     body: FetchRequest,
 ) -> Result<Json<FetchResponse>, ApiError> {
     let namespace = selector.resolve(body.namespace.as_deref())?;
-    let acks = body.complete.unwrap_or_default();
-    let job_ids: Vec<String> = acks.iter().map(|item| item.job_id.clone()).collect();
-    let complete = completions(&namespace, acks)?;
+    let mut acks = completions(&namespace, body.complete.unwrap_or_default());
+    let complete = std::mem::take(&mut acks.parsed);
     let request = CoreFetch {
         namespace,
         queues,
@@ -159,7 +158,7 @@ async fn run_fetch(
     let (jobs, completed) = state.jobs.fetch(request).await?;
     Ok(Json(FetchResponse {
         jobs: jobs.into_iter().map(|job| job_view(job, false)).collect(),
-        completed: item_results(job_ids, completed),
+        completed: acks.results(completed),
     }))
 }
 
@@ -233,14 +232,59 @@ fn item_results(job_ids: Vec<String>, results: Vec<Result<Job, Error>>) -> Vec<B
         .collect()
 }
 
-fn completions(namespace: &Namespace, items: Vec<CompleteItem>) -> Result<Vec<CompleteParams>, ApiError> {
-    items
-        .into_iter()
-        .map(|item| {
-            let lease = lease_ref(namespace.clone(), &item.job_id, item.lease_token)?;
-            Ok(CompleteParams { lease, result: item.result })
-        })
-        .collect()
+/// A batch acknowledgement's items, split by whether their job id parses. The service gets the parsed ones; an
+/// item whose id does not parse is answered `JOB_NOT_FOUND` in its own place, so it fails only itself.
+struct AckBatch<P> {
+    job_ids: Vec<String>,
+    /// Per item in request order: `None` for one passed on in `parsed`, else the error its id got.
+    refusals: Vec<Option<Error>>,
+    parsed: Vec<P>,
+}
+
+impl<P> AckBatch<P> {
+    fn split<I>(items: Vec<I>, job_id: impl Fn(&I) -> &str, parse: impl Fn(I) -> Result<P, Error>) -> Self {
+        let mut batch = Self { job_ids: Vec::new(), refusals: Vec::new(), parsed: Vec::new() };
+        for item in items {
+            batch.job_ids.push(job_id(&item).to_owned());
+            match parse(item) {
+                Ok(params) => {
+                    batch.parsed.push(params);
+                    batch.refusals.push(None);
+                }
+                Err(error) => batch.refusals.push(Some(error)),
+            }
+        }
+        batch
+    }
+
+    /// Every item's outcome in request order, given the service's outcomes for the parsed ones (in their order).
+    fn results(self, outcomes: Vec<Result<Job, Error>>) -> Vec<BatchItemResult> {
+        let mut outcomes = outcomes.into_iter();
+        let merged = self
+            .refusals
+            .into_iter()
+            .map(|refusal| match refusal {
+                Some(error) => Err(error),
+                None => outcomes.next().unwrap_or_else(|| {
+                    Err(Error::Store(StoreError::Internal("an acknowledgement was left unanswered".into())))
+                }),
+            })
+            .collect();
+        item_results(self.job_ids, merged)
+    }
+}
+
+fn completions(namespace: &Namespace, items: Vec<CompleteItem>) -> AckBatch<CompleteParams> {
+    AckBatch::split(
+        items,
+        |item| &item.job_id,
+        |item| {
+            Ok(CompleteParams {
+                lease: lease_ref(namespace.clone(), &item.job_id, item.lease_token)?,
+                result: item.result,
+            })
+        },
+    )
 }
 
 /// Complete many jobs at once; each item succeeds or fails on its own.
@@ -252,9 +296,9 @@ pub(crate) async fn complete_batch(
     ApiJson(body): ApiJson<BatchCompleteRequest>,
 ) -> Result<Json<BatchResponse>, ApiError> {
     let namespace = selector.resolve(body.namespace.as_deref())?;
-    let job_ids = body.items.iter().map(|item| item.job_id.clone()).collect();
-    let items = completions(&namespace, body.items)?;
-    Ok(Json(BatchResponse { results: item_results(job_ids, state.jobs.complete(items).await?) }))
+    let mut batch = completions(&namespace, body.items);
+    let outcomes = state.jobs.complete(std::mem::take(&mut batch.parsed)).await?;
+    Ok(Json(BatchResponse { results: batch.results(outcomes) }))
 }
 
 /// Fail many attempts at once; each item succeeds or fails on its own.
@@ -266,20 +310,20 @@ pub(crate) async fn fail_batch(
     ApiJson(body): ApiJson<BatchFailRequest>,
 ) -> Result<Json<BatchResponse>, ApiError> {
     let namespace = selector.resolve(body.namespace.as_deref())?;
-    let job_ids = body.items.iter().map(|item| item.job_id.clone()).collect();
-    let items = body
-        .items
-        .into_iter()
-        .map(|item| {
+    let mut batch = AckBatch::split(
+        body.items,
+        |item| &item.job_id,
+        |item| {
             Ok(FailParams {
                 lease: lease_ref(namespace.clone(), &item.job_id, item.lease_token)?,
                 error: item.error,
                 retry_in_ms: item.retry_in_ms,
                 discard: item.discard,
             })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(Json(BatchResponse { results: item_results(job_ids, state.jobs.fail(items).await?) }))
+        },
+    );
+    let outcomes = state.jobs.fail(std::mem::take(&mut batch.parsed)).await?;
+    Ok(Json(BatchResponse { results: batch.results(outcomes) }))
 }
 
 /// Cancel a job: at once if it waits; a running job's worker learns it from its next heartbeat.

@@ -111,14 +111,22 @@ async fn enqueue_can_wait_for_the_result_and_batches_go_in_one_request() {
     let batch = client.enqueue_batch("q", vec![job("a", json!(1)), job("b", json!(2))]).await.unwrap();
     assert_eq!(batch.len(), 2);
     let fetched = client.fetch_jobs(&["q"], fetch(2, 0)).await.unwrap();
-    let items = fetched
-        .iter()
-        .map(|j| CompleteItem { job_id: j.job_id.clone(), lease_token: j.lease_token.unwrap(), result: None })
+    // An id that is not a job's fails only its own item, in its own place.
+    let not_an_id = CompleteItem { job_id: "not-a-job-id".into(), lease_token: 1, result: None };
+    let items = [not_an_id]
+        .into_iter()
+        .chain(fetched.iter().map(|j| CompleteItem {
+            job_id: j.job_id.clone(),
+            lease_token: j.lease_token.unwrap(),
+            result: None,
+        }))
         .chain([CompleteItem { job_id: fetched[0].job_id.clone(), lease_token: -1, result: None }])
         .collect();
     let results = client.complete_jobs(items).await.unwrap().results;
-    assert_eq!(results.iter().map(|r| r.ok).collect::<Vec<_>>(), vec![true, true, false]);
-    assert_eq!(results[2].error.as_ref().map(|e| e.code.as_str()), Some("STALE_TOKEN"));
+    assert_eq!(results.iter().map(|r| r.ok).collect::<Vec<_>>(), vec![false, true, true, false]);
+    let codes: Vec<Option<&str>> = results.iter().map(|r| r.error.as_ref().map(|e| e.code.as_str())).collect();
+    assert_eq!(codes, vec![Some("JOB_NOT_FOUND"), None, None, Some("STALE_TOKEN")]);
+    assert_eq!(results[0].job_id, "not-a-job-id");
 
     let worker = client.clone();
     tokio::spawn(async move {
