@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateLeaseRequest {
     pub ttl_seconds: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

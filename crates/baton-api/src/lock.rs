@@ -5,6 +5,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AcquireLockRequest {
     pub key: String,
     pub owner: String,
@@ -51,6 +52,7 @@ pub struct LockGrant {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReleaseLockRequest {
     pub lock_id: String,
     pub owner: String,
@@ -66,6 +68,7 @@ pub struct ReleaseLockResponse {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RenewLockRequest {
     pub lock_id: String,
     pub owner: String,

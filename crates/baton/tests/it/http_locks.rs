@@ -280,6 +280,14 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let cases: Vec<(&str, &str, String, u16, &str)> = vec![
         ("POST", "/api/v1/locks", r#"{"key": "k", "owner": "#.into(), 400, "MALFORMED_JSON"),
         ("POST", "/api/v1/locks", r#"{"owner": "o", "ttl_seconds": 5}"#.into(), 422, "INVALID_BODY"),
+        // A misspelt field is refused, not ignored: ignored, this one would mean "don't wait".
+        (
+            "POST",
+            "/api/v1/locks",
+            r#"{"key": "k", "owner": "o", "ttl_seconds": 5, "wait_timout_seconds": 5}"#.into(),
+            422,
+            "INVALID_BODY",
+        ),
         ("POST", "/api/v1/locks", r#"{"key": "k", "owner": "o", "ttl_seconds": "5"}"#.into(), 422, "INVALID_BODY"),
         ("POST", "/api/v1/locks", r#"{"key": "", "owner": "o", "ttl_seconds": 5}"#.into(), 422, "INVALID_ARGUMENT"),
         (
