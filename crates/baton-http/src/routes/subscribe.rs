@@ -163,8 +163,13 @@ pub(crate) async fn subscribe_ws(
     // Subscribed before the upgrade, so a refusal is still an HTTP answer with the error envelope.
     let subscription = state.events.subscribe(request).await?;
     let shutdown = state.shutdown.clone();
+    // The client only reads (what it sends is dropped), so a message from it has no use for the library's 64 MiB.
+    let upgrade = upgrade.max_message_size(MAX_CLIENT_MESSAGE_BYTES).max_frame_size(MAX_CLIENT_MESSAGE_BYTES);
     Ok(upgrade.on_upgrade(move |socket| pump(socket, subscription, shutdown)).into_response())
 }
+
+/// The largest message a WebSocket subscriber may send; a larger one ends its subscription.
+const MAX_CLIENT_MESSAGE_BYTES: usize = 4096;
 
 /// Sends the subscription down the socket until the client leaves, the subscription fails, or the server
 /// shuts down. A client that stops reading is not buffered for: the send waits, and so does the subscription.

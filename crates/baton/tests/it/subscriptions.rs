@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use baton_client::{BatonClient, Subscribe, SubscriptionEvent, event_body};
-use futures::{Stream, StreamExt as _};
+use futures::{SinkExt as _, Stream, StreamExt as _};
 use serde_json::{Value, json};
 
 use crate::server::{Server, data_dir, temp_dir};
@@ -138,6 +138,16 @@ async fn a_websocket_subscription_delivers_the_same_events() {
     let versions: Vec<&String> = kinds.iter().filter(|kind| kind.starts_with('v')).collect();
     assert_eq!(versions, ["v1", "v2", "v3"]);
     assert_eq!(kinds.iter().filter(|kind| *kind == "caught_up").count(), 1);
+    // What the client sends is dropped, and a message past the limit (4 KiB) ends its subscription.
+    socket.send(Message::Text("x".repeat(5000).into())).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(message)) = socket.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    });
+    assert!(ended.await.is_ok(), "an oversized message from the client ends the subscription");
     // A refused subscription is an HTTP answer, not an upgrade.
     let bad = format!("{}/api/v1/events/$all/ws?from_position=99", server.url.replacen("http://", "ws://", 1));
     assert!(tokio_tungstenite::connect_async(bad).await.is_err());
