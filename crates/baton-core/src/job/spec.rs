@@ -74,8 +74,8 @@ impl JobService {
             .map(|seconds| check_seconds("timeout_seconds", seconds, MAX_JOB_TIMEOUT))
             .transpose()?;
         let unique = match spec.unique_key {
-            None if spec.unique_for_seconds.is_some() || spec.unique_states.is_some() => {
-                return Err(invalid("unique_for_seconds and unique_states need a unique_key"));
+            None if spec.unique_for_seconds.is_some() || spec.unique_states.is_some() || spec.on_conflict.is_some() => {
+                return Err(invalid("unique_for_seconds, unique_states and on_conflict need a unique_key"));
             }
             None => None,
             Some(key) => {

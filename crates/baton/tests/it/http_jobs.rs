@@ -204,6 +204,7 @@ async fn bad_job_input_gets_a_clear_error() {
         ("/api/v1/queues/bad queue/jobs", r#"{"type": "t"}"#, 422, "INVALID_ARGUMENT"),
         ("/api/v1/queues/q/jobs", r#"{"type": "t", "priority": 5000}"#, 422, "INVALID_ARGUMENT"),
         ("/api/v1/queues/q/jobs", r#"{"type": "t", "priority": -2147483648}"#, 422, "INVALID_ARGUMENT"),
+        ("/api/v1/queues/q/jobs", r#"{"type": "t", "on_conflict": "reject"}"#, 422, "INVALID_ARGUMENT"),
         ("/api/v1/queues/q/jobs", r#"{"type": "t", "backoff": {"strategy": "random"}}"#, 422, "INVALID_ARGUMENT"),
         ("/api/v1/queues/q/jobs", r#"{"jobs": []}"#, 422, "INVALID_ARGUMENT"),
         ("/api/v1/queues/q/jobs", r#"{"type": "t", "wait_ms": 600000}"#, 422, "INVALID_ARGUMENT"),
