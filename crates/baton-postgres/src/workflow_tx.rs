@@ -109,6 +109,16 @@ impl WorkflowTx for PgTx<'_> {
         Ok(())
     }
 
+    async fn id_taken(&mut self, namespace: &Namespace, workflow_id: &str) -> Result<bool, StoreError> {
+        let found = query(include_str!("../queries/workflow/id_taken.sql"))
+            .bind(namespace.as_str())
+            .bind(workflow_id)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(found.is_some())
+    }
+
     async fn running_children(&mut self, namespace: &Namespace, parent_id: &str) -> Result<Vec<String>, StoreError> {
         let rows = query(include_str!("../queries/workflow/running_children.sql"))
             .bind(namespace.as_str())

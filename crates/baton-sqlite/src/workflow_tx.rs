@@ -99,6 +99,15 @@ impl WorkflowTx for SqliteTx<'_> {
         Ok(())
     }
 
+    async fn id_taken(&mut self, namespace: &Namespace, workflow_id: &str) -> Result<bool, StoreError> {
+        let found = self.query_optional(
+            include_str!("../queries/workflow/id_taken.sql"),
+            params![namespace.as_str(), workflow_id],
+            |_| Ok(()),
+        )?;
+        Ok(found.is_some())
+    }
+
     async fn running_children(&mut self, namespace: &Namespace, parent_id: &str) -> Result<Vec<String>, StoreError> {
         self.query_all(
             include_str!("../queries/workflow/running_children.sql"),

@@ -229,15 +229,27 @@ impl EventService {
 
     /// Validates a log filter's event type and stream prefix.
     pub fn check_filter(&self, event_type: Option<String>, stream_prefix: Option<String>) -> Result<LogFilter, Error> {
+        // No control characters in either: no event type or stream name holds one, and a group stores its filter
+        // (PostgreSQL cannot store a NUL in text).
         if let Some(event_type) = &event_type
-            && (event_type.is_empty() || event_type.len() > MAX_EVENT_TYPE_BYTES)
+            && (event_type.is_empty()
+                || event_type.len() > MAX_EVENT_TYPE_BYTES
+                || event_type.chars().any(char::is_control))
         {
-            return Err(invalid(format!("event_type must be 1 to {MAX_EVENT_TYPE_BYTES} bytes")));
+            return Err(invalid(format!(
+                "event_type must be 1 to {MAX_EVENT_TYPE_BYTES} bytes without control characters"
+            )));
         }
-        if let Some(prefix) = &stream_prefix
-            && prefix.len() > self.limits.max_key_bytes
-        {
-            return Err(Error::invalid(ErrorCode::KeyTooLong, "stream_prefix is longer than the longest stream name"));
+        if let Some(prefix) = &stream_prefix {
+            if prefix.len() > self.limits.max_key_bytes {
+                return Err(Error::invalid(
+                    ErrorCode::KeyTooLong,
+                    "stream_prefix is longer than the longest stream name",
+                ));
+            }
+            if prefix.chars().any(char::is_control) {
+                return Err(invalid("stream_prefix must not hold control characters"));
+            }
         }
         Ok(LogFilter { event_type, stream_prefix: stream_prefix.filter(|prefix| !prefix.is_empty()), hash_range: None })
     }

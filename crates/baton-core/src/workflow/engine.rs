@@ -55,6 +55,8 @@ pub trait WorkflowTx: JobTx {
         job_id: JobId,
     ) -> Result<Option<WorkflowRecord>, StoreError>;
     async fn insert_workflow(&mut self, workflow: &WorkflowRecord) -> Result<(), StoreError>;
+    /// Whether a workflow or a saga has this id: both kinds share one key.
+    async fn id_taken(&mut self, namespace: &Namespace, workflow_id: &str) -> Result<bool, StoreError>;
     /// The ids of the workflow's children still running.
     async fn running_children(&mut self, namespace: &Namespace, parent_id: &str) -> Result<Vec<String>, StoreError>;
     async fn update_workflow(&mut self, workflow: &WorkflowRecord) -> Result<(), StoreError>;
@@ -112,6 +114,10 @@ pub async fn start<T: WorkflowTx>(
 ) -> Result<Applied<(WorkflowRecord, bool)>, Error> {
     if let Some(existing) = tx.workflow_for_update(&params.namespace, &params.workflow_id).await? {
         return Ok(Applied::quiet((existing, false)));
+    }
+    // Not a workflow's, yet maybe a saga's: the insert would break the shared key (a 500).
+    if tx.id_taken(&params.namespace, &params.workflow_id).await? {
+        return Err(Error::WorkflowExists { workflow_id: params.workflow_id.clone() });
     }
     let now = tx.now().await?;
     let mut workflow = WorkflowRecord {
@@ -454,7 +460,7 @@ pub async fn resume<T: WorkflowTx>(
 /// Starts a new workflow with the same name, input and options, reusing the checkpoints before `from_step`.
 pub async fn fork<T: WorkflowTx>(tx: &mut T, params: &ForkParams) -> Result<Applied<WorkflowRecord>, Error> {
     let source = existing(tx, &params.namespace, &params.workflow_id).await?;
-    if tx.workflow_for_update(&params.namespace, &params.new_id).await?.is_some() {
+    if tx.id_taken(&params.namespace, &params.new_id).await? {
         return Err(Error::WorkflowExists { workflow_id: params.new_id.clone() });
     }
     let steps = tx.workflow_steps(&params.namespace, &params.workflow_id).await?;

@@ -162,6 +162,9 @@ async fn bad_group_input_gets_a_clear_error() {
         ("POST", "/api/v1/groups/g/join".into(), r#"{"partitions": 4}"#.into(), 409, "GROUP_SETTINGS_MISMATCH"),
         ("POST", "/api/v1/groups/g/join".into(), r#"{"ttl_seconds": 0}"#.into(), 422, "TTL_OUT_OF_RANGE"),
         ("POST", "/api/v1/groups/g/join".into(), r#"{"start": "middle"}"#.into(), 422, "INVALID_ARGUMENT"),
+        // A NUL in a filter the group stores: PostgreSQL cannot store it (a 500 there before).
+        ("POST", "/api/v1/groups/g2/join".into(), r#"{"stream_prefix": "a\u0000"}"#.into(), 422, "INVALID_ARGUMENT"),
+        ("POST", "/api/v1/groups/g2/join".into(), r#"{"event_type": "t\u0000"}"#.into(), 422, "INVALID_ARGUMENT"),
         (
             "POST",
             "/api/v1/groups/g/join".into(),

@@ -120,11 +120,23 @@ async fn bad_workflow_requests_get_clear_errors_and_change_nothing() {
     let (status, _) = worker.get("/api/v1/workflows?state=sleeping").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
+    // Sagas and workflows share one id space: a saga's id is refused as a new workflow's (a 500 before).
+    let saga_steps =
+        json!([{"name": "s", "service": "svc", "action": "do", "compensation": "undo", "timeout_seconds": 30}]);
+    let (status, saga) = worker.post("/api/v1/sagas", &json!({"name": "trip", "steps": saga_steps})).await;
+    assert_eq!(status, StatusCode::CREATED, "{saga}");
+    let saga_id = saga["saga_id"].as_str().unwrap();
+    let (status, body) = worker.post("/api/v1/workflows", &json!({"name": "w", "workflow_id": saga_id})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("WORKFLOW_EXISTS")), "{body}");
+
     let (status, started) = worker.post("/api/v1/workflows", &json!({"name": "w", "workflow_id": "only"})).await;
     assert_eq!(status, StatusCode::CREATED, "{started}");
     let (status, body) =
         worker.post("/api/v1/workflows/only/fork", &json!({"from_step": 0, "workflow_id": "only"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) =
+        worker.post("/api/v1/workflows/only/fork", &json!({"from_step": 0, "workflow_id": saga_id})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("WORKFLOW_EXISTS")), "{body}");
     // A checkpoint needs the run's lease: a made-up token is refused, and so is an unknown kind.
     let job_id = started["job_id"].as_str().unwrap();
     let step = json!({"job_id": job_id, "lease_token": 99, "name": "s"});
