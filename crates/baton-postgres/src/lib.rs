@@ -9,6 +9,8 @@
 mod appends;
 mod cache_store;
 mod claim_store;
+#[cfg(test)]
+mod collation_check;
 mod conns;
 mod crash_marker;
 mod discovery_store;

@@ -23,6 +23,7 @@ pub(crate) fn migrator() -> Migrator {
         migration(12, "locks_without_rowid", include_str!("../migrations/0012_locks_without_rowid.sql")),
         migration(13, "running_job_deadlines", include_str!("../migrations/0013_running_job_deadlines.sql")),
         migration(14, "crash_marker", include_str!("../migrations/0014_crash_marker.sql")),
+        migration(15, "text_in_byte_order", include_str!("../migrations/0015_text_in_byte_order.sql")),
     ])
 }
 

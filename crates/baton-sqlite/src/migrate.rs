@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "locks_without_rowid", include_str!("../migrations/0012_locks_without_rowid.sql")),
     (13, "running_job_deadlines", include_str!("../migrations/0013_running_job_deadlines.sql")),
     (14, "crash_marker", include_str!("../migrations/0014_crash_marker.sql")),
+    (15, "text_in_byte_order", include_str!("../migrations/0015_text_in_byte_order.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), String> {
