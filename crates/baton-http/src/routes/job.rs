@@ -141,8 +141,7 @@ async fn run_fetch(
     body: FetchRequest,
 ) -> Result<Json<FetchResponse>, ApiError> {
     let namespace = selector.resolve(body.namespace.as_deref())?;
-    let mut acks = completions(&namespace, body.complete.unwrap_or_default());
-    let complete = std::mem::take(&mut acks.parsed);
+    let (acks, complete) = completions(&namespace, body.complete.unwrap_or_default());
     let request = CoreFetch {
         namespace,
         queues,
@@ -234,27 +233,32 @@ fn item_results(job_ids: Vec<String>, results: Vec<Result<Job, Error>>) -> Vec<B
 
 /// A batch acknowledgement's items, split by whether their job id parses. The service gets the parsed ones; an
 /// item whose id does not parse is answered `JOB_NOT_FOUND` in its own place, so it fails only itself.
-struct AckBatch<P> {
+struct AckBatch {
     job_ids: Vec<String>,
-    /// Per item in request order: `None` for one passed on in `parsed`, else the error its id got.
+    /// Per item in request order: `None` for one handed to the service, else the error its id got.
     refusals: Vec<Option<Error>>,
-    parsed: Vec<P>,
 }
 
-impl<P> AckBatch<P> {
-    fn split<I>(items: Vec<I>, job_id: impl Fn(&I) -> &str, parse: impl Fn(I) -> Result<P, Error>) -> Self {
-        let mut batch = Self { job_ids: Vec::new(), refusals: Vec::new(), parsed: Vec::new() };
+impl AckBatch {
+    /// The batch, and the parsed items for the service (in request order).
+    fn split<I, P>(
+        items: Vec<I>,
+        job_id: impl Fn(&I) -> &str,
+        parse: impl Fn(I) -> Result<P, Error>,
+    ) -> (Self, Vec<P>) {
+        let mut batch = Self { job_ids: Vec::new(), refusals: Vec::new() };
+        let mut parsed = Vec::new();
         for item in items {
             batch.job_ids.push(job_id(&item).to_owned());
             match parse(item) {
                 Ok(params) => {
-                    batch.parsed.push(params);
+                    parsed.push(params);
                     batch.refusals.push(None);
                 }
                 Err(error) => batch.refusals.push(Some(error)),
             }
         }
-        batch
+        (batch, parsed)
     }
 
     /// Every item's outcome in request order, given the service's outcomes for the parsed ones (in their order).
@@ -274,7 +278,7 @@ impl<P> AckBatch<P> {
     }
 }
 
-fn completions(namespace: &Namespace, items: Vec<CompleteItem>) -> AckBatch<CompleteParams> {
+fn completions(namespace: &Namespace, items: Vec<CompleteItem>) -> (AckBatch, Vec<CompleteParams>) {
     AckBatch::split(
         items,
         |item| &item.job_id,
@@ -296,8 +300,8 @@ pub(crate) async fn complete_batch(
     ApiJson(body): ApiJson<BatchCompleteRequest>,
 ) -> Result<Json<BatchResponse>, ApiError> {
     let namespace = selector.resolve(body.namespace.as_deref())?;
-    let mut batch = completions(&namespace, body.items);
-    let outcomes = state.jobs.complete(std::mem::take(&mut batch.parsed)).await?;
+    let (batch, items) = completions(&namespace, body.items);
+    let outcomes = state.jobs.complete(items).await?;
     Ok(Json(BatchResponse { results: batch.results(outcomes) }))
 }
 
@@ -310,7 +314,7 @@ pub(crate) async fn fail_batch(
     ApiJson(body): ApiJson<BatchFailRequest>,
 ) -> Result<Json<BatchResponse>, ApiError> {
     let namespace = selector.resolve(body.namespace.as_deref())?;
-    let mut batch = AckBatch::split(
+    let (batch, items) = AckBatch::split(
         body.items,
         |item| &item.job_id,
         |item| {
@@ -322,7 +326,7 @@ pub(crate) async fn fail_batch(
             })
         },
     );
-    let outcomes = state.jobs.fail(std::mem::take(&mut batch.parsed)).await?;
+    let outcomes = state.jobs.fail(items).await?;
     Ok(Json(BatchResponse { results: batch.results(outcomes) }))
 }
 
