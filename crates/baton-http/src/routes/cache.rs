@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::Uri;
 use axum::routing::{get, post};
 use baton_api::cache::{
     BulkGetRequest, BulkGetResponse, BulkSetRequest, BulkSetResponse, CacheEntryView, CacheSetRequest,
@@ -23,13 +24,28 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, NamespaceSelector};
 
+/// Names the cache API's own routes take from its key space: `/cache/{key}` never reaches a key named so.
+const RESERVED_KEYS: [&str; 4] = ["stats", "invalidate", "bulk-get", "bulk-set"];
+
 pub(crate) fn routes() -> Router<AppState> {
+    // The other methods on those routes are a key's, so they get a clear refusal rather than a 405.
     Router::new()
-        .route("/api/v1/cache/stats", get(stats))
-        .route("/api/v1/cache/invalidate", post(invalidate))
-        .route("/api/v1/cache/bulk-get", post(bulk_get))
-        .route("/api/v1/cache/bulk-set", post(bulk_set))
+        .route("/api/v1/cache/stats", get(stats).fallback(reserved_key))
+        .route("/api/v1/cache/invalidate", post(invalidate).fallback(reserved_key))
+        .route("/api/v1/cache/bulk-get", post(bulk_get).fallback(reserved_key))
+        .route("/api/v1/cache/bulk-set", post(bulk_set).fallback(reserved_key))
         .route("/api/v1/cache/{key}", get(read).post(write).put(write).delete(remove))
+}
+
+fn reserved_key_error(key: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidArgument,
+        format!("'{key}' cannot be a cache key: {} name the cache API's own routes", RESERVED_KEYS.join(", ")),
+    )
+}
+
+async fn reserved_key(uri: Uri) -> ApiError {
+    reserved_key_error(uri.path().rsplit('/').next().unwrap_or_default())
 }
 
 fn entry_view(entry: CacheEntry) -> CacheEntryView {
@@ -165,6 +181,9 @@ pub(crate) async fn bulk_set(
         .entries
         .into_iter()
         .map(|entry| {
+            if RESERVED_KEYS.contains(&entry.key.as_str()) {
+                return Err(reserved_key_error(&entry.key));
+            }
             Ok(CacheWrite {
                 key: entry.key,
                 value: entry.value,

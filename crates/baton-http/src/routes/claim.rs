@@ -26,11 +26,19 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/claims/{namespace}", get(list))
-        .route("/api/v1/claims/{namespace}/next", post(next))
+        // `next` is the route's, not a resource's: its status (GET) gets a clear refusal rather than a 405.
+        .route("/api/v1/claims/{namespace}/next", post(next).fallback(reserved_resource))
         .route("/api/v1/claims/{namespace}/{resource}", post(claim).get(status))
         .route("/api/v1/claims/{namespace}/{resource}/renew", post(renew))
         .route("/api/v1/claims/{namespace}/{resource}/done", post(done))
         .route("/api/v1/claims/{namespace}/{resource}/discard", post(discard))
+}
+
+async fn reserved_resource() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidArgument,
+        "'next' cannot be named as a resource here: POST /claims/{namespace}/next claims the first free candidate",
+    )
 }
 
 pub(crate) fn claim_view(claim: Claim) -> ClaimView {

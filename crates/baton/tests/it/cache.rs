@@ -141,6 +141,16 @@ async fn bad_cache_input_gets_a_clear_error_and_changes_nothing() {
         ("GET", "/api/v1/cache/k?wait_ms=10".into(), String::new(), 422, "INVALID_ARGUMENT"),
         ("GET", "/api/v1/cache/k?fill_lease_seconds=0".into(), String::new(), 422, "TTL_OUT_OF_RANGE"),
         ("POST", "/api/v1/cache/bulk-get".into(), format!(r#"{{"keys": ["{long_key}"]}}"#), 422, "KEY_TOO_LONG"),
+        // The API's own route names are not keys: refused with a reason, not a 405 or a write to nowhere.
+        ("PUT", "/api/v1/cache/stats".into(), r#"{"value": 1}"#.into(), 422, "INVALID_ARGUMENT"),
+        ("DELETE", "/api/v1/cache/bulk-set".into(), String::new(), 422, "INVALID_ARGUMENT"),
+        (
+            "POST",
+            "/api/v1/cache/bulk-set".into(),
+            r#"{"entries": [{"key": "invalidate", "value": 1}]}"#.into(),
+            422,
+            "INVALID_ARGUMENT",
+        ),
     ];
     for (method, path, body, status, code) in cases {
         let (got, answer) = send(&server, method, &path, &body).await;

@@ -91,6 +91,8 @@ async fn bad_claim_input_gets_a_clear_error_and_changes_nothing() {
         ),
         ("POST", "/api/v1/claims/ns/r".into(), r#"{"owner": "", "ttl_seconds": 5}"#.into(), 422, "INVALID_ARGUMENT"),
         ("POST", "/api/v1/claims/ns/r".into(), r#"{"ttl_seconds": 5}"#.into(), 422, "INVALID_BODY"),
+        // `next` is the route that claims the first free candidate, not a resource.
+        ("GET", "/api/v1/claims/ns/next".into(), String::new(), 422, "INVALID_ARGUMENT"),
         (
             "POST",
             "/api/v1/claims/ns/r".into(),
