@@ -47,6 +47,9 @@ pub struct LeadershipView {
     pub value: Option<Value>,
     /// The leadership's fencing token: strictly increasing per election.
     pub term: i64,
+    /// The same number as `term`, under the name locks and claims give their fencing tokens.
+    #[serde(default)]
+    pub fencing_token: i64,
     pub since: String,
     pub expires_at: String,
     pub ttl_seconds: i64,

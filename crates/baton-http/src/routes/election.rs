@@ -38,6 +38,7 @@ fn leadership_view(leadership: Leadership) -> LeadershipView {
         candidate: leadership.candidate,
         value: leadership.value,
         term: leadership.term.0,
+        fencing_token: leadership.term.0,
         since: leadership.since.to_rfc3339(),
         expires_at: leadership.expires_at.to_rfc3339(),
         ttl_seconds: leadership.ttl_ms / 1000,

@@ -60,6 +60,7 @@ async fn candidates_lead_in_turn_and_observers_see_every_change() {
     let next = waiting.await.unwrap().unwrap();
     assert_eq!(next.candidate, "n2");
     assert!(next.term > leader.term, "a new term");
+    assert_eq!((next.fencing_token, leader.fencing_token), (next.term, leader.term), "named as locks name theirs");
     assert_eq!(leader_of(next_report().await), ("n2".to_owned(), Some(json!({"address": "n2:5432"}))));
 
     let stale = client.proclaim("db-primary", &leader.leadership_id, "n1", None).await.unwrap_err();
