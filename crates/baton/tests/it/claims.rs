@@ -201,4 +201,20 @@ async fn claim_run_marks_the_claim_done_only_if_the_command_succeeds() {
     let id = claim["claim_id"].as_str().unwrap();
     let done = baton(&server, &["claim", "done", "jobs", "other", "--claim-id", id, "--owner", "me"]);
     assert!(String::from_utf8_lossy(&done.stdout).contains("other done by me"));
+
+    // Renew moves the expiry on; discard frees the resource without marking it done.
+    let acquired = baton(&server, &["claim", "acquire", "jobs", "third", "--owner", "me", "--ttl", "5s", "--json"]);
+    let claim: Value = serde_json::from_slice(&acquired.stdout).unwrap();
+    let id = claim["claim_id"].as_str().unwrap();
+    // Times have milliseconds: the renew, a process start later, ends later.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let renewed = baton(&server, &["claim", "renew", "jobs", "third", "--claim-id", id, "--owner", "me", "--json"]);
+    assert!(renewed.status.success(), "{}", String::from_utf8_lossy(&renewed.stderr));
+    let renewed: Value = serde_json::from_slice(&renewed.stdout).unwrap();
+    assert!(renewed["expires_at"].as_str().unwrap() > claim["expires_at"].as_str().unwrap(), "{renewed}");
+    let stranger = baton(&server, &["claim", "renew", "jobs", "third", "--claim-id", id, "--owner", "someone"]);
+    assert!(!stranger.status.success(), "only its owner renews a claim");
+    let discarded = baton(&server, &["claim", "discard", "jobs", "third", "--claim-id", id, "--owner", "me"]);
+    assert!(String::from_utf8_lossy(&discarded.stdout).contains("third discarded"));
+    assert_eq!(server.client().claim_status("jobs", "third").await.unwrap().state, "free");
 }
