@@ -33,7 +33,22 @@ async fn lock_commands_acquire_show_list_and_release() {
     let listed = json_of(&baton(&server, &["lock", "list", "--owner", "ci", "--json"]));
     assert_eq!(listed["items"][0]["lock_id"].as_str(), Some(lock_id.as_str()));
 
+    // `--wait` queues behind the holder and is granted on its release; without a release it times out.
+    let waiter = Command::new(BATON)
+        .args(["lock", "acquire", "deploy", "--owner", "next", "--ttl", "30s", "--wait", "20s", "--json"])
+        .env("BATON_URL", &server.url)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run baton");
+    let queued = || async { json_of(&baton(&server, &["lock", "status", "deploy", "--json"]))["waiters"] == 1 };
+    crate::server::eventually("the waiter queues", queued).await;
     json_of(&baton(&server, &["lock", "release", "deploy", "--lock-id", &lock_id, "--owner", "ci", "--json"]));
+    let granted = json_of(&waiter.wait_with_output().unwrap());
+    assert_eq!(granted["owner"], "next");
+    let timed_out = baton(&server, &["lock", "acquire", "deploy", "--owner", "late", "--ttl", "30s", "--wait", "1s"]);
+    assert!(String::from_utf8_lossy(&timed_out.stderr).contains("LOCK_WAIT_TIMEOUT"), "{timed_out:?}");
+    let next_id = granted["lock_id"].as_str().unwrap();
+    json_of(&baton(&server, &["lock", "release", "deploy", "--lock-id", next_id, "--owner", "next", "--json"]));
     assert_eq!(json_of(&baton(&server, &["lock", "status", "deploy", "--json"]))["is_locked"], Value::Bool(false));
 }
 
