@@ -14,13 +14,11 @@ use reqwest::Method;
 use serde_json::Value;
 use tokio_util::sync::WaitForCancellationFuture;
 
-use crate::keeper::{Kept, keep_alive};
+use crate::keeper::{Kept, granted_at, keep_alive};
 use crate::{BatonClient, ClientError};
 
 /// Headroom on top of a server-side wait, so the HTTP timeout never fires first.
 const WAIT_HEADROOM: Duration = Duration::from_secs(30);
-/// How long before its answer a campaign that waited is taken to have been granted (see [`BatonClient::lead`]).
-const GRANT_TO_ANSWER: Duration = Duration::from_millis(250);
 
 /// Filters for [`BatonClient::list_claims`].
 #[derive(Clone, Debug, Default)]
@@ -204,11 +202,8 @@ impl BatonClient {
             }
         };
         let ttl = Duration::from_secs(request.ttl_seconds.max(1) as u64);
-        // Validity counts from the earliest the grant can have happened: the request, when the campaign did not
-        // wait; when it waited, the wake-up that granted it answered within milliseconds, so shortly before now.
         let waited = request.wait_timeout_ms.is_some() || request.wait_timeout_seconds.is_some();
-        let granted_at = if waited { tokio::time::Instant::now() - GRANT_TO_ANSWER } else { requested_at };
-        let kept = keep_alive(ttl, granted_at.max(requested_at), format!("leadership of {name}"), renew);
+        let kept = keep_alive(ttl, granted_at(requested_at, waited), format!("leadership of {name}"), renew);
         Ok(Leadership { client: self.clone(), leadership, kept, resigned: false })
     }
 }

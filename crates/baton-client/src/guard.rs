@@ -6,7 +6,7 @@ use baton_api::lock::{AcquireLockRequest, LockGrant};
 use serde_json::Value;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-use crate::keeper::{Kept, keep_alive};
+use crate::keeper::{Kept, granted_at, keep_alive};
 use crate::{BatonClient, ClientError};
 
 #[derive(Clone, Debug)]
@@ -33,8 +33,8 @@ impl BatonClient {
     /// Acquires a lock and keeps it alive until the guard is released or dropped.
     pub async fn lock(&self, options: LockOptions) -> Result<LockGuard, ClientError> {
         let ttl_seconds = options.ttl.as_secs().max(1) as i64;
-        // Validity is counted from before the request: the server's TTL started no earlier than this.
         let requested_at = tokio::time::Instant::now();
+        let waited = options.wait.is_some();
         let grant = self
             .acquire_lock(AcquireLockRequest {
                 key: options.key,
@@ -53,7 +53,8 @@ impl BatonClient {
             }
         };
         let ttl = Duration::from_secs(ttl_seconds as u64);
-        let Kept { lost, stop } = keep_alive(ttl, requested_at, format!("lock {}", grant.key), renew);
+        let Kept { lost, stop } =
+            keep_alive(ttl, granted_at(requested_at, waited), format!("lock {}", grant.key), renew);
         Ok(LockGuard { client: self.clone(), grant, lost, stop_renewing: stop, released: false })
     }
 }

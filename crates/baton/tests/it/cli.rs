@@ -216,3 +216,38 @@ async fn events_commands_append_read_list_and_tail() {
     let _ = tail.wait();
     assert_eq!(positions, vec![1, 2, 3]);
 }
+
+#[tokio::test]
+async fn a_lock_guard_that_waited_counts_its_ttl_from_the_grant() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let client = server.client();
+    let first = baton_api::lock::AcquireLockRequest {
+        key: "k".into(),
+        owner: "first".into(),
+        ttl_seconds: 30,
+        ..Default::default()
+    };
+    let held = client.acquire_lock(first).await.unwrap();
+    // Released after most of the waiter's 3 s TTL: counted from its request, the guard took the lock it was
+    // granted for lapsed half a second later, and reported it lost.
+    let releaser = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            client.release_lock("k", &held.lock_id, "first").await.unwrap();
+        })
+    };
+    let options = LockOptions {
+        key: "k".into(),
+        owner: "a".into(),
+        ttl: Duration::from_secs(3),
+        wait: Some(Duration::from_secs(20)),
+        metadata: None,
+    };
+    let guard = client.lock(options).await.expect("granted after the wait");
+    releaser.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!guard.is_lost(), "the guard renewed the lock it holds");
+    assert_eq!(client.lock_status("k").await.unwrap().owner.as_deref(), Some("a"));
+}
