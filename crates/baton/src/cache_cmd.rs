@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use baton_api::cache::{CacheEntryView, CacheStatsView};
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -11,6 +10,7 @@ use serde_json::{Value, json};
 use crate::ClientArgs;
 use crate::lock_cmd::client;
 use crate::output::print;
+use crate::seconds_arg::as_seconds;
 
 /// Exit status of `cache get` on a miss, so scripts can tell it from an error.
 const EXIT_MISS: u8 = 4;
@@ -23,7 +23,7 @@ pub enum CacheCommand {
     Set {
         key: String,
         value: String,
-        #[arg(long, value_parser = humantime::parse_duration)]
+        #[arg(long, value_parser = crate::seconds_arg::whole_seconds)]
         ttl: Option<Duration>,
         #[arg(long = "tag")]
         tags: Vec<String>,
@@ -62,7 +62,7 @@ pub async fn run(args: &ClientArgs, command: CacheCommand) -> anyhow::Result<Exi
         },
         CacheCommand::Set { key, value, ttl, tags } => {
             let value: Value = serde_json::from_str(&value).unwrap_or(Value::String(value));
-            let ttl_seconds = ttl.map(|ttl| i64::try_from(ttl.as_secs()).context("--ttl is too long")).transpose()?;
+            let ttl_seconds = ttl.map(as_seconds);
             let stored = client.cache_put(&key, &value, ttl_seconds, tags).await?;
             print(args.json, &stored, |stored| format!("stored {}", stored.key));
         }

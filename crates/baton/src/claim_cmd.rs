@@ -13,6 +13,7 @@ use crate::ClientArgs;
 use crate::child;
 use crate::lock_cmd::{client, default_owner};
 use crate::output::print;
+use crate::seconds_arg::as_seconds;
 
 /// Exit status of `claim run` when the claim is lost while the command runs.
 const EXIT_CLAIM_LOST: u8 = 3;
@@ -25,7 +26,7 @@ pub enum ClaimCommand {
         resource: String,
         #[arg(long)]
         owner: String,
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+        #[arg(long, value_parser = crate::seconds_arg::whole_seconds, default_value = "30s")]
         ttl: Duration,
         /// JSON metadata kept with the claim.
         #[arg(long)]
@@ -36,7 +37,7 @@ pub enum ClaimCommand {
         namespace: String,
         #[arg(long)]
         owner: String,
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+        #[arg(long, value_parser = crate::seconds_arg::whole_seconds, default_value = "30s")]
         ttl: Duration,
         #[arg(required = true)]
         candidates: Vec<String>,
@@ -96,7 +97,7 @@ pub enum ClaimCommand {
         /// Defaults to HOSTNAME-PID.
         #[arg(long)]
         owner: Option<String>,
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+        #[arg(long, value_parser = crate::seconds_arg::whole_seconds, default_value = "30s")]
         ttl: Duration,
         #[arg(last = true, required = true)]
         command: Vec<String>,
@@ -136,11 +137,11 @@ pub async fn run(args: &ClientArgs, command: ClaimCommand) -> anyhow::Result<Exi
     let client = client(args)?;
     match command {
         ClaimCommand::Acquire { namespace, resource, owner, ttl, metadata: raw } => {
-            let request = ClaimRequest { owner, ttl_seconds: ttl.as_secs() as i64, metadata: metadata(raw)? };
+            let request = ClaimRequest { owner, ttl_seconds: as_seconds(ttl), metadata: metadata(raw)? };
             print(args.json, &client.claim(&namespace, &resource, &request).await?, describe);
         }
         ClaimCommand::Next { namespace, owner, ttl, candidates } => {
-            let request = NextClaimRequest { owner, candidates, ttl_seconds: ttl.as_secs() as i64, metadata: None };
+            let request = NextClaimRequest { owner, candidates, ttl_seconds: as_seconds(ttl), metadata: None };
             print(args.json, &client.claim_next(&namespace, &request).await?, describe);
         }
         ClaimCommand::Renew { namespace, resource, claim_id, owner } => {
@@ -177,7 +178,7 @@ async fn run_under_claim(
     command: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
     let owner = owner.unwrap_or_else(default_owner);
-    let request = ClaimRequest { owner, ttl_seconds: ttl.as_secs().max(1) as i64, metadata: None };
+    let request = ClaimRequest { owner, ttl_seconds: as_seconds(ttl), metadata: None };
     let guard = client.hold_claim(namespace, resource, &request).await?;
     let claim = guard.claim().clone();
     let env = [

@@ -16,6 +16,7 @@ use crate::ClientArgs;
 use crate::child;
 use crate::lock_cmd::{client, default_owner};
 use crate::output::print;
+use crate::seconds_arg::as_seconds;
 
 /// Exit status of `elect` when leadership is lost while the command runs.
 const EXIT_LEADERSHIP_LOST: u8 = 3;
@@ -28,7 +29,7 @@ pub struct ElectArgs {
     /// Defaults to HOSTNAME-PID.
     #[arg(long)]
     candidate: Option<String>,
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "15s")]
+    #[arg(long, value_parser = crate::seconds_arg::whole_seconds, default_value = "15s")]
     ttl: Duration,
     /// JSON the leader announces while it leads.
     #[arg(long)]
@@ -91,7 +92,7 @@ pub async fn run_elected(args: &ClientArgs, elect: ElectArgs) -> anyhow::Result<
     let value = elect.value.as_deref().map(serde_json::from_str).transpose().context("--value is not JSON")?;
     let request = CampaignRequest {
         candidate: elect.candidate.unwrap_or_else(default_owner),
-        ttl_seconds: elect.ttl.as_secs().max(1) as i64,
+        ttl_seconds: as_seconds(elect.ttl),
         wait_timeout_seconds: Some(CAMPAIGN_WAIT.as_secs() as i64),
         wait_timeout_ms: None,
         value,

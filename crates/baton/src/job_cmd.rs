@@ -93,7 +93,7 @@ pub enum QueueCommand {
         /// Jobs started per `--rate-period`.
         #[arg(long)]
         rate_limit: Option<u32>,
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
+        #[arg(long, value_parser = crate::seconds_arg::whole_seconds, default_value = "1s")]
         rate_period: Duration,
         #[arg(long)]
         per_key_concurrency: Option<u32>,
@@ -182,8 +182,7 @@ pub async fn run_queue(args: &ClientArgs, command: QueueCommand) -> anyhow::Resu
         QueueCommand::Pause { queue } => (queue, QueueSettingsRequest { paused: Some(true), ..Default::default() }),
         QueueCommand::Resume { queue } => (queue, QueueSettingsRequest { paused: Some(false), ..Default::default() }),
         QueueCommand::Set { queue, concurrency, rate_limit, rate_period, per_key_concurrency } => {
-            let rate_limit =
-                rate_limit.map(|limit| RateLimitBody { limit, period_seconds: rate_period.as_secs().max(1) });
+            let rate_limit = rate_limit.map(|limit| RateLimitBody { limit, period_seconds: rate_period.as_secs() });
             (
                 queue,
                 QueueSettingsRequest {

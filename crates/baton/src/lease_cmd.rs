@@ -9,12 +9,13 @@ use clap::Subcommand;
 use crate::ClientArgs;
 use crate::lock_cmd::client;
 use crate::output::print;
+use crate::seconds_arg::as_seconds;
 
 #[derive(Subcommand)]
 pub enum LeaseCommand {
     /// Grant a lease.
     Grant {
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+        #[arg(long, value_parser = crate::seconds_arg::whole_seconds, default_value = "30s")]
         ttl: Duration,
     },
     /// Extend a lease by its TTL.
@@ -30,7 +31,7 @@ fn describe(lease: &LeaseResponse) -> String {
 pub async fn run(args: &ClientArgs, command: LeaseCommand) -> anyhow::Result<ExitCode> {
     let client = client(args)?;
     match command {
-        LeaseCommand::Grant { ttl } => print(args.json, &client.grant_lease(ttl.as_secs() as i64).await?, describe),
+        LeaseCommand::Grant { ttl } => print(args.json, &client.grant_lease(as_seconds(ttl)).await?, describe),
         LeaseCommand::Keepalive { lease_id } => print(args.json, &client.keepalive_lease(&lease_id).await?, describe),
         LeaseCommand::Revoke { lease_id } => {
             client.revoke_lease(&lease_id).await?;

@@ -10,6 +10,7 @@ use clap::Subcommand;
 use crate::ClientArgs;
 use crate::child;
 use crate::output::print;
+use crate::seconds_arg::as_seconds;
 
 /// Exit status of `lock run` when the lock is lost while the command runs.
 const EXIT_LOCK_LOST: u8 = 3;
@@ -21,7 +22,7 @@ pub enum LockCommand {
         key: String,
         #[arg(long)]
         owner: String,
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+        #[arg(long, value_parser = crate::seconds_arg::whole_seconds, default_value = "30s")]
         ttl: Duration,
         /// Wait this long (FIFO) if the lock is held.
         #[arg(long, value_parser = humantime::parse_duration)]
@@ -48,7 +49,7 @@ pub enum LockCommand {
         lock_id: String,
         #[arg(long)]
         owner: String,
-        #[arg(long, value_parser = humantime::parse_duration)]
+        #[arg(long, value_parser = crate::seconds_arg::whole_seconds)]
         ttl: Option<Duration>,
     },
     /// Show who holds a lock.
@@ -71,7 +72,7 @@ pub enum LockCommand {
         /// Defaults to HOSTNAME-PID.
         #[arg(long)]
         owner: Option<String>,
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+        #[arg(long, value_parser = crate::seconds_arg::whole_seconds, default_value = "30s")]
         ttl: Duration,
         #[arg(long, value_parser = humantime::parse_duration)]
         wait: Option<Duration>,
@@ -126,7 +127,7 @@ pub async fn run(args: &ClientArgs, command: LockCommand) -> anyhow::Result<Exit
                 .acquire_lock(AcquireLockRequest {
                     key,
                     owner,
-                    ttl_seconds: ttl.as_secs() as i64,
+                    ttl_seconds: as_seconds(ttl),
                     wait_timeout_ms: wait.map(|w| w.as_millis() as i64),
                     permits,
                     lease_id: lease,
@@ -140,7 +141,7 @@ pub async fn run(args: &ClientArgs, command: LockCommand) -> anyhow::Result<Exit
             print(args.json, &released, |r| format!("released {} lock_id={}", r.key, r.lock_id));
         }
         LockCommand::Renew { key, lock_id, owner, ttl } => {
-            let grant = client.renew_lock(&key, &lock_id, &owner, ttl.map(|t| t.as_secs() as i64)).await?;
+            let grant = client.renew_lock(&key, &lock_id, &owner, ttl.map(as_seconds)).await?;
             print(args.json, &grant, describe_grant);
         }
         LockCommand::Status { key } => print(args.json, &client.lock_status(&key).await?, describe_status),

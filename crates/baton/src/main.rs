@@ -12,6 +12,7 @@ mod lock_cmd;
 mod output;
 mod saga_cmd;
 mod schedule_cmd;
+mod seconds_arg;
 mod serve;
 mod svc_cmd;
 mod worker_cmd;

@@ -15,6 +15,7 @@ use futures::StreamExt as _;
 use crate::ClientArgs;
 use crate::lock_cmd::client;
 use crate::output::print;
+use crate::seconds_arg::as_seconds;
 
 /// Exit status of `register --keep` when the registration is lost (deregistered elsewhere, or unreachable).
 const EXIT_REGISTRATION_LOST: u8 = 3;
@@ -45,7 +46,7 @@ pub enum SvcCommand {
         /// JSON metadata.
         #[arg(long)]
         metadata: Option<String>,
-        #[arg(long, value_parser = humantime::parse_duration, conflicts_with_all = ["http", "tcp"])]
+        #[arg(long, value_parser = crate::seconds_arg::whole_seconds, conflicts_with_all = ["http", "tcp"])]
         ttl: Option<Duration>,
         /// An HTTP check: Baton requests this URL; a 2xx answer passes.
         #[arg(long, conflicts_with = "tcp")]
@@ -53,15 +54,15 @@ pub enum SvcCommand {
         /// A TCP check: Baton connects to host:port.
         #[arg(long)]
         tcp: Option<String>,
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+        #[arg(long, value_parser = crate::seconds_arg::whole_seconds, default_value = "10s")]
         interval: Duration,
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "2s")]
+        #[arg(long, value_parser = crate::seconds_arg::whole_seconds, default_value = "2s")]
         timeout: Duration,
         /// The HTTP check's method (GET by default).
         #[arg(long)]
         method: Option<String>,
         /// Remove the instance once it has been critical this long.
-        #[arg(long, value_parser = humantime::parse_duration)]
+        #[arg(long, value_parser = crate::seconds_arg::whole_seconds)]
         deregister_after: Option<Duration>,
         /// Stay in the foreground heartbeating the TTL instance until Ctrl-C, then deregister it.
         #[arg(long, requires = "ttl")]
@@ -138,10 +139,6 @@ fn query(filters: Filters, cursor: Option<String>, limit: Option<u32>) -> Instan
     InstanceQuery { healthy: filters.healthy, tags: filters.tags, cursor, limit }
 }
 
-fn whole_seconds(duration: Duration) -> i64 {
-    duration.as_secs() as i64
-}
-
 pub async fn run(args: &ClientArgs, command: SvcCommand) -> anyhow::Result<ExitCode> {
     let client = client(args)?;
     match command {
@@ -165,8 +162,8 @@ pub async fn run(args: &ClientArgs, command: SvcCommand) -> anyhow::Result<ExitC
                 http,
                 tcp,
                 method,
-                interval_seconds: whole_seconds(interval),
-                timeout_seconds: whole_seconds(timeout),
+                interval_seconds: as_seconds(interval),
+                timeout_seconds: as_seconds(timeout),
             });
             let request = RegisterInstanceRequest {
                 address,
@@ -176,9 +173,9 @@ pub async fn run(args: &ClientArgs, command: SvcCommand) -> anyhow::Result<ExitC
                     .map(|raw| serde_json::from_str(&raw))
                     .transpose()
                     .context("--metadata is not JSON")?,
-                ttl_seconds: ttl.map(whole_seconds),
+                ttl_seconds: ttl.map(as_seconds),
                 check,
-                deregister_after_seconds: deregister_after.map(whole_seconds),
+                deregister_after_seconds: deregister_after.map(as_seconds),
                 namespace: None,
             };
             if keep {

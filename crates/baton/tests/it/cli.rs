@@ -24,6 +24,11 @@ async fn lock_commands_acquire_show_list_and_release() {
     let grant = json_of(&baton(&server, &["lock", "acquire", "deploy", "--owner", "ci", "--ttl", "30s", "--json"]));
     let lock_id = grant["lock_id"].as_str().unwrap().to_owned();
 
+    // A TTL is sent in whole seconds: 500ms is refused by the CLI, not sent as 0 or rounded.
+    let sub_second = baton(&server, &["lock", "acquire", "deploy", "--owner", "other", "--ttl", "500ms"]);
+    assert_eq!(sub_second.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&sub_second.stderr).contains("whole number of seconds"));
+
     let held = baton(&server, &["lock", "acquire", "deploy", "--owner", "other", "--ttl", "30s"]);
     assert!(!held.status.success());
     assert!(String::from_utf8_lossy(&held.stderr).contains("LOCK_HELD"));
