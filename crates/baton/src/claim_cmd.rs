@@ -202,5 +202,11 @@ async fn run_under_claim(
             child.kill().await.ok();
             Ok(ExitCode::from(EXIT_CLAIM_LOST))
         }
+        // Stopped before the command finished: the work is not done, so the claim is given back.
+        signal = child::stop_requested() => {
+            child::stop(&mut child, signal, child::STOP_GRACE).await;
+            guard.discard().await.ok();
+            Ok(child::stopped_by(signal))
+        }
     }
 }

@@ -9,8 +9,7 @@ use baton_api::election::{CampaignRequest, ElectionView};
 use baton_client::ClientError;
 use clap::Subcommand;
 use futures::StreamExt as _;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use crate::ClientArgs;
 use crate::child;
@@ -118,13 +117,13 @@ pub async fn run_elected(args: &ClientArgs, elect: ElectArgs) -> anyhow::Result<
         }
         () = leadership.lost() => {
             eprintln!("baton: lost the leadership of {}; stopping the command", elect.name);
-            if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-            }
-            if tokio::time::timeout(elect.grace, child.wait()).await.is_err() {
-                child.kill().await.ok();
-            }
+            child::stop(&mut child, Signal::SIGTERM, elect.grace).await;
             Ok(ExitCode::from(EXIT_LEADERSHIP_LOST))
+        }
+        signal = child::stop_requested() => {
+            child::stop(&mut child, signal, elect.grace).await;
+            leadership.resign().await.ok();
+            Ok(child::stopped_by(signal))
         }
     }
 }

@@ -184,6 +184,11 @@ async fn run_under_lock(
             child.kill().await.ok();
             Ok(ExitCode::from(EXIT_LOCK_LOST))
         }
+        signal = child::stop_requested() => {
+            child::stop(&mut child, signal, child::STOP_GRACE).await;
+            guard.release().await.ok();
+            Ok(child::stopped_by(signal))
+        }
     }
 }
 

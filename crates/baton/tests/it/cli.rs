@@ -256,3 +256,25 @@ async fn a_lock_guard_that_waited_counts_its_ttl_from_the_grant() {
     assert!(!guard.is_lost(), "the guard renewed the lock it holds");
     assert_eq!(client.lock_status("k").await.unwrap().owner.as_deref(), Some("a"));
 }
+
+#[tokio::test]
+async fn a_lock_run_stopped_by_sigterm_stops_its_command_and_releases_the_lock() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let pid_file = temp.path().join("pid");
+    let script = format!("echo $$ > {}.part && mv {0}.part {0} && exec sleep 30", pid_file.display());
+    let mut run = Command::new(BATON)
+        .args(["lock", "run", "k", "--", "sh", "-c", &script])
+        .env("BATON_URL", &server.url)
+        .spawn()
+        .expect("run baton");
+    crate::server::eventually("the command runs under the lock", || async { pid_file.exists() }).await;
+    let command_pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
+    let sent = Command::new("kill").args(["-TERM", &run.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 15), "stopped by SIGTERM, as a shell reports it");
+    assert!(!server.client().lock_status("k").await.unwrap().is_locked, "released at once, not left to its TTL");
+    let alive = Command::new("kill").args(["-0", &command_pid]).stderr(std::process::Stdio::null()).status().unwrap();
+    assert!(!alive.success(), "the command does not outlive baton");
+}
