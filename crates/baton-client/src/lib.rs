@@ -83,6 +83,9 @@ pub struct ListLocks {
     pub limit: Option<u32>,
 }
 
+/// How long a connection to the server may take to open before a request fails.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl BatonClient {
     pub fn new(base_url: impl Into<String>) -> Result<Self, ClientError> {
         let base_url = base_url.into();
@@ -90,7 +93,12 @@ impl BatonClient {
         if parsed.cannot_be_a_base() {
             return Err(ClientError::InvalidUrl(base_url));
         }
-        let http = reqwest::Client::builder().pool_max_idle_per_host(256).tcp_nodelay(true).build()?;
+        // A connect timeout only: a whole-request timeout would also end subscriptions (SSE) and long polls.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .tcp_nodelay(true)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()?;
         Ok(Self { http, base_url: parsed, namespace: None })
     }
 
