@@ -60,12 +60,19 @@ impl Default for Limits {
 /// refused, the same everywhere.
 impl Limits {
     /// A name the client chooses (a lock key, a claim's resource, an election, a cache key): 1 to
-    /// `max_key_bytes` bytes, without control characters (those mark Baton's own reserved keys).
+    /// `max_key_bytes` bytes, without control characters (those mark Baton's own reserved keys), and not `.` or
+    /// `..`, which no URL path can carry (clients drop them as path segments, so the name's routes are unreachable).
     pub fn check_key(&self, what: &str, key: &str) -> Result<(), Error> {
         if key.is_empty() || key.chars().any(char::is_control) {
             return Err(Error::invalid(
                 ErrorCode::InvalidArgument,
                 format!("{what} must be 1 or more bytes without control characters"),
+            ));
+        }
+        if key == "." || key == ".." {
+            return Err(Error::invalid(
+                ErrorCode::InvalidArgument,
+                format!("{what} cannot be '{key}': a URL path cannot carry it"),
             ));
         }
         if key.len() > self.max_key_bytes {

@@ -290,6 +290,8 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         ),
         ("POST", "/api/v1/locks", r#"{"key": "k", "owner": "o", "ttl_seconds": "5"}"#.into(), 422, "INVALID_BODY"),
         ("POST", "/api/v1/locks", r#"{"key": "", "owner": "o", "ttl_seconds": 5}"#.into(), 422, "INVALID_ARGUMENT"),
+        // A URL path cannot carry `..`: granted, the lock's renew and release routes could not be reached.
+        ("POST", "/api/v1/locks", r#"{"key": "..", "owner": "o", "ttl_seconds": 5}"#.into(), 422, "INVALID_ARGUMENT"),
         (
             "POST",
             "/api/v1/locks",
