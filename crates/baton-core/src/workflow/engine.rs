@@ -112,12 +112,13 @@ pub async fn start<T: WorkflowTx>(
     tx: &mut T,
     params: &StartWorkflowParams,
 ) -> Result<Applied<(WorkflowRecord, bool)>, Error> {
-    if let Some(existing) = tx.workflow_for_update(&params.namespace, &params.workflow_id).await? {
-        return Ok(Applied::quiet((existing, false)));
-    }
-    // Not a workflow's, yet maybe a saga's: the insert would break the shared key (a 500).
+    // One lookup for a new id, the usual case. A taken id is a workflow's (answered with it) or a saga's: the two
+    // kinds share one key, so inserting would break it (a 500).
     if tx.id_taken(&params.namespace, &params.workflow_id).await? {
-        return Err(Error::WorkflowExists { workflow_id: params.workflow_id.clone() });
+        return match tx.workflow_for_update(&params.namespace, &params.workflow_id).await? {
+            Some(existing) => Ok(Applied::quiet((existing, false))),
+            None => Err(Error::WorkflowExists { workflow_id: params.workflow_id.clone() }),
+        };
     }
     let now = tx.now().await?;
     let mut workflow = WorkflowRecord {
