@@ -10,7 +10,8 @@
 # Environment (all optional):
 #   DURATION_SECS=5      length of each measurement window
 #   ROUNDS=3             rounds over all scenarios; the summary shows medians over rounds
-#   TARGETS="baton-sqlite baton-postgres etcd redis"   which targets to run
+#   TARGETS="baton-sqlite baton-postgres baton-postgres-2nodes etcd redis"   which targets to run
+#                        (baton-postgres-2nodes: two `baton serve` nodes on one PostgreSQL, clients alternate)
 #   REDIS_DURABLE=1      Redis with --appendonly yes --appendfsync always (default: no persistence at all)
 #   CARGO_TARGET_DIR     for the Baton build (default /var/tmp/baton-ci-target, as .ci/run)
 #   BATON_BIN            a baton binary to use instead of building one
@@ -23,7 +24,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
 DURATION_SECS=${DURATION_SECS:-5}
 ROUNDS=${ROUNDS:-3}
-TARGETS=${TARGETS:-"baton-sqlite baton-postgres etcd redis"}
+TARGETS=${TARGETS:-"baton-sqlite baton-postgres baton-postgres-2nodes etcd redis"}
 REDIS_DURABLE=${REDIS_DURABLE:-0}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/baton-ci-target}
 BENCH_TARGET_DIR=${BENCH_TARGET_DIR:-/work/target-bench}
@@ -36,6 +37,7 @@ ETCD_URL=http://127.0.0.1:2379
 REDIS_PORT=6390
 BATON_SQLITE_ADDR=127.0.0.1:18080
 BATON_PG_ADDR=127.0.0.1:18081
+BATON_PG_SECOND_ADDR=127.0.0.1:18082
 PG_HOST=127.0.0.1
 PG_PORT=5432
 PG_DB=baton_bench
@@ -63,14 +65,16 @@ wants etcd && need_ports+=(2379 2380 2381)
 wants redis && need_ports+=("$REDIS_PORT")
 wants baton-sqlite && need_ports+=("${BATON_SQLITE_ADDR##*:}")
 wants baton-postgres && need_ports+=("${BATON_PG_ADDR##*:}")
+wants baton-postgres-2nodes && need_ports+=("${BATON_PG_ADDR##*:}" "${BATON_PG_SECOND_ADDR##*:}")
 for port in ${need_ports[@]+"${need_ports[@]}"}; do
     port_busy "$port" && die "port $port on 127.0.0.1 is already in use (a leftover run, or a packaged service?)"
 done
 
 # --- PostgreSQL for baton-postgres ---------------------------------------------------------------------------------
-if wants baton-postgres; then
+if wants baton-postgres || wants baton-postgres-2nodes; then
     if ! pg_isready -h "$PG_HOST" -p "$PG_PORT" -q 2>/dev/null; then
-        log "warning: no PostgreSQL at $PG_HOST:$PG_PORT; skipping baton-postgres"
+        log "warning: no PostgreSQL at $PG_HOST:$PG_PORT; skipping baton-postgres and baton-postgres-2nodes"
+        TARGETS=${TARGETS//baton-postgres-2nodes/}
         TARGETS=${TARGETS//baton-postgres/}
     elif [[ "$(psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname = '$PG_DB'")" != 1 ]]; then
         log "creating database $PG_DB"
@@ -112,14 +116,20 @@ if wants redis; then
 fi
 
 wants baton-sqlite && start_baton baton-sqlite "$BATON_SQLITE_ADDR" --data-dir "$SCRATCH/baton-sqlite/data"
-wants baton-postgres && start_baton baton-postgres "$BATON_PG_ADDR" \
-    --database-url "postgres://postgres@$PG_HOST:$PG_PORT/$PG_DB?sslmode=disable"
+PG_URL="postgres://postgres@$PG_HOST:$PG_PORT/$PG_DB?sslmode=disable"
+if wants baton-postgres || wants baton-postgres-2nodes; then
+    start_baton baton-postgres "$BATON_PG_ADDR" --database-url "$PG_URL" --node-id bench-a
+fi
+# The second node of the same cluster: baton-postgres-2nodes sends every other client to it.
+wants baton-postgres-2nodes && start_baton baton-postgres-b "$BATON_PG_SECOND_ADDR" --database-url "$PG_URL" --node-id bench-b
 
 # --- run ------------------------------------------------------------------------------------------------------------
 bench_args() { # the baton-bench arguments of one target
     case $1 in
         baton-sqlite) echo "--target baton --url http://$BATON_SQLITE_ADDR --label baton-sqlite" ;;
         baton-postgres) echo "--target baton --url http://$BATON_PG_ADDR --label baton-postgres" ;;
+        baton-postgres-2nodes)
+            echo "--target baton --url http://$BATON_PG_ADDR,http://$BATON_PG_SECOND_ADDR --label baton-postgres-2nodes" ;;
         etcd) echo "--target etcd --url $ETCD_URL --label etcd" ;;
         redis) echo "--target redis --url redis://127.0.0.1:$REDIS_PORT --label $REDIS_LABEL" ;;
         *) die "unknown target $1" ;;
@@ -133,14 +143,20 @@ log "targets: ${targets[*]}; ${ROUNDS} round(s) of ${DURATION_SECS}s windows; re
 failures=0
 turn=0
 for round in $(seq "$ROUNDS"); do
-    for scenario in uncontended contended keepalive; do
+    # handoff-2: the contended scenario with 2 clients. On baton-postgres-2nodes the clients sit on different
+    # nodes, so every hand-off wakes a waiter on the other node: the cross-node wake-up, from release to grant.
+    for scenario in uncontended contended handoff-2 keepalive; do
         # Rotate the target order every scenario, so no target always runs first or last.
         n=${#targets[@]}
         for i in $(seq 0 $((n - 1))); do
             target=${targets[$(((i + turn) % n))]}
             log "round $round/$ROUNDS: $scenario on $target"
             # shellcheck disable=SC2046 # word splitting of bench_args is intended
-            if ! "$BENCH_BIN" locks $(bench_args "$target") --scenario "$scenario" \
+            case $scenario in
+                handoff-2) scenario_args=(--scenario contended --clients 2) ;;
+                *) scenario_args=(--scenario "$scenario") ;;
+            esac
+            if ! "$BENCH_BIN" locks $(bench_args "$target") "${scenario_args[@]}" \
                 --duration-secs "$DURATION_SECS" | tee -a "$RESULTS_FILE"; then
                 log "warning: $scenario on $target failed"
                 failures=$((failures + 1))

@@ -13,6 +13,12 @@
 //! cores the server shares with it as it can; `--http reqwest` measures them through a reqwest pool, as the SDK
 //! sends them. The same code measures every Baton backend; run-locks.sh labels the runs `baton-sqlite` and
 //! `baton-postgres`.
+//!
+//! Given several URLs (nodes of one cluster), clients connect to them in turn, so half of 2 clients' hand-offs in
+//! `contended` go from one node to the other: run-locks.sh's `baton-postgres-2nodes` measures the cross-node
+//! wake-up that way.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, bail};
 use baton_client::{BatonClient, LeaseKeepalives};
@@ -24,11 +30,21 @@ use serde_json::json;
 use crate::http1::{HttpClient, HttpKind, describe_failure, path_segment};
 use crate::target::{LEASE_TTL_SECS, LOCK_TTL_SECS, Scenario, Target, TargetClient, Wait};
 
-/// One Baton server, e.g. `http://127.0.0.1:18080`.
+/// One Baton server, e.g. `http://127.0.0.1:18080`, or the nodes of one cluster.
 pub struct Baton {
-    pub url: String,
+    urls: Vec<String>,
     /// How acquires and releases are sent.
-    pub http: HttpKind,
+    http: HttpKind,
+    /// How many clients have connected: the next one takes `urls[connected % urls.len()]`.
+    connected: AtomicUsize,
+}
+
+impl Baton {
+    /// `urls` must not be empty.
+    pub fn new(urls: Vec<String>, http: HttpKind) -> Self {
+        assert!(!urls.is_empty(), "a Baton target needs a URL");
+        Self { urls, http, connected: AtomicUsize::new(0) }
+    }
 }
 
 pub struct BatonTargetClient {
@@ -55,8 +71,9 @@ impl Target for Baton {
     type Client = BatonTargetClient;
 
     async fn connect(&self, owner: String) -> Result<BatonTargetClient> {
-        let client = BatonClient::new(&self.url).with_context(|| format!("baton client for {}", self.url))?;
-        let http = HttpClient::connect(self.http, &self.url).await?;
+        let url = &self.urls[self.connected.fetch_add(1, Ordering::Relaxed) % self.urls.len()];
+        let client = BatonClient::new(url).with_context(|| format!("baton client for {url}"))?;
+        let http = HttpClient::connect(self.http, url).await?;
         Ok(BatonTargetClient { client, http, owner })
     }
 

@@ -94,6 +94,7 @@ struct LocksArgs {
     #[arg(long, value_enum)]
     target: TargetKind,
     /// Baton: http://127.0.0.1:18080, etcd: http://127.0.0.1:2379, redis: redis://127.0.0.1:6390 by default.
+    /// Baton also takes the nodes of one cluster, comma-separated: clients connect to them in turn.
     #[arg(long)]
     url: Option<String>,
     /// Name printed as "target" (e.g. baton-sqlite); the target kind by default.
@@ -157,8 +158,11 @@ async fn locks(args: LocksArgs) -> anyhow::Result<()> {
     let url = args.url.clone();
     match args.target {
         TargetKind::Baton => {
-            let url = url.unwrap_or_else(|| "http://127.0.0.1:18080".into());
-            run_scenarios(baton::Baton { url, http: args.http }, "baton", &args).await
+            let urls = url.unwrap_or_else(|| "http://127.0.0.1:18080".into());
+            let urls: Vec<String> =
+                urls.split(',').map(str::trim).filter(|u| !u.is_empty()).map(String::from).collect();
+            anyhow::ensure!(!urls.is_empty(), "--url names no Baton server");
+            run_scenarios(baton::Baton::new(urls, args.http), "baton", &args).await
         }
         TargetKind::Etcd => {
             let endpoint = url.unwrap_or_else(|| "http://127.0.0.1:2379".into());

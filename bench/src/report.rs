@@ -123,6 +123,7 @@ struct Group {
     p99: Vec<f64>,
     changes: Vec<f64>,
     handoff_p50: Vec<f64>,
+    handoff_p99: Vec<f64>,
     note: Option<String>,
 }
 
@@ -208,6 +209,9 @@ fn summarize_locks(lines: &[Value]) {
         if let Some(handoff) = v["handoff_p50_ms"].as_f64() {
             g.handoff_p50.push(handoff);
         }
+        if let Some(handoff) = v["handoff_p99_ms"].as_f64() {
+            g.handoff_p99.push(handoff);
+        }
         g.note = v["note"].as_str().map(str::to_owned);
     }
 
@@ -222,7 +226,7 @@ fn summarize_locks(lines: &[Value]) {
     }
 
     println!(
-        "{:<12} {:>7}  {:<15} {:>10} {:>9} {:>9} {:>5} {:>10} {:>11} {:>11} {:>11}",
+        "{:<12} {:>7}  {:<21} {:>10} {:>9} {:>9} {:>5} {:>10} {:>11} {:>11} {:>11} {:>11}",
         "scenario",
         "clients",
         "target",
@@ -233,7 +237,8 @@ fn summarize_locks(lines: &[Value]) {
         "Baton/etcd",
         "Baton/Redis",
         "to-other/s",
-        "handoff p50"
+        "handoff p50",
+        "handoff p99"
     );
     let mut notes: BTreeMap<String, usize> = BTreeMap::new();
     let mut current = None;
@@ -255,7 +260,7 @@ fn summarize_locks(lines: &[Value]) {
             None => String::new(),
         };
         let row = format!(
-            "{:<12} {:>7}  {:<15} {:>10.0} {:>9.3} {:>9.3} {:>5} {:>10} {:>11} {:>11} {:>11}{}",
+            "{:<12} {:>7}  {:<21} {:>10.0} {:>9.3} {:>9.3} {:>5} {:>10} {:>11} {:>11} {:>11} {:>11}{}",
             NAMES[(*order).min(3) as usize],
             clients,
             target,
@@ -267,6 +272,7 @@ fn summarize_locks(lines: &[Value]) {
             ratio("redis"),
             if g.changes.is_empty() { String::new() } else { format!("{:.0}", median(&mut g.changes)) },
             if g.handoff_p50.is_empty() { String::new() } else { format!("{:.3}", median(&mut g.handoff_p50)) },
+            if g.handoff_p99.is_empty() { String::new() } else { format!("{:.3}", median(&mut g.handoff_p99)) },
             mark
         );
         println!("{}", row.trim_end());
@@ -276,5 +282,5 @@ fn summarize_locks(lines: &[Value]) {
     }
     println!("\nFigures are medians over runs. Ratios compare ops/s (higher is better for Baton).");
     println!("to-other/s (contended): acquisitions per second that went to a different client than the last one.");
-    println!("handoff p50 (contended): ms from a release being sent to another client holding the lock.");
+    println!("handoff p50/p99 (contended): ms from a release being sent to another client holding the lock.");
 }
