@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use baton_api::job::{BatchItemResult, CompleteItem, FailRequest, FetchRequest, JobView};
 use serde_json::Value;
@@ -221,6 +221,7 @@ impl Worker {
                 ..FetchRequest::default()
             };
             // Not raced with shutdown: a fetch cut short could leave jobs leased to nobody until their lease ends.
+            let fetch_sent = Instant::now();
             let fetched = this.client.fetch_and_complete(&queues, request).await;
             lock(&acks).fetching = false;
             let fetched = match fetched {
@@ -237,7 +238,7 @@ impl Worker {
                 let (this, counters, stop_jobs, acks) =
                     (this.clone(), counters.clone(), stop_jobs.clone(), acks.clone());
                 running.spawn(async move {
-                    this.execute(job, &counters, stop_jobs, &acks).await;
+                    this.execute(job, fetch_sent, &counters, stop_jobs, &acks).await;
                     drop(permit);
                 });
             }
@@ -262,9 +263,11 @@ impl Worker {
         }
     }
 
+    /// Runs one job. `leased_at` is when its fetch was sent: the server's lease began no earlier.
     async fn execute(
         &self,
         job: JobView,
+        leased_at: Instant,
         counters: &Counters,
         stop_jobs: CancellationToken,
         acks: &Mutex<PendingAcks>,
@@ -279,7 +282,7 @@ impl Worker {
         let cancel = stop_jobs.child_token();
         let lease_lost = CancellationToken::new();
         let context = JobContext { job: job.clone(), cancel: cancel.clone(), client: self.client.clone() };
-        let heartbeats = self.heartbeat(&job.job_id, token, cancel.clone(), lease_lost.clone());
+        let heartbeats = self.heartbeat(&job.job_id, token, leased_at, cancel.clone(), lease_lost.clone());
         let outcome = tokio::select! {
             outcome = handler(context) => outcome,
             () = heartbeats => return,
@@ -337,18 +340,44 @@ impl Worker {
 
     /// Heartbeats every third of the lease until the lease is lost (then it returns, having cancelled the
     /// handler); a cancel requested by an operator cancels the handler and keeps heartbeating.
-    async fn heartbeat(&self, job_id: &str, token: i64, cancel: CancellationToken, lease_lost: CancellationToken) {
+    ///
+    /// The lease counts as lost when the server says so, and also when no heartbeat has got through for a whole
+    /// lease since `leased_at` or the last one that did: the server has handed the job to another worker by then.
+    async fn heartbeat(
+        &self,
+        job_id: &str,
+        token: i64,
+        leased_at: Instant,
+        cancel: CancellationToken,
+        lease_lost: CancellationToken,
+    ) {
+        let interval = self.lease / 3;
+        let mut renewed_at = leased_at;
         loop {
-            tokio::time::sleep(self.lease / 3).await;
-            match self.client.heartbeat_job(job_id, token, None).await {
-                Ok(beat) if beat.cancel_requested => cancel.cancel(),
-                Ok(_) => {}
-                Err(error) if matches!(error.code(), Some("STALE_TOKEN" | "JOB_NOT_FOUND")) => {
+            tokio::time::sleep(interval).await;
+            let sent = Instant::now();
+            // Bounded, so that a server that stops answering cannot hold the loop past the lease.
+            let beat = tokio::time::timeout(interval, self.client.heartbeat_job(job_id, token, None)).await;
+            match beat {
+                Ok(Ok(beat)) => {
+                    renewed_at = sent;
+                    if beat.cancel_requested {
+                        cancel.cancel();
+                    }
+                }
+                Ok(Err(error)) if matches!(error.code(), Some("STALE_TOKEN" | "JOB_NOT_FOUND")) => {
                     lease_lost.cancel();
                     cancel.cancel();
                     return;
                 }
-                Err(error) => tracing::warn!(%error, job_id, "heartbeat failed"),
+                Ok(Err(error)) => tracing::warn!(%error, job_id, "heartbeat failed"),
+                Err(_) => tracing::warn!(job_id, "heartbeat got no answer in {interval:?}"),
+            }
+            if renewed_at.elapsed() >= self.lease {
+                tracing::warn!(job_id, "no heartbeat got through for a whole lease; stopping the job's handler");
+                lease_lost.cancel();
+                cancel.cancel();
+                return;
             }
         }
     }

@@ -257,3 +257,45 @@ async fn a_worker_stopped_past_its_grace_hands_running_jobs_back() {
     let request = FetchRequest { worker_id: "next".into(), ..FetchRequest::default() };
     assert_eq!(client.fetch_jobs(&["slow"], request).await.unwrap().len(), 1, "it runs again at once");
 }
+
+#[tokio::test]
+async fn an_sdk_worker_stops_a_handler_whose_heartbeats_fail_for_a_whole_lease() {
+    /// Tells the test when the handler's future ends, however it ends: finished, or dropped by the worker.
+    struct Ended(tokio::sync::mpsc::UnboundedSender<()>);
+    impl Drop for Ended {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
+    }
+
+    let temp = temp_dir();
+    let mut server = Server::embedded(&data_dir(&temp));
+    let client = server.client();
+    let (ended_tx, mut ended) = tokio::sync::mpsc::unbounded_channel();
+    let stop = CancellationToken::new();
+    let worker = Worker::new(client.clone(), &["slow"]).lease(Duration::from_secs(2)).handle(
+        "forever",
+        move |context: JobContext| {
+            let ended = Ended(ended_tx.clone());
+            async move {
+                let _ended = ended;
+                context.cancelled().await;
+                Err(JobError::new("interrupted"))
+            }
+        },
+    );
+    let running = tokio::spawn(worker.run(stop.clone()));
+    let queued = client.enqueue("slow", &EnqueueJob { job_type: "forever".into(), ..job(json!(null)) }).await.unwrap();
+    eventually("the job runs", || async {
+        client.get_job(&queued.job_id).await.is_ok_and(|job| job.state == "running")
+    })
+    .await;
+
+    // With the server gone no heartbeat gets through; once the lease is over the job may run elsewhere.
+    server.kill_hard();
+    let stopped = tokio::time::timeout(Duration::from_secs(30), ended.recv()).await;
+    assert_eq!(stopped.expect("the handler is stopped once its lease is over"), Some(()));
+    stop.cancel();
+    let report = tokio::time::timeout(Duration::from_secs(10), running).await.expect("stops").unwrap();
+    assert_eq!((report.completed, report.failed), (0, 0), "nothing is acknowledged under a lapsed lease");
+}
