@@ -253,6 +253,8 @@ pub struct GroupView {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct GroupList {
     pub groups: Vec<GroupView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// A WebSocket subscription's messages: `{"type": "event", "event": {...}}`, `{"type": "caught_up"}` once the

@@ -212,8 +212,12 @@ impl BatonClient {
         self.send(self.request(Method::GET, &["api", "v1", "groups", group])).await
     }
 
-    pub async fn list_groups(&self) -> Result<GroupList, ClientError> {
-        self.send(self.request(Method::GET, &["api", "v1", "groups"])).await
+    /// Groups by name, a page at a time: pass the previous page's `next_cursor` as `cursor`.
+    pub async fn list_groups(&self, cursor: Option<&str>, limit: Option<u32>) -> Result<GroupList, ClientError> {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        query.extend(cursor.map(|v| ("cursor", v.to_owned())));
+        query.extend(limit.map(|v| ("limit", v.to_string())));
+        self.send(self.request(Method::GET, &["api", "v1", "groups"]).query(&query)).await
     }
 
     pub async fn delete_group(&self, group: &str) -> Result<(), ClientError> {

@@ -4,11 +4,13 @@
 use std::time::Duration;
 
 use baton_core::Error;
+use baton_core::event::group::Group;
 use baton_core::event::group::{
     CommitParams, GroupMembership, GroupSettings, GroupStart, JoinParams, MemberRef, hash_range, partition_of,
 };
 use baton_core::event::{AppendParams, EventId, ExpectedVersion, NewEvent, stream_hash};
 use baton_core::namespace::Namespace;
+use baton_core::page::Page;
 use serde_json::value::RawValue;
 
 use crate::harness::Harness;
@@ -76,7 +78,7 @@ pub async fn members_split_the_partitions_and_every_change_is_a_new_generation(h
     let b = h.store.heartbeat_member(member("b")).await.unwrap();
     assert_eq!((b.group.generation, b.partitions), (4, 0..4));
     assert!(matches!(h.store.leave_group(member("a")).await, Err(Error::MemberNotFound { .. })));
-    assert_eq!(h.store.list_groups(&Namespace::default()).await.unwrap().len(), 1);
+    assert_eq!(h.store.list_groups(&Namespace::default(), None, 10).await.unwrap().items.len(), 1);
     assert!(h.store.delete_group(&Namespace::default(), "projections").await.unwrap());
     assert!(!h.store.delete_group(&Namespace::default(), "projections").await.unwrap());
     assert!(matches!(h.store.heartbeat_member(member("b")).await, Err(Error::GroupNotFound { .. })));
@@ -122,4 +124,24 @@ pub async fn a_group_keeps_its_settings_and_can_start_at_the_end(h: &Harness) {
     let params =
         JoinParams { member: MemberRef { group: "late".into(), ..member("a") }, ttl_ms: 10_000, settings: late };
     assert_eq!(h.store.join_group(params).await.unwrap().group.checkpoints, vec![3, 3]);
+}
+
+pub async fn groups_list_by_name_a_page_at_a_time(h: &Harness) {
+    for group in ["orders", "audit", "billing", "zeta"] {
+        let member = MemberRef { namespace: Namespace::default(), group: group.into(), member_id: "m".into() };
+        h.store.join_group(JoinParams { member, ttl_ms: 10_000, settings: settings(2) }).await.expect("join");
+    }
+    let elsewhere =
+        MemberRef { namespace: Namespace::parse("other").unwrap(), group: "alpha".into(), member_id: "m".into() };
+    h.store.join_group(JoinParams { member: elsewhere, ttl_ms: 10_000, settings: settings(2) }).await.expect("join");
+
+    let names = |page: &Page<Group>| page.items.iter().map(|group| group.name.clone()).collect::<Vec<_>>();
+    let first = h.store.list_groups(&Namespace::default(), None, 3).await.unwrap();
+    assert_eq!(names(&first), ["audit", "billing", "orders"]);
+    assert!(first.next_cursor.is_some(), "a fourth group follows");
+    assert!(first.items.iter().all(|group| group.members.len() == 1), "each group comes with its members");
+    let rest = h.store.list_groups(&Namespace::default(), Some("orders".into()), 3).await.unwrap();
+    assert_eq!((names(&rest), rest.next_cursor), (vec!["zeta".to_owned()], None));
+    let exact = h.store.list_groups(&Namespace::default(), None, 4).await.unwrap();
+    assert_eq!((exact.items.len(), exact.next_cursor), (4, None), "no cursor when nothing follows");
 }

@@ -87,6 +87,7 @@ macro_rules! conformance_suite {
             checkpoints_move_forward_only_under_the_current_generation,
             lapsed_members_are_removed_and_their_partitions_reassigned,
             a_group_keeps_its_settings_and_can_start_at_the_end,
+            groups_list_by_name_a_page_at_a_time,
             a_claim_is_held_then_done_for_good,
             a_discarded_or_lapsed_claim_is_granted_again_with_a_higher_token,
             next_claims_the_first_candidate_neither_held_nor_done,

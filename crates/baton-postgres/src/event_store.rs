@@ -183,18 +183,26 @@ impl GroupStore for PgStore {
         self.read(async |tx| Ok(tx.group_row(namespace, group).await?)).await
     }
 
-    async fn list_groups(&self, namespace: &Namespace) -> Result<Vec<Group>, Error> {
+    async fn list_groups(
+        &self,
+        namespace: &Namespace,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Page<Group>, Error> {
         self.read(async |tx| {
             let found = query(include_str!("../queries/group/list.sql"))
                 .bind(namespace.as_str())
+                .bind(after.as_deref())
+                .bind(i64::from(limit) + 1)
                 .fetch_all(&mut *tx.conn)
                 .await
                 .map_err(store_error)?;
-            let mut groups = found.iter().map(rows::group).collect::<Result<Vec<_>, _>>()?;
-            for group in &mut groups {
+            let groups = found.iter().map(rows::group).collect::<Result<Vec<_>, _>>()?;
+            let mut page = Page::from_overfetch(groups, limit, |group| vec![group.name.clone()]);
+            for group in &mut page.items {
                 tx.fill_group(group).await?;
             }
-            Ok(groups)
+            Ok(page)
         })
         .await
     }

@@ -149,16 +149,25 @@ impl GroupStore for SqliteStore {
         self.readers.read(move |tx| Ok(tx.group_row(&namespace, &group)?)).await
     }
 
-    async fn list_groups(&self, namespace: &Namespace) -> Result<Vec<Group>, Error> {
+    async fn list_groups(
+        &self,
+        namespace: &Namespace,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Page<Group>, Error> {
         let namespace = namespace.clone();
         self.readers
             .read(move |tx| {
-                let mut groups =
-                    tx.query_all(include_str!("../queries/group/list.sql"), [namespace.as_str()], rows::group)?;
-                for group in &mut groups {
+                let found = tx.query_all(
+                    include_str!("../queries/group/list.sql"),
+                    params![namespace.as_str(), after, i64::from(limit) + 1],
+                    rows::group,
+                )?;
+                let mut page = Page::from_overfetch(found, limit, |group| vec![group.name.clone()]);
+                for group in &mut page.items {
                     tx.fill_group(group)?;
                 }
-                Ok(groups)
+                Ok(page)
             })
             .await
     }

@@ -66,7 +66,9 @@ pub trait GroupStore: Send + Sync {
     /// The group with every stored member (lapsed ones included) and its checkpoints.
     async fn get_group(&self, namespace: &Namespace, group: &str) -> Result<Option<Group>, Error>;
 
-    async fn list_groups(&self, namespace: &Namespace) -> Result<Vec<Group>, Error>;
+    /// Groups by name, after `after`: up to `limit` of them, each with its members and checkpoints.
+    async fn list_groups(&self, namespace: &Namespace, after: Option<String>, limit: u32)
+    -> Result<Page<Group>, Error>;
 
     async fn delete_group(&self, namespace: &Namespace, group: &str) -> Result<bool, Error>;
 

@@ -182,18 +182,31 @@ pub(crate) async fn show(
     Ok(axum::Json(group_view(group, &streams)))
 }
 
-#[utoipa::path(get, path = "/api/v1/groups", tag = "groups", responses((status = 200, body = GroupList)))]
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<u32>,
+    #[allow(dead_code)]
+    namespace: Option<String>,
+}
+
+/// Groups by name, a page at a time.
+#[utoipa::path(get, path = "/api/v1/groups", tag = "groups", params(ListQuery),
+    responses((status = 200, body = GroupList), (status = 422, body = ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     selector: NamespaceSelector,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<axum::Json<GroupList>, ApiError> {
     let namespace = selector.resolve(None)?;
-    let mut groups = Vec::new();
-    for group in state.groups.list(&namespace).await? {
+    let page = state.groups.list(&namespace, query.cursor.as_deref(), query.limit).await?;
+    let mut groups = Vec::with_capacity(page.items.len());
+    for group in page.items {
         let streams = state.groups.member_streams(&group).await?;
         groups.push(group_view(group, &streams));
     }
-    Ok(axum::Json(GroupList { groups }))
+    Ok(axum::Json(GroupList { groups, next_cursor: page.next_cursor }))
 }
 
 /// Deletes the group with its members and checkpoints.

@@ -71,7 +71,14 @@ async fn members_share_the_streams_and_resume_from_their_checkpoints() {
     // Each member's stream count (from the stored hash) matches what it was delivered.
     let owned_by = |member: &str| owners.values().filter(|members| members.contains(member)).count() as u64;
     assert_eq!(group.members.iter().map(|m| m.streams).collect::<Vec<_>>(), vec![owned_by("a"), owned_by("b")]);
-    assert_eq!(client.list_groups().await.unwrap().groups.len(), 1);
+    assert_eq!(client.list_groups(None, None).await.unwrap().groups.len(), 1);
+    // A page at a time: the cursor continues after the last group of a page.
+    client.join_group("audit", &join_request("a")).await.unwrap();
+    let first = client.list_groups(None, Some(1)).await.unwrap();
+    assert_eq!(first.groups.iter().map(|g| g.group.as_str()).collect::<Vec<_>>(), ["audit"]);
+    let rest = client.list_groups(first.next_cursor.as_deref(), Some(1)).await.unwrap();
+    assert_eq!(rest.groups.iter().map(|g| g.group.as_str()).collect::<Vec<_>>(), ["projections"]);
+    assert_eq!(rest.next_cursor, None);
 }
 
 #[tokio::test]
@@ -200,6 +207,10 @@ async fn bad_group_input_gets_a_clear_error() {
             "INVALID_ARGUMENT",
         ),
         ("GET", "/api/v1/groups/g/events?member_id=m&after_position=-1".into(), String::new(), 422, "INVALID_ARGUMENT"),
+        ("GET", "/api/v1/groups?limit=0".into(), String::new(), 422, "INVALID_ARGUMENT"),
+        ("GET", "/api/v1/groups?limit=1001".into(), String::new(), 422, "INVALID_ARGUMENT"),
+        ("GET", "/api/v1/groups?cursor=zz".into(), String::new(), 422, "INVALID_ARGUMENT"),
+        ("GET", "/api/v1/groups?page=2".into(), String::new(), 422, "INVALID_ARGUMENT"),
         ("GET", "/api/v1/groups/none".into(), String::new(), 404, "GROUP_NOT_FOUND"),
         ("DELETE", "/api/v1/groups/none".into(), String::new(), 404, "GROUP_NOT_FOUND"),
     ];

@@ -12,7 +12,7 @@ use crate::event::group::model::{
 use crate::event::model::{Direction, LogFilter, ReadAllParams, RecordedEvent};
 use crate::event::service::EventService;
 use crate::namespace::Namespace;
-use crate::page::page_size;
+use crate::page::{Page, decode_cursor, page_size};
 
 const DEFAULT_MEMBER_TTL: Duration = Duration::from_secs(30);
 const MAX_NAME_BYTES: usize = 128;
@@ -123,8 +123,19 @@ impl GroupService {
         Ok(counts)
     }
 
-    pub async fn list(&self, namespace: &Namespace) -> Result<Vec<Group>, Error> {
-        self.events.store().list_groups(namespace).await
+    /// Groups by name, a page at a time (`cursor` from the previous page).
+    pub async fn list(
+        &self,
+        namespace: &Namespace,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Page<Group>, Error> {
+        let limit = page_size(limit)?;
+        let after = match cursor {
+            None | Some("") => None,
+            Some(cursor) => Some(decode_cursor(cursor, 1)?.remove(0)),
+        };
+        self.events.store().list_groups(namespace, after, limit).await
     }
 
     pub async fn delete(&self, namespace: &Namespace, group: &str) -> Result<(), Error> {
