@@ -370,6 +370,7 @@ pub(crate) async fn show(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ResultQuery {
     /// Wait up to this long (at most 60 000) for the job to finish.
     wait_ms: Option<u64>,
@@ -390,6 +391,7 @@ pub(crate) async fn result(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     queue: Option<String>,
     state: Option<String>,

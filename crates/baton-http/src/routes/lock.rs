@@ -161,6 +161,7 @@ pub(crate) async fn status(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     owner: Option<String>,
     prefix: Option<String>,

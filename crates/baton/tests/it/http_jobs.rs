@@ -233,6 +233,10 @@ async fn bad_job_input_gets_a_clear_error() {
         .await
         .unwrap();
     assert_eq!(response.status(), 422, "an unknown queue setting is refused");
+    for misspelt in ["/api/v1/jobs?queu=q", "/api/v1/jobs/0190a1b2-0000-7000-8000-000000000000/result?wait=5"] {
+        let response = reqwest::get(format!("{}{misspelt}", server.url)).await.unwrap();
+        assert_eq!(response.status(), 422, "{misspelt}: an unknown query parameter is refused, not ignored");
+    }
     let client: BatonClient = server.client();
     assert!(client.queues().await.unwrap().queues.is_empty(), "no refused request left a job or a setting behind");
 }

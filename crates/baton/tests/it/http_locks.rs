@@ -364,6 +364,8 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         ),
         ("DELETE", "/api/v1/leases/nonsense", String::new(), 404, "LEASE_NOT_FOUND"),
         ("GET", "/api/v1/locks?limit=0", String::new(), 422, "INVALID_ARGUMENT"),
+        // A misspelt filter is refused, not ignored (which would list every lock).
+        ("GET", "/api/v1/locks?ownr=a", String::new(), 422, "INVALID_ARGUMENT"),
         ("GET", "/api/v1/locks?limit=abc", String::new(), 422, "INVALID_ARGUMENT"),
         // An even number of bytes whose pairs split a character (`€`): it once panicked the cursor's decoding.
         ("GET", "/api/v1/locks?cursor=a%E2%82%AC", String::new(), 422, "INVALID_ARGUMENT"),
