@@ -99,6 +99,11 @@ pub struct ConfigOverrides {
     pub executors: Option<bool>,
 }
 
+/// The longest names (`max_key_bytes`) any backend can index.
+const MAX_KEY_BYTES: usize = 1024;
+/// Ten years: the longest TTL or wait a node may be configured to allow.
+const MAX_TTL_SECONDS: u64 = 10 * 365 * 24 * 3600;
+
 /// Where the state lives.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StorageMode {
@@ -115,11 +120,30 @@ impl Config {
             }
             figment = figment.merge(Toml::file(file));
         }
-        figment
+        let config: Self = figment
             .merge(Env::prefixed("BATON_").only(&Self::ENV_KEYS))
             .merge(Serialized::defaults(overrides))
             .extract()
-            .context("invalid configuration")
+            .context("invalid configuration")?;
+        config.check_ranges()?;
+        Ok(config)
+    }
+
+    /// Refuses limits a store cannot honour, so that a misconfigured node fails at start, not request by request.
+    fn check_ranges(&self) -> anyhow::Result<()> {
+        // PostgreSQL's b-tree keeps an index entry to 2,704 bytes, and one entry can hold a namespace and two
+        // names (a service and an instance): with longer names their writes failed with a 500.
+        if !(1..=MAX_KEY_BYTES).contains(&self.max_key_bytes) {
+            bail!("max_key_bytes must be between 1 and {MAX_KEY_BYTES}; it is {}", self.max_key_bytes);
+        }
+        // Expiry times are milliseconds in an i64; ten years keeps every deadline far from overflowing it.
+        if !(1..=MAX_TTL_SECONDS).contains(&self.max_ttl_seconds) {
+            bail!("max_ttl_seconds must be between 1 and {MAX_TTL_SECONDS}; it is {}", self.max_ttl_seconds);
+        }
+        if !(1..=MAX_TTL_SECONDS).contains(&self.max_wait_seconds) {
+            bail!("max_wait_seconds must be between 1 and {MAX_TTL_SECONDS}; it is {}", self.max_wait_seconds);
+        }
+        Ok(())
     }
 
     /// The settings the environment may set, so that client variables such as `BATON_URL` are not read as
@@ -207,6 +231,28 @@ mod tests {
             assert_eq!(config.data_dir, PathBuf::from("/from/env"));
             assert_eq!(config.node_id.as_deref(), Some("flag"));
             assert_eq!(config.database_max_connections, 8);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type.
+    fn limits_no_store_can_honour_are_refused_at_start() {
+        figment::Jail::expect_with(|jail| {
+            let load = || Config::load(None, &ConfigOverrides::default());
+            jail.set_env("BATON_MAX_KEY_BYTES", "1024");
+            assert_eq!(load().expect("the largest key limit loads").max_key_bytes, 1024);
+            for (variable, value, message) in [
+                ("BATON_MAX_KEY_BYTES", "1025", "max_key_bytes must be between 1 and 1024; it is 1025"),
+                ("BATON_MAX_KEY_BYTES", "0", "max_key_bytes must be between 1 and 1024; it is 0"),
+                ("BATON_MAX_TTL_SECONDS", "0", "max_ttl_seconds must be between 1 and 315360000; it is 0"),
+                ("BATON_MAX_WAIT_SECONDS", "315360001", "max_wait_seconds must be between 1 and 315360000"),
+            ] {
+                jail.set_env(variable, value);
+                let error = load().expect_err(variable).to_string();
+                assert!(error.starts_with(message), "{variable}={value}: {error}");
+                jail.set_env(variable, "60");
+            }
             Ok(())
         });
     }
