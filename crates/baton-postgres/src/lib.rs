@@ -25,6 +25,8 @@ mod migrate;
 mod notifier;
 #[cfg(test)]
 mod plan_check;
+#[cfg(test)]
+mod renew_check;
 mod rows;
 mod saga_tx;
 mod schedule_store;

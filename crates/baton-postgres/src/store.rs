@@ -224,8 +224,14 @@ impl LockStore for PgStore {
         self.write_on_key(&params.namespace, &params.key, async |tx| engine::release(tx, &params).await).await
     }
 
+    /// Under the key's lock, like every other write to a key: a renew that read its holder as live just before
+    /// the expiry could otherwise commit after a reaper or an acquire on another node had read the holder as
+    /// lapsed and granted the key to a waiter, leaving two holders.
     async fn renew(&self, params: RenewParams) -> Result<Holder, Error> {
-        self.write(async |tx| engine::renew(tx, &params).await.map(Applied::quiet)).await
+        self.write_on_key(&params.namespace, &params.key, async |tx| {
+            engine::renew(tx, &params).await.map(Applied::quiet)
+        })
+        .await
     }
 
     async fn waiter_state(&self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<WaiterState, Error> {
