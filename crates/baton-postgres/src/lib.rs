@@ -26,6 +26,8 @@ mod notifier;
 #[cfg(test)]
 mod plan_check;
 #[cfg(test)]
+mod prune_check;
+#[cfg(test)]
 mod renew_check;
 mod rows;
 mod saga_tx;

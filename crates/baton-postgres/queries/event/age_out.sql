@@ -1,6 +1,8 @@
 -- Moves truncate_before past the events older than each stream's max_age_ms (clock: $1, else the database's).
 -- Only streams whose oldest readable event aged out are written, locked in name order like every writer of
--- many stream rows.
+-- many stream rows. When every event it sees aged out, truncate_before goes one past the newest event it sees,
+-- not to last_version + 1: an append that commits while this statement waits for its stream row has moved
+-- last_version, but its event is not in this statement's snapshot and must not be truncated unseen.
 WITH now AS (SELECT COALESCE($1::BIGINT, baton_now_ms()) AS ms),
 aged AS (
     SELECT s.namespace, s.stream
@@ -18,6 +20,6 @@ SET truncate_before = COALESCE(
          WHERE e.namespace = s.namespace AND e.stream = s.stream AND e.version >= s.truncate_before
            AND e.recorded_at >= now.ms - s.max_age_ms
          ORDER BY e.version LIMIT 1),
-        s.last_version + 1)
+        (SELECT max(e.version) + 1 FROM events e WHERE e.namespace = s.namespace AND e.stream = s.stream))
 FROM aged
 WHERE s.namespace = aged.namespace AND s.stream = aged.stream
