@@ -219,7 +219,9 @@ pub struct GroupEvents {
     pub partitions: PartitionRange,
     /// The member's share after its checkpoints (or after `after_position` in the same generation).
     pub events: Vec<EventView>,
-    /// The position of the last event, to commit once it is processed.
+    /// How far the member's share is read: the last event's position, or, when the read found none of its
+    /// share in the stretch it scanned, the end of that stretch. Commit it once the events are processed, or pass
+    /// it back as `after_position` (with `generation`) to read on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_position: Option<i64>,
 }

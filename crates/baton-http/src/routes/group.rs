@@ -159,7 +159,7 @@ pub(crate) async fn events(
     let batch = state.groups.read(request).await?;
     let membership = membership_response(batch.membership);
     Ok(axum::Json(GroupEvents {
-        last_position: batch.events.last().map(|event| event.global_position),
+        last_position: batch.read_through,
         events: batch.events.into_iter().map(event_view).collect(),
         group: membership.group,
         member_id: membership.member_id,

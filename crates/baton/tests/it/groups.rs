@@ -221,3 +221,53 @@ async fn bad_group_input_gets_a_clear_error() {
     let group = server.client().get_group("g").await.unwrap();
     assert_eq!((group.generation, group.members.len(), group.partition_count), (1, 1, 8));
 }
+
+#[tokio::test]
+async fn a_member_given_a_partition_far_behind_its_other_reads_on_past_the_gap() {
+    let temp = temp_dir();
+    let server = Server::embedded(&data_dir(&temp));
+    let client = server.client();
+    client.join_group("g", &join_request("a")).await.unwrap();
+    let joined = client.join_group("g", &join_request("b")).await.unwrap();
+    // One event on each of twelve streams shows which streams each member owns; both commit what they read.
+    append_to_streams(&client, 12, 1).await;
+    let mut owned = BTreeMap::new();
+    for member in ["a", "b"] {
+        let share = client.read_group("g", &read(member)).await.unwrap();
+        for (stream, _) in delivered(&share) {
+            owned.insert(stream, member);
+        }
+        client.commit_group("g", member, joined.generation, 12).await.unwrap();
+    }
+    let stream_of = |member: &str| owned.iter().find(|(_, m)| **m == member).map(|(s, _)| s.clone()).unwrap();
+    let (a_stream, b_stream) = (stream_of("a"), stream_of("b"));
+
+    // b reads and commits 30 events of its own; then it leaves, and a owns b's partitions too, 30 positions
+    // ahead of its own.
+    let events = (0..30).map(|n| event_body("t", &json!({"n": n}), None)).collect();
+    client.append_events(&b_stream, events, None).await.unwrap();
+    client.commit_group("g", "b", joined.generation, 42).await.unwrap();
+    client.leave_group("g", "b").await.unwrap();
+    let fresh = client.append_events(&a_stream, vec![event_body("t", &json!("fresh"), None)], None).await.unwrap();
+
+    // One event a read: the first scans 16 of the 30 positions a's new partitions have already had, keeps none, and
+    // says how far it got; the next goes on from there. (It started again at the same place for ever.)
+    let mut next = ReadGroup { limit: Some(1), ..read("a") };
+    let mut found = None;
+    for _ in 0..4 {
+        let share = client.read_group("g", &next).await.unwrap();
+        if let Some(event) = share.events.first() {
+            found = Some(event.global_position);
+            break;
+        }
+        next.generation = Some(share.generation);
+        next.after_position = share.last_position;
+    }
+    assert_eq!(found, Some(fresh.global_position), "a's new event is read, past the stretch it had already");
+    // A waiting read goes on past the stretch by itself.
+    let waited = client
+        .read_group("g", &ReadGroup { limit: Some(1), wait: Some(Duration::from_secs(10)), ..read("a") })
+        .await
+        .unwrap();
+    assert_eq!(waited.events.first().map(|event| event.global_position), Some(fresh.global_position));
+}

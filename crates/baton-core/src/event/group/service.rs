@@ -51,6 +51,16 @@ pub struct GroupReadRequest {
 pub struct GroupBatch {
     pub membership: GroupMembership,
     pub events: Vec<RecordedEvent>,
+    /// The position the member has its share up to: the last event's, or, when the read found none of its share
+    /// in what it scanned, the last position it scanned. Read on after it (same generation), or commit it.
+    pub read_through: Option<i64>,
+}
+
+/// What one pass over the log found for a member.
+struct ShareRead {
+    events: Vec<RecordedEvent>,
+    /// See [`GroupBatch::read_through`].
+    read_through: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -178,18 +188,28 @@ impl GroupService {
         }
         let deadline = Instant::now() + wait;
         let watch = self.events.log_wakeups.watch(request.member.namespace.clone());
+        // How far this request has scanned, in which generation: a later pass of the same generation goes on from
+        // there instead of scanning the same stretch again.
+        let mut scanned: Option<(i64, i64)> = None;
         loop {
             let woken = watch.notify.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
             let membership = self.current_group(&request.member).await?;
-            let continuing = request.generation == Some(membership.group.generation);
-            let after = if continuing { request.after_position.unwrap_or(0) } else { 0 };
-            let events = self.read_share(&membership, after, limit).await?;
-            let now = Instant::now();
-            if !events.is_empty() || now >= deadline {
-                return Ok(GroupBatch { membership, events });
+            let generation = membership.group.generation;
+            let continuing = request.generation == Some(generation);
+            let mut after = if continuing { request.after_position.unwrap_or(0) } else { 0 };
+            if let Some((scanned_in, position)) = scanned
+                && scanned_in == generation
+            {
+                after = after.max(position);
             }
+            let share = self.read_share(&membership, after, limit).await?;
+            let now = Instant::now();
+            if !share.events.is_empty() || now >= deadline {
+                return Ok(GroupBatch { membership, events: share.events, read_through: share.read_through });
+            }
+            scanned = share.read_through.map(|position| (generation, position)).or(scanned);
             tokio::select! {
                 () = &mut woken => {}
                 () = tokio::time::sleep_until((now + POLL_SAFETY_NET).min(deadline).into()) => {}
@@ -199,16 +219,15 @@ impl GroupService {
 
     /// Reads the log through the group's filter and the member's hash range, keeping each event only if it is
     /// past its own partition's checkpoint (partitions that moved here may be further behind than others).
-    async fn read_share(
-        &self,
-        membership: &GroupMembership,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<RecordedEvent>, Error> {
+    ///
+    /// After a rebalance the member may own partitions far behind the others. The read then starts at the
+    /// furthest behind and may find nothing to keep in [`MAX_PAGES_PER_READ`] pages; it says how far it got, so
+    /// that the next read (or a commit) moves on instead of scanning the same pages for ever.
+    async fn read_share(&self, membership: &GroupMembership, after: i64, limit: u32) -> Result<ShareRead, Error> {
         let group = &membership.group;
         let run: &Range<u32> = &membership.partitions;
         if run.is_empty() {
-            return Ok(Vec::new());
+            return Ok(ShareRead { events: Vec::new(), read_through: None });
         }
         let total = group.settings.partitions;
         let delivered_up_to = |partition: u32| group.checkpoints[partition as usize].max(after);
@@ -227,19 +246,24 @@ impl GroupService {
                 filter: filter.clone(),
             };
             let slice = self.events.store().read_all(params).await?;
-            let Some(last) = slice.events.last().map(|event| event.global_position) else { return Ok(Vec::new()) };
+            let Some(last) = slice.events.last().map(|event| event.global_position) else {
+                return Ok(ShareRead { events: Vec::new(), read_through: None });
+            };
             let full = slice.events.len() == limit as usize;
             let kept: Vec<RecordedEvent> = slice
                 .events
                 .into_iter()
                 .filter(|event| event.global_position > delivered_up_to(partition_of(event.stream_hash, total)))
                 .collect();
-            if !kept.is_empty() || !full {
-                return Ok(kept);
+            if let Some(last_kept) = kept.last().map(|event| event.global_position) {
+                return Ok(ShareRead { events: kept, read_through: Some(last_kept) });
+            }
+            if !full {
+                return Ok(ShareRead { events: kept, read_through: Some(last) });
             }
             from = last + 1;
         }
-        Ok(Vec::new())
+        Ok(ShareRead { events: Vec::new(), read_through: Some(from - 1) })
     }
 }
 
