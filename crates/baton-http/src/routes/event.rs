@@ -114,6 +114,9 @@ pub(crate) async fn read_stream(
     use axum::response::IntoResponse as _;
     let namespace = selector.resolve(None)?;
     if stream == ALL_STREAM {
+        if query.from_version.is_some() {
+            return Err(ApiError::new(ErrorCode::InvalidArgument, "$all takes from_position, not from_version"));
+        }
         let query = ReadAllQuery {
             from_position: query.from_position,
             limit: query.limit,

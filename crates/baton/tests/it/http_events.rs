@@ -153,6 +153,8 @@ async fn bad_event_input_gets_a_clear_error_and_changes_nothing() {
         ("PUT", "/api/v1/streams/s/metadata".into(), r#"{"max_age_seconds": -1}"#.into(), 422, "INVALID_BODY"),
         ("PUT", "/api/v1/streams/s/metadata".into(), r#"{"ttl": 3}"#.into(), 422, "INVALID_BODY"),
         ("GET", "/api/v1/events/$all/subscribe?from_position=9".into(), String::new(), 422, "POSITION_OUT_OF_RANGE"),
+        // A stream's parameter on the log is refused, not ignored (the read started at the beginning).
+        ("GET", "/api/v1/events/$all?from_version=3".into(), String::new(), 422, "INVALID_ARGUMENT"),
         ("GET", "/api/v1/events/s/subscribe?from_position=1".into(), String::new(), 422, "INVALID_ARGUMENT"),
         ("GET", "/api/v1/events/s/subscribe?from_version=-1".into(), String::new(), 422, "INVALID_ARGUMENT"),
     ];
