@@ -83,7 +83,20 @@ impl CacheService {
         CacheBounds { max_entries: self.limits.max_cache_entries, max_bytes: self.limits.max_cache_bytes }
     }
 
+    /// Reads a key, counting one hit or one miss for the request however many times it looks.
     pub async fn get(&self, namespace: &Namespace, key: &str, fill: Option<FillRequest>) -> Result<CacheLookup, Error> {
+        let lookup = self.lookup_or_fill(namespace, key, fill).await?;
+        let counter = if matches!(lookup, CacheLookup::Hit(_)) { &self.counts.hits } else { &self.counts.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(lookup)
+    }
+
+    async fn lookup_or_fill(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        fill: Option<FillRequest>,
+    ) -> Result<CacheLookup, Error> {
         self.limits.check_key("the cache key", key)?;
         if let Some(entry) = self.lookup(namespace, key).await? {
             return Ok(CacheLookup::Hit(entry));
@@ -116,10 +129,7 @@ impl CacheService {
     }
 
     async fn lookup(&self, namespace: &Namespace, key: &str) -> Result<Option<CacheEntry>, Error> {
-        let found = self.cache.get_entries(namespace, std::slice::from_ref(&key.to_owned())).await?.pop().flatten();
-        let counter = if found.is_some() { &self.counts.hits } else { &self.counts.misses };
-        counter.fetch_add(1, Ordering::Relaxed);
-        Ok(found)
+        Ok(self.cache.get_entries(namespace, std::slice::from_ref(&key.to_owned())).await?.pop().flatten())
     }
 
     fn miss(&self, fill_token: Option<String>, filling: bool) -> CacheLookup {

@@ -38,7 +38,7 @@ async fn the_syros_cache_shape_works_and_a_miss_is_a_plain_404() {
     assert!(client.cache_delete("config").await.unwrap());
     assert!(!client.cache_delete("config").await.unwrap());
     let stats = client.cache_stats().await.unwrap();
-    assert!(stats.hits >= 2 && stats.misses >= 3, "{stats:?}");
+    assert_eq!((stats.hits, stats.misses), (2, 3), "{stats:?}");
 }
 
 #[tokio::test]
@@ -100,6 +100,9 @@ async fn concurrent_misses_wait_for_one_fill() {
     let outcomes: Vec<&str> = futures::future::join_all(readers).await.into_iter().map(Result::unwrap).collect();
     assert_eq!(outcomes.iter().filter(|o| **o == "filled").count(), 1, "{outcomes:?}");
     assert_eq!(outcomes.iter().filter(|o| **o == "waited").count(), 7);
+    // One outcome per request: the filler's miss, and a hit for each reader, however long it waited.
+    let stats = client.cache_stats().await.unwrap();
+    assert_eq!((stats.hits, stats.misses), (7, 1), "{stats:?}");
     // Without a wait, a reader learns that someone is filling.
     let _first = client.cache_get_or_fill("other", Duration::from_secs(10), None).await.unwrap();
     assert!(matches!(
