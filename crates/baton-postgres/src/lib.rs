@@ -20,6 +20,8 @@ mod job_store;
 mod job_tx;
 mod job_type_store;
 mod keepalives;
+#[cfg(test)]
+mod lease_check;
 mod listener;
 mod migrate;
 mod notifier;

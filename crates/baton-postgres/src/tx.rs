@@ -85,20 +85,25 @@ impl LockTx for PgTx<'_> {
         Ok(())
     }
 
-    async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
-        for sql in [
+    async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<usize, StoreError> {
+        let mut deleted = [0; 2];
+        for (sql, deleted) in [
             include_str!("../queries/lock/purge_expired_holders.sql"),
             include_str!("../queries/lock/purge_expired_waiters.sql"),
-        ] {
-            query(sql)
+        ]
+        .into_iter()
+        .zip(&mut deleted)
+        {
+            *deleted = query(sql)
                 .bind(namespace.as_str())
                 .bind(key)
                 .bind(self.now().await?.as_millis())
                 .execute(&mut *self.conn)
                 .await
-                .map_err(store_error)?;
+                .map_err(store_error)?
+                .rows_affected();
         }
-        Ok(())
+        Ok(deleted[0] as usize)
     }
 
     async fn key_snapshot(&mut self, namespace: &Namespace, key: &str) -> Result<KeySnapshot, StoreError> {

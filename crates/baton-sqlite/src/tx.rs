@@ -86,11 +86,11 @@ impl LockTx for SqliteTx<'_> {
         Ok(())
     }
 
-    async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
+    async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<usize, StoreError> {
         let args = params![namespace.as_str(), key, self.now.as_millis()];
-        self.execute(include_str!("../queries/lock/purge_expired_holders.sql"), args)?;
+        let holders = self.execute(include_str!("../queries/lock/purge_expired_holders.sql"), args)?;
         self.execute(include_str!("../queries/lock/purge_expired_waiters.sql"), args)?;
-        Ok(())
+        Ok(holders)
     }
 
     async fn key_snapshot(&mut self, namespace: &Namespace, key: &str) -> Result<KeySnapshot, StoreError> {

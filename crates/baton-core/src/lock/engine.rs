@@ -57,8 +57,9 @@ pub trait LockTx {
     async fn now(&mut self) -> Result<Timestamp, StoreError>;
     /// Serialises every operation on this key until the transaction ends.
     async fn lock_key(&mut self, namespace: &Namespace, key: &str) -> Result<(), StoreError>;
-    /// Deletes the key's lapsed holders and waiters.
-    async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<(), StoreError>;
+    /// Deletes the key's lapsed holders and waiters; returns how many holders it deleted. A backend may keep a
+    /// holder the key's snapshot showed lapsed, if another node renewed it or kept its lease alive meanwhile.
+    async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<usize, StoreError>;
     /// The key's holders and waiter counts, read in one statement: the hot paths' only read.
     async fn key_snapshot(&mut self, namespace: &Namespace, key: &str) -> Result<KeySnapshot, StoreError>;
     async fn has_waiter(&mut self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<bool, StoreError>;
@@ -364,10 +365,18 @@ pub struct SettledKey {
 pub async fn settled_snapshot<T: LockTx>(tx: &mut T, namespace: &Namespace, key: &str) -> Result<SettledKey, Error> {
     let snapshot = tx.key_snapshot(namespace, key).await?;
     let now = tx.now().await?;
-    if snapshot.has_lapsed(now) {
-        tx.purge_expired(namespace, key).await?;
+    let settled = SettledKey { holders: snapshot.live_holders(now), waiting: snapshot.live_waiters };
+    if !snapshot.has_lapsed(now) {
+        return Ok(settled);
     }
-    Ok(SettledKey { holders: snapshot.live_holders(now), waiting: snapshot.live_waiters })
+    let lapsed = snapshot.holders.len() - settled.holders.len();
+    if tx.purge_expired(namespace, key).await? == lapsed {
+        return Ok(settled);
+    }
+    // A holder the snapshot showed lapsed was kept: its lease is being kept alive right now, on another node.
+    // Every holder still stored counts, or its permit would go to a waiter while it still holds it.
+    let remaining = tx.key_snapshot(namespace, key).await?;
+    Ok(SettledKey { holders: remaining.holders, waiting: remaining.live_waiters })
 }
 
 /// Grants free permits to the oldest live waiters, FIFO, and returns the new holders. The key must be locked.
