@@ -85,25 +85,23 @@ impl LockTx for PgTx<'_> {
         Ok(())
     }
 
-    async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<usize, StoreError> {
-        let mut deleted = [0; 2];
-        for (sql, deleted) in [
-            include_str!("../queries/lock/purge_expired_holders.sql"),
-            include_str!("../queries/lock/purge_expired_waiters.sql"),
-        ]
-        .into_iter()
-        .zip(&mut deleted)
-        {
-            *deleted = query(sql)
-                .bind(namespace.as_str())
-                .bind(key)
-                .bind(self.now().await?.as_millis())
-                .execute(&mut *self.conn)
-                .await
-                .map_err(store_error)?
-                .rows_affected();
-        }
-        Ok(deleted[0] as usize)
+    async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<Vec<LockId>, StoreError> {
+        let now = self.now().await?.as_millis();
+        let deleted = query(include_str!("../queries/lock/purge_expired_holders.sql"))
+            .bind(namespace.as_str())
+            .bind(key)
+            .bind(now)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        query(include_str!("../queries/lock/purge_expired_waiters.sql"))
+            .bind(namespace.as_str())
+            .bind(key)
+            .bind(now)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        deleted.iter().map(|row| rows::lock_id(&row.try_get::<String, _>(0).map_err(store_error)?)).collect()
     }
 
     async fn key_snapshot(&mut self, namespace: &Namespace, key: &str) -> Result<KeySnapshot, StoreError> {

@@ -86,11 +86,13 @@ impl LockTx for SqliteTx<'_> {
         Ok(())
     }
 
-    async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<usize, StoreError> {
+    async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<Vec<LockId>, StoreError> {
         let args = params![namespace.as_str(), key, self.now.as_millis()];
-        let holders = self.execute(include_str!("../queries/lock/purge_expired_holders.sql"), args)?;
+        let deleted = self.query_all(include_str!("../queries/lock/purge_expired_holders.sql"), args, |row| {
+            rows::lock_id(&row.get::<_, String>(0).map_err(store_error)?)
+        })?;
         self.execute(include_str!("../queries/lock/purge_expired_waiters.sql"), args)?;
-        Ok(holders)
+        Ok(deleted)
     }
 
     async fn key_snapshot(&mut self, namespace: &Namespace, key: &str) -> Result<KeySnapshot, StoreError> {

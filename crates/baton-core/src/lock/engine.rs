@@ -57,9 +57,9 @@ pub trait LockTx {
     async fn now(&mut self) -> Result<Timestamp, StoreError>;
     /// Serialises every operation on this key until the transaction ends.
     async fn lock_key(&mut self, namespace: &Namespace, key: &str) -> Result<(), StoreError>;
-    /// Deletes the key's lapsed holders and waiters; returns how many holders it deleted. A backend may keep a
-    /// holder the key's snapshot showed lapsed, if another node renewed it or kept its lease alive meanwhile.
-    async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<usize, StoreError>;
+    /// Deletes the key's lapsed holders and waiters; returns the holders it deleted. A backend may keep a holder
+    /// the key's snapshot showed lapsed, if another node is keeping its lease alive at that moment.
+    async fn purge_expired(&mut self, namespace: &Namespace, key: &str) -> Result<Vec<LockId>, StoreError>;
     /// The key's holders and waiter counts, read in one statement: the hot paths' only read.
     async fn key_snapshot(&mut self, namespace: &Namespace, key: &str) -> Result<KeySnapshot, StoreError>;
     async fn has_waiter(&mut self, namespace: &Namespace, key: &str, lock_id: LockId) -> Result<bool, StoreError>;
@@ -365,18 +365,14 @@ pub struct SettledKey {
 pub async fn settled_snapshot<T: LockTx>(tx: &mut T, namespace: &Namespace, key: &str) -> Result<SettledKey, Error> {
     let snapshot = tx.key_snapshot(namespace, key).await?;
     let now = tx.now().await?;
-    let settled = SettledKey { holders: snapshot.live_holders(now), waiting: snapshot.live_waiters };
     if !snapshot.has_lapsed(now) {
-        return Ok(settled);
+        return Ok(SettledKey { holders: snapshot.live_holders(now), waiting: snapshot.live_waiters });
     }
-    let lapsed = snapshot.holders.len() - settled.holders.len();
-    if tx.purge_expired(namespace, key).await? == lapsed {
-        return Ok(settled);
-    }
-    // A holder the snapshot showed lapsed was kept: its lease is being kept alive right now, on another node.
-    // Every holder still stored counts, or its permit would go to a waiter while it still holds it.
-    let remaining = tx.key_snapshot(namespace, key).await?;
-    Ok(SettledKey { holders: remaining.holders, waiting: remaining.live_waiters })
+    // Every holder the purge kept counts, lapsed in the snapshot or not: one whose lease another node is keeping
+    // alive right now still holds its permit, which must not go to a waiter.
+    let deleted = tx.purge_expired(namespace, key).await?;
+    let holders = snapshot.holders.into_iter().filter(|holder| !deleted.contains(&holder.lock_id)).collect();
+    Ok(SettledKey { holders, waiting: snapshot.live_waiters })
 }
 
 /// Grants free permits to the oldest live waiters, FIFO, and returns the new holders. The key must be locked.
