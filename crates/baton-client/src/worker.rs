@@ -221,8 +221,8 @@ impl Worker {
                 ..FetchRequest::default()
             };
             // Not raced with shutdown: a fetch cut short could leave jobs leased to nobody until their lease ends.
-            let fetch_sent = Instant::now();
             let fetched = this.client.fetch_and_complete(&queues, request).await;
+            let fetched_at = Instant::now();
             lock(&acks).fetching = false;
             let fetched = match fetched {
                 Ok(fetched) => fetched,
@@ -238,7 +238,7 @@ impl Worker {
                 let (this, counters, stop_jobs, acks) =
                     (this.clone(), counters.clone(), stop_jobs.clone(), acks.clone());
                 running.spawn(async move {
-                    this.execute(job, fetch_sent, &counters, stop_jobs, &acks).await;
+                    this.execute(job, fetched_at, &counters, stop_jobs, &acks).await;
                     drop(permit);
                 });
             }
@@ -263,7 +263,8 @@ impl Worker {
         }
     }
 
-    /// Runs one job. `leased_at` is when its fetch was sent: the server's lease began no earlier.
+    /// Runs one job. `leased_at` is when its fetch was answered: the server's lease began a round trip earlier at
+    /// most (the fetch may have waited long for a job before that).
     async fn execute(
         &self,
         job: JobView,
@@ -341,8 +342,8 @@ impl Worker {
     /// Heartbeats every third of the lease until the lease is lost (then it returns, having cancelled the
     /// handler); a cancel requested by an operator cancels the handler and keeps heartbeating.
     ///
-    /// The lease counts as lost when the server says so, and also when no heartbeat has got through for a whole
-    /// lease since `leased_at` or the last one that did: the server has handed the job to another worker by then.
+    /// The lease counts as lost when the server says so, and also once a whole lease has passed since
+    /// `leased_at` or the last heartbeat that got through: the server may hand the job to another worker then.
     async fn heartbeat(
         &self,
         job_id: &str,
@@ -354,10 +355,12 @@ impl Worker {
         let interval = self.lease / 3;
         let mut renewed_at = leased_at;
         loop {
-            tokio::time::sleep(interval).await;
+            let lapses_at = renewed_at + self.lease;
+            tokio::time::sleep_until((Instant::now() + interval).min(lapses_at).into()).await;
             let sent = Instant::now();
-            // Bounded, so that a server that stops answering cannot hold the loop past the lease.
-            let beat = tokio::time::timeout(interval, self.client.heartbeat_job(job_id, token, None)).await;
+            // Bounded by the lease's end too, so that a server that stops answering cannot hold the loop past it.
+            let answer_by = (sent + interval).min(lapses_at);
+            let beat = tokio::time::timeout_at(answer_by.into(), self.client.heartbeat_job(job_id, token, None)).await;
             match beat {
                 Ok(Ok(beat)) => {
                     renewed_at = sent;
@@ -371,9 +374,9 @@ impl Worker {
                     return;
                 }
                 Ok(Err(error)) => tracing::warn!(%error, job_id, "heartbeat failed"),
-                Err(_) => tracing::warn!(job_id, "heartbeat got no answer in {interval:?}"),
+                Err(_) => tracing::warn!(job_id, "heartbeat got no answer in time"),
             }
-            if renewed_at.elapsed() >= self.lease {
+            if Instant::now() >= renewed_at + self.lease {
                 tracing::warn!(job_id, "no heartbeat got through for a whole lease; stopping the job's handler");
                 lease_lost.cancel();
                 cancel.cancel();
