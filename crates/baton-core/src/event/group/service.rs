@@ -209,7 +209,9 @@ impl GroupService {
             if !share.events.is_empty() || now >= deadline {
                 return Ok(GroupBatch { membership, events: share.events, read_through: share.read_through });
             }
-            scanned = share.read_through.map(|position| (generation, position)).or(scanned);
+            if let Some(position) = share.read_through {
+                scanned = Some((generation, position));
+            }
             tokio::select! {
                 () = &mut woken => {}
                 () = tokio::time::sleep_until((now + POLL_SAFETY_NET).min(deadline).into()) => {}
@@ -247,7 +249,8 @@ impl GroupService {
             };
             let slice = self.events.store().read_all(params).await?;
             let Some(last) = slice.events.last().map(|event| event.global_position) else {
-                return Ok(ShareRead { events: Vec::new(), read_through: None });
+                // Nothing past `from`: the share is read up to just before it.
+                return Ok(ShareRead { events: Vec::new(), read_through: (from > 1).then_some(from - 1) });
             };
             let full = slice.events.len() == limit as usize;
             let kept: Vec<RecordedEvent> = slice
