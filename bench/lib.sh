@@ -107,7 +107,8 @@ busy_pct() {
 # Sets BATON_BIN and BENCH_BIN.
 build_binaries() {
     BENCH_BIN=$BENCH_TARGET_DIR/release/baton-bench
-    if wants baton-sqlite || wants baton-postgres; then
+    # Any Baton target: baton-sqlite, baton-postgres, and the two-node ones (baton-postgres-2nodes, -cross).
+    if [[ " $TARGETS " == *" baton-"* ]]; then
         if [[ -n "$BATON_BIN" ]]; then
             log "using BATON_BIN=$BATON_BIN (not building baton)"
         else
