@@ -96,10 +96,20 @@ impl EventService {
                 "a subscription starts at 0 or later",
             ));
         }
+        // A start past the end would wait there and skip, unseen, everything appended before it.
         let next = match request.from {
             Some(from) => {
-                if let SubscriptionTarget::All(_) = request.target {
-                    check_in_range(Some(from), self.head(&request.namespace).await?)?;
+                match &request.target {
+                    SubscriptionTarget::All(_) => check_in_range(Some(from), self.head(&request.namespace).await?)?,
+                    SubscriptionTarget::Stream(stream) => {
+                        let end = self.end_of(&request.namespace, &request.target).await?;
+                        if from > end + 1 {
+                            return Err(Error::invalid(
+                                crate::error::ErrorCode::PositionOutOfRange,
+                                format!("version {from} is past the end of stream '{stream}' (version {end})"),
+                            ));
+                        }
+                    }
                 }
                 from
             }

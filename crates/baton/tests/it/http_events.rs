@@ -157,6 +157,8 @@ async fn bad_event_input_gets_a_clear_error_and_changes_nothing() {
         ("GET", "/api/v1/events/$all?from_version=3".into(), String::new(), 422, "INVALID_ARGUMENT"),
         ("GET", "/api/v1/events/s/subscribe?from_position=1".into(), String::new(), 422, "INVALID_ARGUMENT"),
         ("GET", "/api/v1/events/s/subscribe?from_version=-1".into(), String::new(), 422, "INVALID_ARGUMENT"),
+        // Past the stream's end (it has no events): waiting there would skip what comes before, unseen.
+        ("GET", "/api/v1/events/fresh/subscribe?from_version=3".into(), String::new(), 422, "POSITION_OUT_OF_RANGE"),
     ];
     for (method, path, body, status, code) in cases {
         let (got_status, answer) = send(&server, method, &path, &body).await;
