@@ -80,42 +80,55 @@ impl ClaimStore for PgStore {
         self.write_holding(key_lock, async |tx| claim_engine::discard(tx, &params).await).await
     }
 
+    /// One snapshot: the done record and the holders are read apart, and a `done` committing between them would
+    /// show a resource that went from held to done as free.
     async fn claim_status(&self, namespace: &Namespace, resource: &str) -> Result<ClaimStatus, Error> {
-        self.read(async |tx| claim_engine::status(tx, namespace, resource).await).await
+        self.read_snapshot(async |tx| claim_engine::status(tx, namespace, resource).await).await
     }
 
+    /// One snapshot, for the same reason: a resource is never listed both held and done.
     async fn list_claims(&self, params: ListClaimsParams) -> Result<Page<Claim>, Error> {
-        let overfetch = i64::from(params.limit) + 1;
-        let held = if params.state == Some(ClaimState::Done) {
-            Vec::new()
-        } else {
-            let statement = query(include_str!("../queries/claim/list_held.sql"))
-                .bind(params.namespace.as_str())
-                .bind(claim_key(params.prefix.as_deref().unwrap_or_default()))
-                .bind(params.owner.as_deref())
-                .bind(params.after.as_deref().map(claim_key))
-                .bind(self.test_now().map(Timestamp::as_millis))
-                .bind(overfetch);
-            let found = self.conns.fetch_all(statement).await?;
-            found
-                .iter()
-                .map(|row| rows::holder(row).map(|holder| Claim::held(&params.namespace, holder)))
-                .collect::<Result<Vec<_>, _>>()?
-        };
-        let done = if params.state == Some(ClaimState::Held) {
-            Vec::new()
-        } else {
-            let statement = query(include_str!("../queries/claim/list_done.sql"))
-                .bind(params.namespace.as_str())
-                .bind(params.prefix.as_deref())
-                .bind(params.after.as_deref())
-                .bind(params.owner.as_deref())
-                .bind(overfetch);
-            let found = self.conns.fetch_all(statement).await?;
-            found.iter().map(rows::done_claim).collect::<Result<Vec<_>, _>>()?
-        };
-        Ok(claim_engine::merge_listing(held, done, params.limit))
+        let test_now = self.test_now();
+        self.read_snapshot(async |tx| list_claims(tx, &params, test_now).await).await
     }
+}
+
+/// Held claims (lapsed ones left out, by `test_now` or else the database clock) and done ones, merged by resource.
+async fn list_claims(
+    tx: &mut PgTx<'_>,
+    params: &ListClaimsParams,
+    test_now: Option<Timestamp>,
+) -> Result<Page<Claim>, Error> {
+    let overfetch = i64::from(params.limit) + 1;
+    let held = if params.state == Some(ClaimState::Done) {
+        Vec::new()
+    } else {
+        let statement = query(include_str!("../queries/claim/list_held.sql"))
+            .bind(params.namespace.as_str())
+            .bind(claim_key(params.prefix.as_deref().unwrap_or_default()))
+            .bind(params.owner.as_deref())
+            .bind(params.after.as_deref().map(claim_key))
+            .bind(test_now.map(Timestamp::as_millis))
+            .bind(overfetch);
+        let found = statement.fetch_all(&mut *tx.conn).await.map_err(store_error)?;
+        found
+            .iter()
+            .map(|row| rows::holder(row).map(|holder| Claim::held(&params.namespace, holder)))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let done = if params.state == Some(ClaimState::Held) {
+        Vec::new()
+    } else {
+        let statement = query(include_str!("../queries/claim/list_done.sql"))
+            .bind(params.namespace.as_str())
+            .bind(params.prefix.as_deref())
+            .bind(params.after.as_deref())
+            .bind(params.owner.as_deref())
+            .bind(overfetch);
+        let found = statement.fetch_all(&mut *tx.conn).await.map_err(store_error)?;
+        found.iter().map(rows::done_claim).collect::<Result<Vec<_>, _>>()?
+    };
+    Ok(claim_engine::merge_listing(held, done, params.limit))
 }
 
 #[async_trait]

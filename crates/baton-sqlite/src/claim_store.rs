@@ -74,12 +74,15 @@ impl ClaimStore for SqliteStore {
 
     async fn claim_status(&self, namespace: &Namespace, resource: &str) -> Result<ClaimStatus, Error> {
         let (namespace, resource) = (namespace.clone(), resource.to_owned());
-        self.readers.read(move |tx| block_on(claim_engine::status(tx, &namespace, &resource))).await
+        // One snapshot: a `done` committing between the reads of the done record and of the holders would show a
+        // resource that went from held to done as free.
+        self.readers.read_snapshot(move |tx| block_on(claim_engine::status(tx, &namespace, &resource))).await
     }
 
+    /// One snapshot, for the same reason: a resource is never listed both held and done.
     async fn list_claims(&self, params: ListClaimsParams) -> Result<Page<Claim>, Error> {
         self.readers
-            .read(move |tx| {
+            .read_snapshot(move |tx| {
                 let overfetch = i64::from(params.limit) + 1;
                 let prefix = params.prefix.clone().unwrap_or_default();
                 let held = if params.state == Some(ClaimState::Done) {

@@ -34,8 +34,25 @@ impl Readers {
         Ok(conn)
     }
 
-    /// Runs `read` on a pooled connection on a blocking thread.
+    /// Runs `read` on a pooled connection on a blocking thread. Each statement sees the commits made before it.
     pub(crate) async fn read<T, F>(&self, read: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteTx<'_>) -> Result<T, Error> + Send + 'static,
+    {
+        self.run(false, read).await
+    }
+
+    /// Like [`Readers::read`], with every statement in one snapshot, for reads whose rows must belong together.
+    pub(crate) async fn read_snapshot<T, F>(&self, read: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteTx<'_>) -> Result<T, Error> + Send + 'static,
+    {
+        self.run(true, read).await
+    }
+
+    async fn run<T, F>(&self, snapshot: bool, read: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&mut SqliteTx<'_>) -> Result<T, Error> + Send + 'static,
@@ -47,7 +64,13 @@ impl Readers {
                 Some(conn) => conn,
                 None => Self::open(&path)?,
             };
-            let result = read(&mut SqliteTx::new(&conn, now));
+            let result = if snapshot {
+                // A read transaction: the snapshot is taken at its first read and ends with it (a rollback).
+                let transaction = conn.unchecked_transaction().map_err(store_error)?;
+                read(&mut SqliteTx::new(&transaction, now))
+            } else {
+                read(&mut SqliteTx::new(&conn, now))
+            };
             let mut idle = idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if idle.len() < MAX_IDLE {
                 idle.push(conn);
