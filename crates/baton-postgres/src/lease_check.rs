@@ -6,39 +6,23 @@ use std::time::Duration;
 
 use baton_core::clock::{Clock, ManualClock, Timestamp};
 use baton_core::lease::LeaseStore as _;
-use baton_core::lock::{AcquireOutcome, AcquireParams, LeaseId, LockId, LockStore as _};
+use baton_core::lock::{AcquireOutcome, AcquireParams, LeaseId, LockStore as _};
 use baton_core::namespace::Namespace;
-use sqlx::{AssertSqlSafe, Connection as _, Executor as _, PgConnection};
+use sqlx::{Connection as _, PgConnection};
 
-use crate::test_server::reachable_url;
+use crate::test_server::{ScratchDatabase, acquire_params};
 use crate::{PgOptions, PgStore};
 
 fn acquire(owner: &str, lease_id: Option<LeaseId>, wait_ms: Option<i64>) -> AcquireParams {
-    AcquireParams {
-        namespace: Namespace::default(),
-        key: "k".into(),
-        lock_id: LockId::new(),
-        owner: owner.into(),
-        ttl_ms: 60_000,
-        permits: 1,
-        lease_id,
-        metadata: None,
-        wait_ms,
-        max_waiters: 10,
-    }
+    AcquireParams { lease_id, wait_ms, ..acquire_params("k", owner) }
 }
 
 #[tokio::test]
 async fn a_lock_whose_lease_is_being_kept_alive_is_not_expired_under_it() {
-    let Some(url) = reachable_url().await else { return };
-    let mut admin = PgConnection::connect(&url).await.unwrap();
-    let name = format!("lease_{}", uuid::Uuid::now_v7().simple());
-    admin.execute(AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
-    let (server, _) = url.rsplit_once('/').expect("the URL names a database");
-    let database = format!("{server}/{name}");
+    let Some(database) = ScratchDatabase::create("lease", "").await else { return };
     let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
-    let store =
-        PgStore::connect(PgOptions { clock: Some(clock.clone()), ..PgOptions::new(database.clone()) }).await.unwrap();
+    let options = PgOptions { clock: Some(clock.clone()), ..PgOptions::new(database.url.clone()) };
+    let store = PgStore::connect(options).await.unwrap();
     let namespace = Namespace::default();
     let lease_id = LeaseId::new();
     store.grant_lease(&namespace, lease_id, 10_000).await.unwrap();
@@ -51,7 +35,7 @@ async fn a_lock_whose_lease_is_being_kept_alive_is_not_expired_under_it() {
     clock.advance(Duration::from_secs(11));
 
     // A keepalive of the lease, on another node, is committing: the lease's row is locked and moved on.
-    let mut other_node = PgConnection::connect(&database).await.unwrap();
+    let mut other_node = PgConnection::connect(&database.url).await.unwrap();
     let mut keepalive = other_node.begin().await.unwrap();
     sqlx::query(include_str!("../queries/testing/keep_lease_alive.sql"))
         .bind(namespace.as_str())
@@ -74,7 +58,7 @@ async fn a_lock_whose_lease_is_being_kept_alive_is_not_expired_under_it() {
     let holders: Vec<&str> = status.holders.iter().map(|holder| holder.owner.as_str()).collect();
     drop(other_node);
     store.close().await;
-    admin.execute(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).await.unwrap();
+    database.drop().await;
     assert_eq!(report.waiters_granted, 0, "{report:?}");
     assert_eq!((holders, status.waiters), (vec!["holder"], 1), "the lease lives on, and its lock with it");
 }

@@ -9,21 +9,16 @@ use baton_core::event::{
 };
 use baton_core::namespace::Namespace;
 use serde_json::value::RawValue;
-use sqlx::{AssertSqlSafe, Connection as _, Executor as _, PgConnection};
+use sqlx::{Connection as _, PgConnection};
 
-use crate::test_server::reachable_url;
+use crate::test_server::ScratchDatabase;
 use crate::{PgOptions, PgStore};
 
 #[tokio::test]
 async fn an_append_committed_while_the_pruner_waits_is_kept() {
-    let Some(url) = reachable_url().await else { return };
-    let mut admin = PgConnection::connect(&url).await.unwrap();
-    let name = format!("prune_{}", uuid::Uuid::now_v7().simple());
-    admin.execute(AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
-    let (server, _) = url.rsplit_once('/').expect("the URL names a database");
-    let database = format!("{server}/{name}");
+    let Some(database) = ScratchDatabase::create("prune", "").await else { return };
     let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
-    let options = PgOptions { clock: Some(clock.clone()), ..PgOptions::new(database.clone()) };
+    let options = PgOptions { clock: Some(clock.clone()), ..PgOptions::new(database.url.clone()) };
     let store = PgStore::connect(options).await.unwrap();
     let namespace = Namespace::default();
     let event = NewEvent {
@@ -45,7 +40,7 @@ async fn an_append_committed_while_the_pruner_waits_is_kept() {
     clock.advance(Duration::from_secs(5));
 
     // An append to the stream is in flight: its row is locked and moved on, its fresh event not yet committed.
-    let mut appender = PgConnection::connect(&database).await.unwrap();
+    let mut appender = PgConnection::connect(&database.url).await.unwrap();
     let mut appending = appender.begin().await.unwrap();
     sqlx::query(include_str!("../queries/testing/append_in_flight.sql"))
         .bind(namespace.as_str())
@@ -73,6 +68,6 @@ async fn an_append_committed_while_the_pruner_waits_is_kept() {
     let types: Vec<String> = slice.events.iter().map(|event| event.event_type.clone()).collect();
     drop(appender);
     store.close().await;
-    admin.execute(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).await.unwrap();
+    database.drop().await;
     assert_eq!(types, ["fresh"], "the aged event is pruned and the fresh one kept");
 }

@@ -4,41 +4,25 @@
 use std::time::Duration;
 
 use baton_core::Error;
-use baton_core::lock::{AcquireParams, LockId, LockStore as _, RenewParams};
+use baton_core::lock::{LockStore as _, RenewParams};
 use baton_core::namespace::Namespace;
-use sqlx::{AssertSqlSafe, Connection as _, Executor as _, PgConnection};
+use sqlx::{Connection as _, PgConnection};
 
-use crate::test_server::reachable_url;
+use crate::test_server::{ScratchDatabase, acquire_params};
 use crate::tx::advisory_key;
 use crate::{PgOptions, PgStore};
 
 #[tokio::test]
 async fn a_renew_waits_for_the_key_lock_and_sees_what_its_holder_did() {
-    let Some(url) = reachable_url().await else { return };
-    let mut admin = PgConnection::connect(&url).await.unwrap();
-    let name = format!("renew_{}", uuid::Uuid::now_v7().simple());
-    admin.execute(AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
-    let (server, _) = url.rsplit_once('/').expect("the URL names a database");
-    let database = format!("{server}/{name}");
-    let store = PgStore::connect(PgOptions::new(database.clone())).await.unwrap();
+    let Some(database) = ScratchDatabase::create("renew", "").await else { return };
+    let store = PgStore::connect(PgOptions::new(database.url.clone())).await.unwrap();
     let namespace = Namespace::default();
-    let lock_id = LockId::new();
-    let acquire = AcquireParams {
-        namespace: namespace.clone(),
-        key: "k".into(),
-        lock_id,
-        owner: "a".into(),
-        ttl_ms: 60_000,
-        permits: 1,
-        lease_id: None,
-        metadata: None,
-        wait_ms: None,
-        max_waiters: 0,
-    };
+    let acquire = acquire_params("k", "a");
+    let lock_id = acquire.lock_id;
     store.acquire(acquire).await.unwrap();
 
     // Another node holds the key's lock, as its reaper does while it settles the key.
-    let mut other_node = PgConnection::connect(&database).await.unwrap();
+    let mut other_node = PgConnection::connect(&database.url).await.unwrap();
     let mut settling = other_node.begin().await.unwrap();
     sqlx::query(include_str!("../queries/testing/hold_key_lock.sql"))
         .bind(advisory_key(&namespace, "k"))
@@ -65,7 +49,7 @@ async fn a_renew_waits_for_the_key_lock_and_sees_what_its_holder_did() {
 
     drop(other_node);
     store.close().await;
-    admin.execute(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).await.unwrap();
+    database.drop().await;
     assert!(waited, "the renew went ahead while another node held the key's lock");
     assert!(matches!(renewed, Err(Error::LockNotHeld { .. })), "{renewed:?}");
 }

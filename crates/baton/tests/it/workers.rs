@@ -4,8 +4,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use baton_api::job::{EnqueueJob, FetchRequest, JobTypeRequest};
-use baton_client::{JobContext, JobError, Worker};
+use baton_api::job::{EnqueueJob, FetchRequest, JobTypeRequest, JobView};
+use baton_client::{BatonClient, JobContext, JobError, Worker};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +23,16 @@ fn worker(server: &Server, queue: &str, exec: &str, lease: &str) -> Child {
 
 fn job(payload: Value) -> EnqueueJob {
     EnqueueJob { job_type: "shell".into(), payload, ..EnqueueJob::default() }
+}
+
+/// Enqueues a job of type `forever` on queue `slow` and waits until a worker runs it.
+async fn start_forever_job(client: &BatonClient) -> JobView {
+    let queued = client.enqueue("slow", &EnqueueJob { job_type: "forever".into(), ..job(json!(null)) }).await.unwrap();
+    eventually("the job runs", || async {
+        client.get_job(&queued.job_id).await.is_ok_and(|job| job.state == "running")
+    })
+    .await;
+    queued
 }
 
 #[tokio::test]
@@ -244,11 +254,7 @@ async fn a_worker_stopped_past_its_grace_hands_running_jobs_back() {
         },
     );
     let running = tokio::spawn(worker.run(stop.clone()));
-    let queued = client.enqueue("slow", &EnqueueJob { job_type: "forever".into(), ..job(json!(null)) }).await.unwrap();
-    eventually("the job runs", || async {
-        client.get_job(&queued.job_id).await.is_ok_and(|job| job.state == "running")
-    })
-    .await;
+    let queued = start_forever_job(&client).await;
     stop.cancel();
     tokio::time::timeout(Duration::from_secs(10), running).await.expect("stops").unwrap();
     let handed_back = client.get_job(&queued.job_id).await.unwrap();
@@ -285,11 +291,7 @@ async fn an_sdk_worker_stops_a_handler_whose_heartbeats_fail_for_a_whole_lease()
         },
     );
     let running = tokio::spawn(worker.run(stop.clone()));
-    let queued = client.enqueue("slow", &EnqueueJob { job_type: "forever".into(), ..job(json!(null)) }).await.unwrap();
-    eventually("the job runs", || async {
-        client.get_job(&queued.job_id).await.is_ok_and(|job| job.state == "running")
-    })
-    .await;
+    start_forever_job(&client).await;
 
     // With the server gone no heartbeat gets through; once the lease is over the job may run elsewhere.
     server.kill_hard();
